@@ -1,0 +1,1 @@
+"""Domain types shared by the pipeline, the services and the CLI (stdlib only)."""
