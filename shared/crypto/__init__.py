@@ -1,0 +1,1 @@
+"""Key sets, manifest signatures and sealed originals."""

@@ -1,0 +1,142 @@
+"""Pipeline entry points the CLI and the services call (the pipeline/services contract).
+
+All functions are synchronous and CPU/GPU bound: services call them in a worker thread or process.
+They raise only ``UUNetError`` subclasses for bad input, never a raw av/numpy error; ``progress``
+gets a fraction in 0..1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from shared.crypto.keys import PrivateSideKeys, PublicSideKeys
+from shared.pipeline.manifest import Manifest
+
+if TYPE_CHECKING:
+    from shared.model.inference import UUNetEngine
+
+Progress = Callable[[float], None]
+MODES = ("auto", "learned", "sealed")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Upper bounds on what a clip may be; anything over is a LimitExceededError."""
+
+    max_bytes: int = 2_000_000_000
+    max_width: int = 4096
+    max_height: int = 4096
+    max_duration_s: float = 3600.0
+    max_frames: int = 200_000
+
+
+@dataclass(frozen=True)
+class DeidOptions:
+    """How to de-identify one clip."""
+
+    keep_audio: bool = False
+    seal: bool | None = None  # None: seal when an authority public key is present
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    device: str = "cpu"
+    limits: Limits = Limits()
+    clip_id: str | None = None  # None: a random id
+    detect_every: int = 3  # run the detector every k-th frame, track in between
+    batch_frames: int = 8  # frames per model call (all faces of the batch in one call)
+    manifest_json: Path | None = None  # also write the manifest here
+
+
+@dataclass(frozen=True)
+class ReidOptions:
+    """How to restore one clip."""
+
+    mode: str = "auto"  # auto|learned|sealed
+    tracks: frozenset[int] | None = None  # None: every track
+    device: str = "cpu"
+    limits: Limits = Limits()
+    batch_frames: int = 8
+
+
+@dataclass(frozen=True)
+class DeidReport:
+    """What ``deidentify_clip`` did."""
+
+    frames: int
+    faces: int
+    tracks: int
+    fps: float
+    seconds: float
+    sealed: bool
+    manifest_sha256: str
+
+
+@dataclass(frozen=True)
+class ReidReport:
+    """What ``reidentify_clip`` did; ``clip_sha256`` is the hash of the input file (for audit)."""
+
+    frames: int
+    faces_restored: int
+    tracks: tuple[int, ...]
+    mode_used: str
+    clip_sha256: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class ClipInfo:
+    """What a fast probe learns about a clip."""
+
+    width: int
+    height: int
+    fps: float
+    frames: int
+    duration_s: float
+    has_audio: bool
+    codec: str
+    size_bytes: int
+
+
+def probe_clip(src: Path, limits: Limits) -> ClipInfo:
+    """Fast validation: BadInputError if not a readable video, LimitExceededError if too big."""
+    from shared.pipeline.probe import probe_clip as _probe
+
+    return _probe(Path(src), limits)
+
+
+def deidentify_clip(
+    src: Path,
+    dst: Path,
+    keys: PublicSideKeys,
+    engine: UUNetEngine,
+    options: DeidOptions,
+    progress: Progress | None = None,
+) -> DeidReport:
+    """Replace every face of ``src``, sign (and optionally seal), write the MP4 to ``dst``."""
+    from shared.pipeline.deid import run_deid
+
+    return run_deid(Path(src), Path(dst), keys, engine, options, progress)
+
+
+def verify_clip(src: Path, verify_key: Ed25519PublicKey) -> Manifest:
+    """Check the embedded signature; TamperedError on mismatch, BadInputError if no manifest."""
+    from shared.pipeline.container import read_verified
+
+    return read_verified(Path(src), verify_key).manifest
+
+
+def reidentify_clip(
+    src: Path,
+    dst: Path,
+    keys: PrivateSideKeys,
+    engine: UUNetEngine,
+    options: ReidOptions,
+    progress: Progress | None = None,
+) -> ReidReport:
+    """Verify ``src`` first (TamperedError), then restore faces per ``options`` into ``dst``."""
+    from shared.pipeline.reid import run_reid
+
+    return run_reid(Path(src), Path(dst), keys, engine, options, progress)

@@ -1,0 +1,189 @@
+"""The manifest of a de-identified clip: what was done, to which boxes, with which model and key.
+
+Boxes are stored compactly as runs per track: ``{"track": 3, "start": 10, "boxes": [[x, y, w, h]]}``
+covers frames 10, 11, … of track 3 (a gap in a track starts a new run). Box coordinates are integer
+pixels in the frame, exactly those the pipeline cropped and pasted, so restoration re-crops the same
+regions. ``canonical_bytes`` is the byte string that gets signed (sorted keys, no whitespace).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.domain.errors import BadInputError
+
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class FaceRecord:
+    """One de-identified face: frame index, track id and integer box (x, y, w, h) in pixels."""
+
+    frame: int
+    track_id: int
+    x: int
+    y: int
+    w: int
+    h: int
+
+
+@dataclass(frozen=True)
+class TrackRecord:
+    """Summary of one track: first and last frame and how many faces it holds."""
+
+    track_id: int
+    first_frame: int
+    last_frame: int
+    faces: int
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """Everything a verifier or a restorer needs to know about a public clip (see module doc)."""
+
+    model_id: str
+    model_version: str
+    key_id: str
+    clip_id: str
+    frames: int
+    fps: float
+    rate: str  # exact frame rate as a fraction, e.g. "30000/1001"
+    width: int
+    height: int
+    faces: tuple[FaceRecord, ...] = ()
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    sealed: bool = False
+    authority_key_id: str | None = None
+    audio: bool = False
+    detector: str = ""
+    created_at: float = field(default_factory=time.time)
+    format_version: int = FORMAT_VERSION
+
+    @property
+    def tracks(self) -> tuple[TrackRecord, ...]:
+        """Per-track summaries, ordered by track id."""
+        return summarise_tracks(self.faces)
+
+    def faces_by_frame(self) -> dict[int, list[FaceRecord]]:
+        """Faces grouped by frame index."""
+        out: dict[int, list[FaceRecord]] = {}
+        for rec in self.faces:
+            out.setdefault(rec.frame, []).append(rec)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict (the documented on-disk form)."""
+        return {
+            "format_version": self.format_version,
+            "model": {"id": self.model_id, "version": self.model_version},
+            "key_id": self.key_id,
+            "clip_id": self.clip_id,
+            "video": {
+                "frames": self.frames,
+                "fps": self.fps,
+                "rate": self.rate,
+                "width": self.width,
+                "height": self.height,
+                "audio": self.audio,
+            },
+            "detector": self.detector,
+            "attributes": dict(sorted(self.attributes.items())),
+            "sealed": self.sealed,
+            "authority_key_id": self.authority_key_id,
+            "created_at": self.created_at,
+            "tracks": [
+                {"id": t.track_id, "first": t.first_frame, "last": t.last_frame, "faces": t.faces}
+                for t in self.tracks
+            ],
+            "runs": list(encode_runs(self.faces)),
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """Human-readable JSON (for ``--manifest-json``)."""
+        return json.dumps(self.to_dict(), indent=indent, sort_keys=True)
+
+    def canonical_bytes(self) -> bytes:
+        """The exact bytes that are signed: sorted keys, compact, ASCII."""
+        return json.dumps(
+            self.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=True
+        ).encode("ascii")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Manifest:
+        """Inverse of :meth:`to_dict`; BadInputError on anything malformed."""
+        try:
+            if int(data["format_version"]) != FORMAT_VERSION:
+                raise BadInputError(f"unsupported manifest version {data['format_version']}")
+            video = data["video"]
+            return cls(
+                model_id=str(data["model"]["id"]),
+                model_version=str(data["model"]["version"]),
+                key_id=str(data["key_id"]),
+                clip_id=str(data["clip_id"]),
+                frames=int(video["frames"]),
+                fps=float(video["fps"]),
+                rate=str(video["rate"]),
+                width=int(video["width"]),
+                height=int(video["height"]),
+                audio=bool(video["audio"]),
+                detector=str(data.get("detector", "")),
+                faces=tuple(decode_runs(data["runs"])),
+                attributes={str(k): str(v) for k, v in dict(data["attributes"]).items()},
+                sealed=bool(data["sealed"]),
+                authority_key_id=data.get("authority_key_id"),
+                created_at=float(data["created_at"]),
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            raise BadInputError(f"malformed manifest ({type(err).__name__}: {err})") from err
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Manifest:
+        """Parse the JSON form; BadInputError when it is not a manifest."""
+        try:
+            data = json.loads(text)
+        except (ValueError, UnicodeDecodeError) as err:
+            raise BadInputError("malformed manifest (not JSON)") from err
+        if not isinstance(data, dict):
+            raise BadInputError("malformed manifest (not an object)")
+        return cls.from_dict(data)
+
+
+def summarise_tracks(faces: Iterable[FaceRecord]) -> tuple[TrackRecord, ...]:
+    """Per-track first/last frame and face count."""
+    spans: dict[int, list[int]] = {}
+    for rec in faces:
+        span = spans.setdefault(rec.track_id, [rec.frame, rec.frame, 0])
+        span[0] = min(span[0], rec.frame)
+        span[1] = max(span[1], rec.frame)
+        span[2] += 1
+    return tuple(TrackRecord(tid, s[0], s[1], s[2]) for tid, s in sorted(spans.items()))
+
+
+def encode_runs(faces: Iterable[FaceRecord]) -> Iterator[dict[str, Any]]:
+    """Group faces into per-track runs of consecutive frames (see module doc)."""
+    by_track: dict[int, list[FaceRecord]] = {}
+    for rec in faces:
+        by_track.setdefault(rec.track_id, []).append(rec)
+    for tid in sorted(by_track):
+        run: dict[str, Any] | None = None
+        for rec in sorted(by_track[tid], key=lambda r: r.frame):
+            if run is None or rec.frame != run["start"] + len(run["boxes"]):
+                if run is not None:
+                    yield run
+                run = {"track": tid, "start": rec.frame, "boxes": []}
+            run["boxes"].append([rec.x, rec.y, rec.w, rec.h])
+        if run is not None:
+            yield run
+
+
+def decode_runs(runs: Iterable[Mapping[str, Any]]) -> Iterator[FaceRecord]:
+    """Inverse of :func:`encode_runs`, in frame order within each track."""
+    for run in runs:
+        tid, start = int(run["track"]), int(run["start"])
+        for offset, box in enumerate(run["boxes"]):
+            x, y, w, h = (int(v) for v in box)
+            yield FaceRecord(start + offset, tid, x, y, w, h)

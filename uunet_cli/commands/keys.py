@@ -1,0 +1,35 @@
+"""``uunet keys init DIR``: create a key set (secret, Ed25519 signing pair, X25519 authority)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "keys",
+        help="manage key sets",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    actions = p.add_subparsers(dest="keys_action", metavar="ACTION", required=True)
+    init = actions.add_parser(
+        "init",
+        help="create a new key set in DIR (dir 0700, files 0600; refuses to overwrite)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    init.add_argument("dir", type=Path, help="directory to create the key set in")
+    init.set_defaults(handler=run_init)
+
+
+def run_init(args: argparse.Namespace) -> int:
+    """Create the key set and say where it is and which files each side needs."""
+    from shared.crypto.keys import init_keyset
+
+    info = init_keyset(args.dir)
+    print(f"key set {info.key_id} written to {info.path}")
+    print("  public (de-identifying) side needs: deid_secret.key, signing_ed25519.pem,")
+    print("    authority_x25519.pub.pem (to seal originals), keyset.json")
+    print("  private (restoring) side needs: deid_secret.key, signing_ed25519.pub.pem,")
+    print("    authority_x25519.pem (to open sealed originals), keyset.json")
+    return 0
