@@ -1,0 +1,1 @@
+"""Plumbing both services share: settings base, app factories, serving, metrics, error mapping."""

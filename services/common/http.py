@@ -1,0 +1,83 @@
+"""FastAPI app factory: probes (``/healthz``, ``/readyz``, ``/metrics``), metrics, error mapping."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from fastapi import APIRouter, FastAPI, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry
+
+from services.common.errors import install_error_handlers
+from services.common.metrics import HttpMetrics, HttpMetricsMiddleware, render
+
+log = logging.getLogger(__name__)
+
+# A readiness check raises, or returns False, when its dependency is unreachable.
+ReadinessCheck = Callable[[], Awaitable[object]]
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    """What a service's REST app is made of."""
+
+    title: str
+    version: str
+    description: str
+    routers: Sequence[APIRouter]
+    registry: CollectorRegistry
+    metrics_prefix: str
+    readiness: Mapping[str, ReadinessCheck] = field(default_factory=dict)
+    readiness_timeout_s: float = 2.0
+
+
+def create_app(spec: AppSpec) -> FastAPI:
+    """Build the app: the service's routers plus probes, metrics middleware and error handlers."""
+    app = FastAPI(title=spec.title, version=spec.version, description=spec.description)
+    for router in spec.routers:
+        app.include_router(router)
+    app.include_router(_probes(spec))
+    install_error_handlers(app)
+    app.add_middleware(
+        HttpMetricsMiddleware, metrics=HttpMetrics(spec.registry, spec.metrics_prefix)
+    )
+    return app
+
+
+def _probes(spec: AppSpec) -> APIRouter:
+    router = APIRouter(tags=["probes"])
+
+    @router.get("/healthz", summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz", summary="Every dependency (Redis, S3) is reachable")
+    async def readyz() -> JSONResponse:
+        failed = await run_checks(spec.readiness, spec.readiness_timeout_s)
+        if failed:
+            return JSONResponse(status_code=503, content={"status": "not ready", "failed": failed})
+        return JSONResponse(content={"status": "ready"})
+
+    @router.get("/metrics", summary="Prometheus metrics")
+    async def metrics() -> Response:
+        body, content_type = render(spec.registry)
+        return Response(content=body, media_type=content_type)
+
+    return router
+
+
+async def run_checks(checks: Mapping[str, ReadinessCheck], timeout_s: float) -> list[str]:
+    """Run the checks concurrently; return the names of those that failed or timed out."""
+    names = list(checks)
+    results = await asyncio.gather(
+        *(asyncio.wait_for(checks[n](), timeout=timeout_s) for n in names), return_exceptions=True
+    )
+    failed = [
+        n for n, r in zip(names, results, strict=True) if isinstance(r, BaseException) or r is False
+    ]
+    for name in failed:
+        log.warning("readiness check %s failed", name)
+    return failed

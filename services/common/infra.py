@@ -1,0 +1,59 @@
+"""Build the real adapters (Redis queue and job store, S3 object store) from service settings.
+
+Called only by composition roots; nothing connects at import time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from services.common.http import ReadinessCheck
+from services.common.settings import ServiceSettings
+from shared.adapters.redis_jobs import RedisJobStore
+from shared.adapters.redis_streams import RedisStreamQueue
+from shared.adapters.s3_store import S3Config, S3ObjectStore
+
+
+@dataclass
+class Infra:
+    """The adapters one process uses; ``close`` releases the Redis connections."""
+
+    redis: Redis
+    queue: RedisStreamQueue
+    jobs: RedisJobStore
+    objects: S3ObjectStore
+
+    def readiness(self) -> Mapping[str, ReadinessCheck]:
+        """Checks for ``/readyz``: Redis answers PING, the bucket answers."""
+        return {"redis": self.redis.ping, "s3": self.objects.ping}
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+
+def s3_config(settings: ServiceSettings) -> S3Config:
+    """The S3 adapter's config from the common settings."""
+    return S3Config(
+        endpoint=settings.s3_endpoint,
+        access_key=settings.secret("s3_access_key"),
+        secret_key=settings.secret("s3_secret_key"),
+        bucket=settings.s3_bucket,
+        secure=settings.s3_secure,
+        region=settings.s3_region,
+        public_endpoint=settings.s3_public_endpoint,
+        public_secure=settings.s3_public_secure,
+    )
+
+
+def build_infra(settings: ServiceSettings, key_prefix: str = "uunet:") -> Infra:
+    """Redis client, stream queue (``settings.stream``/``group``), job store and object store."""
+    redis = Redis.from_url(settings.secret("redis_url"))
+    return Infra(
+        redis=redis,
+        queue=RedisStreamQueue(redis, settings.stream, settings.group),
+        jobs=RedisJobStore(redis, prefix=key_prefix),
+        objects=S3ObjectStore(s3_config(settings)),
+    )

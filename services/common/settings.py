@@ -1,0 +1,106 @@
+"""Settings base shared by both services (pydantic-settings; env prefix set by each subclass).
+
+Secrets are also accepted as ``<NAME>_FILE`` paths (compose/k8s secrets mount as files) and have no
+defaults outside the dev profile (``DEV=true``): a production process without them refuses to start.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.domain.errors import ConfigError
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every service process reads; subclasses set ``model_config['env_prefix']``."""
+
+    model_config = SettingsConfigDict(env_prefix="UUNET_", extra="ignore", frozen=True)
+
+    # Secrets a subclass may extend; each also reads ``<prefix><NAME>_FILE``.
+    SECRET_FIELDS: ClassVar[tuple[str, ...]] = ("redis_url", "s3_access_key", "s3_secret_key")
+    # The only defaults a secret may get, and only when ``dev`` is true.
+    DEV_DEFAULTS: ClassVar[dict[str, str]] = {
+        "redis_url": "redis://127.0.0.1:6379/0",
+        "s3_access_key": "uunet-dev",
+        "s3_secret_key": "uunet-dev-secret",
+    }
+
+    dev: bool = False
+    redis_url: SecretStr | None = None
+    s3_endpoint: str = "127.0.0.1:9000"
+    s3_access_key: SecretStr | None = None
+    s3_secret_key: SecretStr | None = None
+    s3_bucket: str = "uunet"
+    s3_secure: bool = False
+    s3_region: str = "us-east-1"
+    s3_public_endpoint: str | None = None  # host:port clients use for presigned URLs
+    s3_public_secure: bool | None = None
+    raw_expiry_days: int = 1  # lifecycle backstop for raw uploads a job never deleted
+    http_host: str = "0.0.0.0"
+    http_port: int = 8080
+    grpc_port: int = 50051
+    metrics_port: int = 9100
+    keys_dir: Path | None = None
+    checkpoint: Path | None = None
+    device: str = "cpu"
+    max_upload_mb: int = 2000
+    stream: str = "uunet:jobs"
+    group: str = "workers"
+    job_timeout_s: float = 3600.0
+    max_retries: int = 3
+    visibility_timeout_s: float = 300.0
+    log_level: str = "INFO"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_secret_files(cls, data: Any) -> Any:
+        """Fill each secret from ``<prefix><NAME>_FILE`` when the value itself is not given."""
+        if not isinstance(data, dict):
+            return data
+        prefix = str(cls.model_config.get("env_prefix", ""))
+        for name in cls.SECRET_FIELDS:
+            if data.get(name) is not None:
+                continue
+            path = data.get(f"{name}_file") or os.environ.get(f"{prefix}{name.upper()}_FILE")
+            if path:
+                data[name] = _read_secret(Path(str(path)), name)
+        return data
+
+    @model_validator(mode="after")
+    def _require_secrets(self) -> ServiceSettings:
+        """Refuse to run without secrets, unless in the dev profile (which gets dev defaults)."""
+        for name in self.SECRET_FIELDS:
+            if getattr(self, name) is not None:
+                continue
+            if self.dev and name in self.DEV_DEFAULTS:
+                object.__setattr__(self, name, SecretStr(self.DEV_DEFAULTS[name]))
+            else:
+                prefix = self.model_config.get("env_prefix", "")
+                raise ValueError(
+                    f"{prefix}{name.upper()} (or {prefix}{name.upper()}_FILE) is required"
+                )
+        return self
+
+    @property
+    def max_upload_bytes(self) -> int:
+        """Upload size limit in bytes."""
+        return self.max_upload_mb * 1024 * 1024
+
+    def secret(self, name: str) -> str:
+        """The plain value of a secret field (raises ConfigError if unset)."""
+        value = getattr(self, name)
+        if value is None:
+            raise ConfigError(f"setting {name} is not set")
+        return str(value.get_secret_value())
+
+
+def _read_secret(path: Path, name: str) -> str:
+    try:
+        return path.read_text().strip()
+    except OSError as err:
+        raise ValueError(f"cannot read {name} file {path}: {err.strerror}") from None
