@@ -1,0 +1,109 @@
+"""Hash-chain rules: a clean chain verifies; edits, deletions and reorderings name the first bad entry."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+
+import pytest
+
+from shared.audit.chain import (
+    GENESIS_HASH,
+    AuditRecord,
+    entry_hash,
+    from_json,
+    next_entry,
+    to_json,
+    verify,
+)
+from shared.audit.memory import InMemoryAuditLog
+from shared.domain.errors import BadInputError
+from shared.ports import AuditEntry
+
+
+def _chain(n: int) -> list[AuditEntry]:
+    entries: list[AuditEntry] = []
+    for i in range(n):
+        record = AuditRecord(f"officer-{i}", "CASE-1", "ab" * 32, "1,4", "accepted", "")
+        entries.append(next_entry(entries[-1] if entries else None, record, 1000.0 + i))
+    return entries
+
+
+def test_clean_chain_verifies_with_its_count() -> None:
+    entries = _chain(5)
+    report = verify(entries)
+    assert report.ok and report.count == 5
+    assert entries[0].prev_hash == GENESIS_HASH
+    assert all(b.prev_hash == a.entry_hash for a, b in itertools.pairwise(entries))
+
+
+def test_empty_chain_is_ok() -> None:
+    assert verify([]).ok
+
+
+def test_edited_entry_is_named_as_first_bad() -> None:
+    entries = _chain(5)
+    entries[2] = dataclasses.replace(entries[2], case_id="CASE-OTHER")
+    report = verify(entries)
+    assert not report.ok
+    assert report.bad_index == 2 and report.bad_seq == 2
+    assert "edited" in report.reason
+
+
+def test_edit_with_recomputed_hash_breaks_the_next_link() -> None:
+    entries = _chain(5)
+    forged = dataclasses.replace(entries[1], outcome="refused:forbidden")
+    entries[1] = dataclasses.replace(forged, entry_hash=entry_hash(forged))
+    report = verify(entries)
+    assert not report.ok and report.bad_index == 2
+    assert "prev_hash" in report.reason
+
+
+def test_deleted_entry_is_detected_at_the_gap() -> None:
+    entries = _chain(5)
+    del entries[3]
+    report = verify(entries)
+    assert not report.ok and report.bad_index == 3 and report.bad_seq == 4
+
+
+def test_reordered_entries_are_detected() -> None:
+    entries = _chain(5)
+    entries[1], entries[2] = entries[2], entries[1]
+    report = verify(entries)
+    assert not report.ok and report.bad_index == 1 and report.bad_seq == 2
+
+
+def test_cut_off_tail_is_detected_against_the_head() -> None:
+    entries = _chain(4)
+    head = (4, entries[-1].entry_hash)
+    assert verify(entries, expected_head=head).ok
+    report = verify(entries[:3], expected_head=head)
+    assert not report.ok and "removed from the end" in report.reason
+
+
+def test_json_round_trip_keeps_the_hash_valid() -> None:
+    entries = [from_json(to_json(e)) for e in _chain(3)]
+    assert verify(entries).ok
+
+
+def test_from_json_refuses_missing_fields() -> None:
+    with pytest.raises(BadInputError):
+        from_json('{"seq": 0}')
+    with pytest.raises(BadInputError):
+        from_json("not json")
+
+
+async def test_memory_log_keeps_one_chain_under_concurrent_appends() -> None:
+    import asyncio
+
+    log = InMemoryAuditLog()
+    await asyncio.gather(
+        *(
+            log.append(
+                actor=f"a{i}", case_id="C", clip_sha256="", tracks="", outcome="ok", detail=""
+            )
+            for i in range(20)
+        )
+    )
+    entries = [e async for e in log.entries()]
+    assert len(entries) == 20 and verify(entries).ok
