@@ -60,6 +60,9 @@ class JobQueue(Protocol):
 
     async def ack(self, msg_id: str) -> None: ...
 
+    async def touch(self, consumer: str, msg_id: str) -> None:
+        """Heartbeat: reset the idle time of a message still being worked on."""
+
     async def reclaim(
         self, consumer: str, min_idle_ms: int, count: int = ...
     ) -> list[QueueMessage]: ...

@@ -1,0 +1,114 @@
+"""JobQueue on Redis Streams with a consumer group (redis-py asyncio).
+
+At-least-once: a message stays pending until acked; a worker that dies leaves it pending and
+another worker takes it over with XAUTOCLAIM once it has been idle longer than the visibility timeout.
+Messages that keep failing go to ``<stream>:dead`` with the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from shared.domain.jobs import QueueMessage
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class RedisStreamQueue:
+    """One stream, one consumer group; ``maxlen`` trims acknowledged history approximately."""
+
+    def __init__(self, redis: Redis, stream: str, group: str, maxlen: int = 100_000) -> None:
+        self.redis = redis
+        self.stream = stream
+        self.group = group
+        self.dead_stream = f"{stream}:dead"
+        self.maxlen = maxlen
+
+    async def ensure_group(self) -> None:
+        """Create the stream and group if missing (id 0: deliver entries added before the group)."""
+        try:
+            await self.redis.xgroup_create(self.stream, self.group, id="0", mkstream=True)
+        except ResponseError as err:
+            if "BUSYGROUP" not in str(err):
+                raise
+
+    async def enqueue(self, fields: Mapping[str, str]) -> str:
+        msg_id = await self.redis.xadd(
+            self.stream, dict(fields), maxlen=self.maxlen, approximate=True
+        )
+        return _text(msg_id)
+
+    async def read(self, consumer: str, count: int = 1, block_ms: int = 2000) -> list[QueueMessage]:
+        reply = await self.redis.xreadgroup(
+            self.group, consumer, {self.stream: ">"}, count=count, block=block_ms
+        )
+        out: list[QueueMessage] = []
+        for _stream, entries in reply or []:
+            out += [QueueMessage(_text(i), self._fields(f), 1) for i, f in entries if f]
+        return out
+
+    async def ack(self, msg_id: str) -> None:
+        await self.redis.xack(self.stream, self.group, msg_id)
+
+    async def touch(self, consumer: str, msg_id: str) -> None:
+        """Reset the idle time of a message we still work on, so nobody reclaims it."""
+        await self.redis.xclaim(
+            self.stream, self.group, consumer, min_idle_time=0, message_ids=[msg_id], justid=True
+        )
+
+    async def reclaim(self, consumer: str, min_idle_ms: int, count: int = 10) -> list[QueueMessage]:
+        """Take over messages idle longer than ``min_idle_ms`` (their owner is presumed dead)."""
+        reply = await self.redis.xautoclaim(
+            self.stream,
+            self.group,
+            consumer,
+            min_idle_time=min_idle_ms,
+            start_id="0-0",
+            count=count,
+        )
+        entries = [(i, f) for i, f in reply[1] if f]
+        if not entries:
+            return []
+        pending = await self.redis.xpending_range(
+            self.stream, self.group, min=entries[0][0], max=entries[-1][0], count=len(entries) * 4
+        )
+        times = {_text(p["message_id"]): int(p["times_delivered"]) for p in pending}
+        return [QueueMessage(_text(i), self._fields(f), times.get(_text(i), 2)) for i, f in entries]
+
+    async def dead_letter(self, message: QueueMessage, reason: str) -> str:
+        """Move a message to the dead-letter stream with its reason, then ack it."""
+        fields = {**message.fields, "dead_reason": reason[:500], "orig_id": message.msg_id}
+        dead_id = await self.redis.xadd(
+            self.dead_stream, fields, maxlen=self.maxlen, approximate=True
+        )
+        await self.ack(message.msg_id)
+        return _text(dead_id)
+
+    async def depth(self) -> int:
+        """Entries not yet acknowledged: waiting (lag) plus being worked on (pending)."""
+        return await self.lag() + await self.pending()
+
+    async def pending(self) -> int:
+        info = await self.redis.xpending(self.stream, self.group)
+        return int(info["pending"] if isinstance(info, dict) else info[0])
+
+    async def lag(self) -> int:
+        """Entries added to the stream that the group has not read yet (what KEDA scales on)."""
+        for group in await self.redis.xinfo_groups(self.stream):
+            if _text(group["name"]) == self.group:
+                lag = group.get("lag")
+                return int(lag) if lag is not None else await self.redis.xlen(self.stream)
+        return 0
+
+    async def dead_count(self) -> int:
+        return int(await self.redis.xlen(self.dead_stream))
+
+    @staticmethod
+    def _fields(raw: Mapping[Any, Any]) -> dict[str, str]:
+        return {_text(k): _text(v) for k, v in raw.items()}

@@ -1,0 +1,1 @@
+"""Real local servers (redis-server, SeaweedFS S3) on loopback, for tests and ``uunet up``."""
