@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -25,12 +26,13 @@ class RedisJobStore:
         key = self._key(status.job_id)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.delete(key)
-            pipe.hset(key, mapping=status.to_fields())
+            fields: dict[Any, Any] = status.to_fields()
+            pipe.hset(key, mapping=fields)
             pipe.expire(key, self.ttl_s)
             await pipe.execute()
 
     async def get(self, job_id: str) -> JobStatus | None:
-        raw = await self.redis.hgetall(self._key(job_id))
+        raw: dict[Any, Any] = await self.redis.hgetall(self._key(job_id))
         if not raw:
             return None
         fields = {k.decode(): v.decode() for k, v in raw.items()}
@@ -42,7 +44,7 @@ class RedisJobStore:
         key = self._key(job_id)
         if not await self.redis.exists(key):
             raise NotFoundError(f"unknown job {job_id}")
-        mapping: dict[str, str] = {"updated_at": str(time.time())}
+        mapping: dict[Any, Any] = {"updated_at": str(time.time())}
         for name, value in changes.items():
             if value is None:
                 await self.redis.hdel(key, name)

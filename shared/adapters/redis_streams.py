@@ -39,13 +39,12 @@ class RedisStreamQueue:
                 raise
 
     async def enqueue(self, fields: Mapping[str, str]) -> str:
-        msg_id = await self.redis.xadd(
-            self.stream, dict(fields), maxlen=self.maxlen, approximate=True
-        )
+        entry: dict[Any, Any] = dict(fields)
+        msg_id = await self.redis.xadd(self.stream, entry, maxlen=self.maxlen, approximate=True)
         return _text(msg_id)
 
     async def read(self, consumer: str, count: int = 1, block_ms: int = 2000) -> list[QueueMessage]:
-        reply = await self.redis.xreadgroup(
+        reply: Any = await self.redis.xreadgroup(
             self.group, consumer, {self.stream: ">"}, count=count, block=block_ms
         )
         out: list[QueueMessage] = []
@@ -83,7 +82,11 @@ class RedisStreamQueue:
 
     async def dead_letter(self, message: QueueMessage, reason: str) -> str:
         """Move a message to the dead-letter stream with its reason, then ack it."""
-        fields = {**message.fields, "dead_reason": reason[:500], "orig_id": message.msg_id}
+        fields: dict[Any, Any] = {
+            **message.fields,
+            "dead_reason": reason[:500],
+            "orig_id": message.msg_id,
+        }
         dead_id = await self.redis.xadd(
             self.dead_stream, fields, maxlen=self.maxlen, approximate=True
         )

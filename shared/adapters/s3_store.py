@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from minio import Minio
 from minio.commonconfig import ENABLED, Filter
@@ -21,6 +22,7 @@ from minio.lifecycleconfig import Expiration, LifecycleConfig, Rule
 from shared.domain.errors import NotFoundError
 from shared.ports import ObjectInfo
 
+T = TypeVar("T")
 _MISSING = ("NoSuchKey", "NoSuchObject", "NoSuchBucket", "ResourceNotFound")
 
 
@@ -154,7 +156,7 @@ class S3ObjectStore:
             return False
 
     @staticmethod
-    async def _missing_to_not_found(key: str, call):  # type: ignore[no-untyped-def]
+    async def _missing_to_not_found(key: str, call: Awaitable[T]) -> T:
         try:
             return await call
         except S3Error as err:
