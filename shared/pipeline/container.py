@@ -190,6 +190,8 @@ def read_verified(path: Path, verify_key: Ed25519PublicKey, key_id: str | None =
             else EMPTY_SHA256
         )
     try:
+        if video_sha != emb.video_sha256:
+            raise TamperedError("the video stream was modified (hash mismatch)")
         verify(verify_key, emb.signature, emb.manifest_bytes, video_sha, sealed_sha)
     except TamperedError:
         _raise_wrong_key_if_foreign(emb, key_id)
