@@ -1,0 +1,177 @@
+"""Encode stage: browser-playable H.264 High / yuv420p MP4 (faststart), same frame count, rate, size."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import av
+import numpy as np
+
+from shared.domain.errors import BadInputError
+from shared.video.types import EncodeOptions, VideoInfo
+
+log = logging.getLogger(__name__)
+
+
+def even_size(width: int, height: int) -> tuple[int, int]:
+    """The coded size for yuv420p: H.264 4:2:0 crops only in 2-pixel units, so odd sizes round up."""
+    return width + (width & 1), height + (height & 1)
+
+
+def _pad_even(frames: np.ndarray) -> np.ndarray:
+    """Replicate the last row/column so [B,H,W,3] has even H and W (yuv420p needs it)."""
+    h, w = frames.shape[1:3]
+    if not (h & 1 or w & 1):
+        return frames
+    return np.pad(frames, ((0, 0), (0, h & 1), (0, w & 1), (0, 0)), mode="edge")
+
+
+class _AudioCopier:
+    """Re-encodes the source's first audio track to AAC, interleaved as the video advances."""
+
+    def __init__(self, source: Path, out: Any, bitrate: int) -> None:
+        self._src = av.open(str(source), metadata_errors="ignore")
+        in_stream = self._src.streams.audio[0]
+        self._stream = out.add_stream("aac", rate=in_stream.codec_context.sample_rate or 48000)
+        self._stream.bit_rate = bitrate
+        layout = in_stream.codec_context.layout
+        if layout is not None and layout.nb_channels <= 2:
+            self._stream.layout = layout.name
+        self._frames: Iterator[Any] | None = self._src.decode(in_stream)
+        self._out = out
+
+    def advance(self, until_s: float) -> None:
+        """Mux source audio up to ``until_s`` seconds (``inf`` drains it)."""
+        while self._frames is not None:
+            try:
+                frame = next(self._frames)
+            except StopIteration:
+                self._frames = None
+                break
+            except (
+                av.FFmpegError,
+                ValueError,
+            ) as err:  # damaged audio: keep the video, drop the rest
+                log.warning("audio decode stopped: %s", err)
+                self._frames = None
+                break
+            t = float(frame.time) if frame.time is not None else 0.0
+            frame.pts = None  # the encoder lays out a contiguous timeline from 0
+            for packet in self._stream.encode(frame):
+                self._out.mux(packet)
+            if t >= until_s:
+                break
+
+    def close(self) -> None:
+        """Drain the audio, flush the encoder, close the source."""
+        self.advance(float("inf"))
+        for packet in self._stream.encode(None):
+            self._out.mux(packet)
+        self._src.close()
+
+
+class VideoWriter:
+    """Writes RGB uint8 batches [B,H,W,3] to an H.264 MP4 at the source's rate and size."""
+
+    def __init__(
+        self,
+        path: Path | str,
+        info: VideoInfo,
+        options: EncodeOptions | None = None,
+        audio_source: Path | str | None = None,
+    ) -> None:
+        self.path, self.info = Path(path), info
+        self.options = options or EncodeOptions()
+        self.frames_written = 0
+        self._rate = Fraction(info.fps)
+        flags = "+faststart+use_metadata_tags" if self.options.metadata else "+faststart"
+        self._out: Any = av.open(
+            str(self.path), mode="w", format="mp4", options={"movflags": flags}
+        )
+        for key, value in self.options.metadata.items():
+            self._out.metadata[key] = value
+        self._stream = self._add_video_stream()
+        self._audio: _AudioCopier | None = None
+        if self.options.keep_audio and audio_source is not None and info.has_audio:
+            self._audio = _AudioCopier(Path(audio_source), self._out, self.options.audio_bitrate)
+
+    def _add_video_stream(self) -> Any:
+        stream = self._out.add_stream("libx264", rate=self._rate)
+        stream.width, stream.height = even_size(self.info.width, self.info.height)
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.time_base = 1 / self._rate
+        opts: dict[str, str] = {
+            "crf": str(self.options.crf),
+            "preset": self.options.preset,
+            "profile": "high",
+        }
+        if self.options.threads:
+            opts["threads"] = str(self.options.threads)
+        stream.options = opts
+        return stream
+
+    def write(self, frames: np.ndarray) -> None:
+        """Encode a batch of RGB uint8 frames [B,H,W,3] (H, W as in ``info``)."""
+        if frames.ndim != 4 or frames.shape[1:] != (self.info.height, self.info.width, 3):
+            raise BadInputError(
+                f"frame batch shape {tuple(frames.shape)} does not match "
+                f"{self.info.height}x{self.info.width}x3"
+            )
+        frames = _pad_even(np.ascontiguousarray(frames, dtype=np.uint8))
+        for rgb in frames:
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts = self.frames_written  # constant frame rate, in 1/fps units
+            frame.time_base = 1 / self._rate
+            for packet in self._stream.encode(frame):
+                self._out.mux(packet)
+            self.frames_written += 1
+        if self._audio is not None:
+            self._audio.advance(self.frames_written / float(self._rate))
+
+    def close(self) -> None:
+        """Flush encoders and finish the file (moov atom first: faststart)."""
+        if self._out is None:
+            return
+        try:
+            for packet in self._stream.encode(None):
+                self._out.mux(packet)
+            if self._audio is not None:
+                self._audio.close()
+        finally:
+            self._out.close()
+            self._out = None
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def moov_before_mdat(path: Path | str) -> bool:
+    """True when the MP4's moov atom precedes mdat (progressive playback in browsers)."""
+    order: list[str] = []
+    with open(path, "rb") as fh:
+        while True:
+            head = fh.read(8)
+            if len(head) < 8:
+                break
+            size, kind = int.from_bytes(head[:4], "big"), head[4:8].decode("latin-1")
+            if size == 1:
+                size = int.from_bytes(fh.read(8), "big") - 8
+            elif size == 0:
+                order.append(kind)
+                break
+            order.append(kind)
+            fh.seek(size - 8, 1)
+    return "moov" in order and "mdat" in order and order.index("moov") < order.index("mdat")

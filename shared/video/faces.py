@@ -1,0 +1,204 @@
+"""Face stage: detect on every k-th (optionally downscaled) frame, track, fill the frames between.
+
+Between two keyframes a track seen at both ends is interpolated; a track seen at one end only
+(it appeared or left in between) is followed frame by frame with a full-resolution detection in a
+small window around it, so faces are not lost between keyframes; a live track the keyframe
+detector missed (downscale, blur) gets the same window search before it is given up.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from shared.video.detect import FaceDetector
+from shared.video.track import IouTracker, TrackerOptions
+from shared.video.types import FaceBox, FrameBatch, Track
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FaceStageOptions:
+    """k (``every``), keyframe downscale, and the window search that keeps recall up."""
+
+    every: int = 5  # detect on frames 0, k, 2k, ... (1: every frame)
+    detect_scale: float = 1.0  # keyframe detection on a frame resized by this factor
+    refine: bool = True  # window search for tracks that start/end/miss between keyframes
+    roi_context: float = 1.0  # window = box grown by this many box sizes on each side
+    roi_min_face: int = 48  # upscale a window so the face is at least this many pixels
+    tracker: TrackerOptions = field(default_factory=TrackerOptions)
+
+
+@dataclass
+class _Pending:
+    frame: np.ndarray  # uint8 [H,W,3]
+    index: int
+    pts: int
+
+
+def _box_array(b: FaceBox) -> np.ndarray:
+    return np.array([b.x0, b.y0, b.x1, b.y1], dtype=np.float64)
+
+
+class FaceStage:
+    """Streams frame batches through detection + tracking; yields (batch, boxes per frame)."""
+
+    def __init__(self, detector: FaceDetector, options: FaceStageOptions | None = None) -> None:
+        self.detector = detector
+        self.options = options or FaceStageOptions()
+        self.tracker = IouTracker(self.options.tracker)
+        self.detector_calls = 0
+
+    def run(
+        self, batches: Iterable[FrameBatch]
+    ) -> Iterator[tuple[FrameBatch, list[list[FaceBox]]]]:
+        """Re-chunks the stream so each output batch ends on a resolved keyframe."""
+        pending: list[_Pending] = []  # frames after the last keyframe, not yet resolved
+        prev_key: tuple[int, dict[int, FaceBox]] | None = None
+        done: list[tuple[_Pending, list[FaceBox]]] = []
+        k = max(1, self.options.every)
+        tb = None
+        for batch in batches:
+            tb = batch.time_base
+            for frame, idx, pts in zip(batch.frames, batch.indices, batch.pts, strict=True):
+                item = _Pending(frame, int(idx), int(pts))
+                if item.index % k:
+                    pending.append(item)
+                    continue
+                prev_key = self._resolve(prev_key, pending, item, done)
+                pending = []
+            if done:
+                yield _emit(done, tb)
+                done = []
+        if pending:  # the clip ends between keyframes: the last frame becomes one
+            last = pending.pop()
+            self._resolve(prev_key, pending, last, done)
+        if done and tb is not None:
+            yield _emit(done, tb)
+
+    def tracks(self) -> list[Track]:
+        """Tracks seen so far (ids from 1, never reused)."""
+        return self.tracker.tracks()
+
+    def _resolve(
+        self,
+        prev_key: tuple[int, dict[int, FaceBox]] | None,
+        between: list[_Pending],
+        key: _Pending,
+        done: list[tuple[_Pending, list[FaceBox]]],
+    ) -> tuple[int, dict[int, FaceBox]]:
+        """Detect on ``key``, fill the frames ``between`` the previous keyframe and it."""
+        boxes = self._keyframe_boxes(key)
+        now = {b.track_id: b for b in boxes}
+        fill: list[dict[int, FaceBox]] = [{} for _ in between]
+        if prev_key is not None and between:
+            p_idx, before = prev_key
+            for tid in before.keys() | now.keys():
+                self._fill_track(
+                    tid, before.get(tid), now.get(tid), p_idx, key.index, between, fill
+                )
+        for item, found in zip(between, fill, strict=True):
+            done.append((item, sorted(found.values(), key=lambda b: b.track_id)))
+        done.append((key, boxes))
+        return key.index, now
+
+    def _keyframe_boxes(self, key: _Pending) -> list[FaceBox]:
+        dets = self._detect_full(key.frame)
+        live = self.tracker.live_boxes(key.index)
+        tracked = self.tracker.update(key.index, dets)
+        if not self.options.refine:
+            return tracked
+        seen = {b.track_id for b in tracked}
+        rescued = []
+        for tid, guess in live.items():  # live track the keyframe detector missed
+            if tid not in seen:
+                found = self._detect_near(key.frame, guess)
+                if found is not None:
+                    rescued.append(found)
+        if rescued:
+            tracked += self.tracker.update(key.index, rescued)
+        return tracked
+
+    def _fill_track(
+        self,
+        tid: int,
+        a: FaceBox | None,
+        b: FaceBox | None,
+        ia: int,
+        ib: int,
+        between: list[_Pending],
+        fill: list[dict[int, FaceBox]],
+    ) -> None:
+        if a is not None and b is not None:  # seen at both ends: interpolate
+            va, vb = _box_array(a), _box_array(b)
+            for j, item in enumerate(between):
+                t = (item.index - ia) / (ib - ia)
+                x0, y0, x1, y1 = ((1 - t) * va + t * vb).tolist()
+                fill[j][tid] = FaceBox(x0, y0, x1, y1, min(a.score, b.score), tid)
+            return
+        if not self.options.refine:
+            return
+        order = range(len(between)) if a is not None else range(len(between) - 1, -1, -1)
+        guess = a if a is not None else b
+        for j in order:  # follow it from the end where it was seen until the window is empty
+            assert guess is not None
+            found = self._detect_near(between[j].frame, guess)
+            if found is None:
+                break
+            guess = found.with_track(tid)
+            fill[j][tid] = guess
+
+    def _detect_full(self, frame: np.ndarray) -> list[FaceBox]:
+        scale = self.options.detect_scale
+        self.detector_calls += 1
+        if scale == 1.0:
+            return self.detector.detect(frame)
+        h, w = frame.shape[:2]
+        small = cv2.resize(
+            frame, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA
+        )
+        sx, sy = w / small.shape[1], h / small.shape[0]
+        return [
+            FaceBox(b.x0 * sx, b.y0 * sy, b.x1 * sx, b.y1 * sy, b.score)
+            for b in self.detector.detect(small)
+        ]
+
+    def _detect_near(self, frame: np.ndarray, guess: FaceBox) -> FaceBox | None:
+        """Full-resolution detection in a window around ``guess``; the best match or None."""
+        h, w = frame.shape[:2]
+        size = max(guess.width, guess.height, 4.0)
+        pad = size * self.options.roi_context
+        x0, y0 = max(int(guess.x0 - pad), 0), max(int(guess.y0 - pad), 0)
+        x1, y1 = min(int(guess.x1 + pad) + 1, w), min(int(guess.y1 + pad) + 1, h)
+        if x1 - x0 < 8 or y1 - y0 < 8:
+            return None
+        up = max(1.0, self.options.roi_min_face / size)
+        win = frame[y0:y1, x0:x1]
+        if up > 1.0:
+            win = cv2.resize(win, (round(win.shape[1] * up), round(win.shape[0] * up)))
+        self.detector_calls += 1
+        cands = self.detector.detect(np.ascontiguousarray(win))
+        best, best_d = None, 0.75  # centre within 0.75 box sizes of the guess
+        gx, gy = guess.center
+        for c in cands:
+            box = FaceBox(x0 + c.x0 / up, y0 + c.y0 / up, x0 + c.x1 / up, y0 + c.y1 / up, c.score)
+            cx, cy = box.center
+            d = float(np.hypot(cx - gx, cy - gy)) / size
+            if d < best_d:
+                best, best_d = box.with_track(guess.track_id), d
+        return best
+
+
+def _emit(
+    done: list[tuple[_Pending, list[FaceBox]]], tb: object
+) -> tuple[FrameBatch, list[list[FaceBox]]]:
+    frames = np.stack([item.frame for item, _ in done])
+    indices = np.array([item.index for item, _ in done], dtype=np.int64)
+    pts = np.array([item.pts for item, _ in done], dtype=np.int64)
+    batch = FrameBatch(frames=frames, indices=indices, pts=pts, time_base=tb)  # type: ignore[arg-type]
+    return batch, [boxes for _, boxes in done]
