@@ -1,0 +1,162 @@
+"""The whole product on one machine without Docker: what ``uunet up`` starts and stops.
+
+Real redis-server and S3 (SeaweedFS) on loopback, the public and private APIs (REST + gRPC) and one
+worker each, all as child processes in their own process groups. Secrets for the dev profile (a
+key set, a vendor API key, the dev token issuer, the weights key) are made once in the state
+directory and reused; server data is fresh on every start.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shared.devstack.servers import ManagedProcess, RedisServer, S3Server, free_port, spawn
+from shared.domain.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DevSecrets:
+    """Paths of the dev profile's secrets (made by the CLI) and the plain vendor API key."""
+
+    keys_dir: Path
+    api_key: str
+    api_keys_file: Path
+    issuer: str
+    audience: str
+    issuer_private: Path
+    issuer_public: Path
+    weights_key_file: Path
+    encrypted_weights: Path
+
+
+@dataclass
+class DevStack:
+    """Start with :meth:`start`, stop with :meth:`stop`; ``dev.json`` is written once all is ready."""
+
+    state_dir: Path
+    device: str = "cpu"
+    checkpoint: Path | None = None
+    ready_timeout_s: float = 120.0
+    redis: RedisServer | None = None
+    s3: S3Server | None = None
+    processes: list[ManagedProcess] = field(default_factory=list)
+    info: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def log_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    def start(self, secrets: DevSecrets) -> dict[str, str]:
+        """Start everything, wait until both APIs are ready, write ``dev.json``; returns its content."""
+        for fresh in ("redis", "s3"):
+            shutil.rmtree(self.state_dir / fresh, ignore_errors=True)
+        self.redis = RedisServer(self.state_dir / "redis", persist=True).start()
+        self.s3 = S3Server(self.state_dir / "s3").start()
+        ports = {name: free_port() for name in ("ph", "pg", "pm", "qh", "qg", "qm")}
+        public_env = self._public_env(secrets, ports)
+        private_env = self._private_env(secrets, ports)
+        for service, env in (("public_deid", public_env), ("private_reid", private_env)):
+            for role in ("api", "worker"):
+                argv = [sys.executable, "-m", f"services.{service}", role]
+                self.processes.append(spawn(f"{service}-{role}", argv, self.log_dir, env))
+        self._wait_ready(f"http://127.0.0.1:{ports['ph']}/readyz")
+        self._wait_ready(f"http://127.0.0.1:{ports['qh']}/readyz")
+        self.info = {
+            "public_url": f"http://127.0.0.1:{ports['ph']}",
+            "private_url": f"http://127.0.0.1:{ports['qh']}",
+            "public_grpc": f"127.0.0.1:{ports['pg']}",
+            "private_grpc": f"127.0.0.1:{ports['qg']}",
+            "api_key": secrets.api_key,
+            "keys_dir": str(secrets.keys_dir),
+            "redis_url": self.redis.url,
+            "s3_endpoint": self.s3.endpoint,
+            "logs": str(self.log_dir),
+        }
+        dev_json = self.state_dir / "dev.json"
+        dev_json.write_text(json.dumps(self.info, indent=2) + "\n")
+        dev_json.chmod(0o600)
+        return self.info
+
+    def _common_env(self, secrets: DevSecrets) -> dict[str, str]:
+        assert self.redis and self.s3
+        env = {
+            "DEV": "true",
+            "REDIS_URL": self.redis.url,
+            "S3_ENDPOINT": self.s3.endpoint,
+            "S3_ACCESS_KEY": self.s3.access_key,
+            "S3_SECRET_KEY": self.s3.secret_key,
+            "S3_BUCKET": "uunet",
+            "KEYS_DIR": str(secrets.keys_dir),
+            "DEVICE": self.device,
+            "HTTP_HOST": "127.0.0.1",
+            "WORK_DIR": str(self.state_dir / "work"),
+        }
+        if self.checkpoint:
+            env["CHECKPOINT"] = str(self.checkpoint)
+        return env
+
+    def _public_env(self, secrets: DevSecrets, ports: dict[str, int]) -> dict[str, str]:
+        env = self._common_env(secrets) | {
+            "HTTP_PORT": str(ports["ph"]),
+            "GRPC_PORT": str(ports["pg"]),
+            "METRICS_PORT": str(ports["pm"]),
+            "API_KEYS_FILE": str(secrets.api_keys_file),
+        }
+        return {f"UUNET_PUBLIC_{k}": v for k, v in env.items()} | _quiet_env()
+
+    def _private_env(self, secrets: DevSecrets, ports: dict[str, int]) -> dict[str, str]:
+        env = self._common_env(secrets) | {
+            "HTTP_PORT": str(ports["qh"]),
+            "GRPC_PORT": str(ports["qg"]),
+            "METRICS_PORT": str(ports["qm"]),
+            "S3_BUCKET": "uunet-private",
+            "JWT_PUBLIC_KEY_FILE": str(secrets.issuer_public),
+            "JWT_ISSUER": secrets.issuer,
+            "JWT_AUDIENCE": secrets.audience,
+            "WEIGHTS_KEY_FILE": str(secrets.weights_key_file),
+            "ENCRYPTED_WEIGHTS": str(secrets.encrypted_weights),
+        }
+        return {f"UUNET_PRIVATE_{k}": v for k, v in env.items()} | _quiet_env()
+
+    def _wait_ready(self, url: str) -> None:
+        deadline = time.monotonic() + self.ready_timeout_s
+        while time.monotonic() < deadline:
+            dead = [p.name for p in self.processes if not p.alive()]
+            if dead:
+                raise ConfigError(f"{dead[0]} exited during start; see {self.log_dir}")
+            try:
+                with urllib.request.urlopen(url, timeout=1) as resp:
+                    if resp.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.25)
+        raise ConfigError(f"{url} not ready after {self.ready_timeout_s:.0f} s; see {self.log_dir}")
+
+    def first_dead(self) -> str | None:
+        """Name of a child process that has exited, if any."""
+        return next((p.name for p in self.processes if not p.alive()), None)
+
+    def stop(self) -> None:
+        """Stop the services first (they drain), then the servers; remove ``dev.json``."""
+        for proc in reversed(self.processes):
+            proc.stop()
+        for server in (self.s3, self.redis):
+            if server:
+                server.stop()
+        (self.state_dir / "dev.json").unlink(missing_ok=True)
+
+
+def _quiet_env() -> dict[str, str]:
+    return {"PYTHONUNBUFFERED": "1", "PATH": os.environ.get("PATH", "")}
+

@@ -1,0 +1,77 @@
+"""Secrets of the dev profile that ``uunet up`` makes once in its state directory and then reuses.
+
+Only for ``--dev``: a key set, one vendor API key (its hash in ``api_keys.json``, the key itself in
+``dev-api-key`` for ``dev.json``), the dev token issuer (Ed25519), the weights key and the
+encrypted private module. Every file is mode 0600 in a 0700 directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from services.private_reid.auth import DEV_AUDIENCE, DEV_ISSUER
+from services.public_deid.auth import hash_key, new_api_key
+from shared.crypto.keys import init_keyset
+from shared.crypto.weights import encrypt_weights, generate_key_file, load_key_file
+from shared.devstack.stack import DevSecrets
+from shared.model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, part_to_bytes
+from uunet_cli.commands.dev_token import ISSUER_KEY, ISSUER_PUB
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+
+
+def prepare_secrets(state_dir: Path, checkpoint: Path | None) -> DevSecrets:
+    """Create what is missing under ``state_dir``; re-encrypt the private module every start."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    state_dir.chmod(0o700)
+    keys_dir = state_dir / "keys"
+    if not (keys_dir / "keyset.json").exists():
+        init_keyset(keys_dir)
+    api_key_path = state_dir / "dev-api-key"
+    api_keys_file = state_dir / "api_keys.json"
+    if not api_key_path.exists():
+        api_key = new_api_key()
+        _write_private(api_key_path, api_key.encode())
+        _write_private(api_keys_file, json.dumps({"dev-vendor": hash_key(api_key)}).encode())
+    issuer_private = state_dir / ISSUER_KEY
+    issuer_public = state_dir / ISSUER_PUB
+    if not issuer_private.exists():
+        key = Ed25519PrivateKey.generate()
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        _write_private(issuer_private, pem)
+        pub = key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        _write_private(issuer_public, pub)
+    weights_key_file = state_dir / "weights.key"
+    if not weights_key_file.exists():
+        generate_key_file(weights_key_file)
+    encrypted = state_dir / "private-weights.enc"
+    ckpt = load_checkpoint(checkpoint or DEFAULT_CHECKPOINT)
+    meta = {"part": "private", "model_id": ckpt.model_id, "version": ckpt.version}
+    blob = encrypt_weights(part_to_bytes(ckpt, "private"), load_key_file(weights_key_file), meta)
+    _write_private(encrypted, blob)
+    return DevSecrets(
+        keys_dir=keys_dir,
+        api_key=api_key_path.read_text().strip(),
+        api_keys_file=api_keys_file,
+        issuer=DEV_ISSUER,
+        audience=DEV_AUDIENCE,
+        issuer_private=issuer_private,
+        issuer_public=issuer_public,
+        weights_key_file=weights_key_file,
+        encrypted_weights=encrypted,
+    )
