@@ -80,6 +80,8 @@ class DevStack:
             "keys_dir": str(secrets.keys_dir),
             "redis_url": self.redis.url,
             "s3_endpoint": self.s3.endpoint,
+            "s3_access_key": self.s3.access_key,
+            "s3_secret_key": self.s3.secret_key,
             "logs": str(self.log_dir),
         }
         dev_json = self.state_dir / "dev.json"

@@ -1,0 +1,44 @@
+"""The whole stack for e2e tests: the real ``uunet up --dev`` command, once per session."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+UUNET = str(Path(sys.executable).parent / "uunet")
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Start ``uunet up --dev``, yield its ``dev.json``; SIGTERM it at the end and check it stopped."""
+    state = tmp_path_factory.mktemp("stack")
+    proc = subprocess.Popen(
+        [UUNET, "up", "--dev", "--state-dir", str(state), "--timeout", "180"],
+        stdout=subprocess.DEVNULL,
+        stderr=open(state / "up.log", "wb"),  # noqa: SIM115 - closed with the process
+        start_new_session=True,
+    )
+    dev_json = state / "dev.json"
+    deadline = time.monotonic() + 240
+    while not dev_json.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"uunet up did not start: {(state / 'up.log').read_text()[-2000:]}")
+        time.sleep(0.5)
+    info = json.loads(dev_json.read_text()) | {"state_dir": str(state)}
+    yield info
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 0
+    assert not dev_json.exists()
+    leftover = subprocess.run(
+        ["pgrep", "-f", str(state)], capture_output=True, text=True, check=False
+    ).stdout.split()
+    assert [p for p in leftover if int(p) != os.getpid()] == []
