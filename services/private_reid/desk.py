@@ -1,0 +1,233 @@
+"""The private service's front desk: every request is authenticated, checked, audited, then queued.
+
+Transport-free (REST and gRPC both call it). Order of checks on a submission: token (401) ->
+scope and case (403/400) -> the clip's signature (422) -> store, record, audit, enqueue. Every
+refusal is audited and counted, and nothing is stored or queued for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, Counter
+
+from services.private_reid.auth import (
+    SCOPE,
+    Forbidden,
+    Principal,
+    TokenRejected,
+    TokenVerifier,
+    authorize,
+)
+from shared.domain.errors import BadInputError, NotFoundError, TamperedError
+from shared.domain.jobs import JobState, JobStatus
+from shared.ports import AuditLog, JobQueue, JobStore, ObjectStore
+
+log = logging.getLogger(__name__)
+
+MODES = ("auto", "learned", "sealed")
+ANONYMOUS = "anonymous"
+ClipVerifier = Callable[[Path], object]  # raises TamperedError / BadInputError
+
+
+class NotReady(BadInputError):
+    """The job exists but has no result (yet, or ever): 409."""
+
+
+@dataclass(frozen=True)
+class SubmitRequest:
+    """What the caller asks for besides the clip."""
+
+    case_id: str
+    tracks: str = ""  # "1,4"; empty: every track
+    mode: str = "auto"
+
+
+class DeskMetrics:
+    """Refused requests by reason and accepted submissions."""
+
+    def __init__(self, registry: CollectorRegistry, prefix: str = "uunet_private") -> None:
+        self.refused = Counter(
+            f"{prefix}_refused_total", "Refused requests by reason", ["reason"], registry=registry
+        )
+        self.accepted = Counter(
+            f"{prefix}_submissions_total", "Accepted reconstruction jobs", registry=registry
+        )
+
+
+@dataclass
+class Desk:
+    """Ports and checks the front ends share."""
+
+    verifier: TokenVerifier
+    queue: JobQueue
+    jobs: JobStore
+    objects: ObjectStore
+    audit: AuditLog
+    verify_clip: ClipVerifier
+    metrics: DeskMetrics
+
+    async def authenticate(self, authorization: str | None, what: str) -> Principal:
+        """The caller of ``authorization``, with the scope checked; audits a refusal (401/403)."""
+        try:
+            if self.verifier.uses_network:
+                principal = await asyncio.to_thread(self.verifier.authenticate, authorization)
+            else:
+                principal = self.verifier.authenticate(authorization)
+        except TokenRejected as err:
+            await self.refuse(ANONYMOUS, "", err.code, f"{what}: {err}")
+            raise
+        if SCOPE not in principal.scopes:
+            denied = Forbidden(
+                "missing-scope", f"token lacks the {SCOPE!r} scope", principal.subject
+            )
+            await self.refuse(principal.subject, "", denied.code, f"{what}: {denied}")
+            raise denied
+        return principal
+
+    async def submit(self, principal: Principal, request: SubmitRequest, clip: Path) -> str:
+        """Check, store and queue one clip; returns the job id."""
+        who = principal.subject
+        digest = await asyncio.to_thread(_sha256_file, clip)
+        case = await self._authorize(principal, request.case_id, "submit", digest)
+        tracks = await self._checked(who, case, digest, lambda: parse_tracks(request.tracks))
+        mode = await self._checked(who, case, digest, lambda: parse_mode(request.mode))
+        try:
+            await asyncio.to_thread(self.verify_clip, clip)
+        except (TamperedError, BadInputError) as err:
+            code = "tampered" if isinstance(err, TamperedError) else "bad-clip"
+            await self.refuse(who, case, code, f"submit: {err}", digest, tracks)
+            raise
+        return await self._accept(principal, case, digest, tracks, mode, clip)
+
+    async def status(self, principal: Principal, job_id: str) -> JobStatus:
+        """The job, if this caller may see it (same scope and case rules as a submission)."""
+        job, case = await self._visible(principal, job_id, "status")
+        await self._record(principal.subject, case, job, "status")
+        return job
+
+    async def result_key(self, principal: Principal, job_id: str) -> str:
+        """The object key of a finished job's video (audited as a disclosure)."""
+        job, case = await self._visible(principal, job_id, "download")
+        if job.state is not JobState.DONE or not job.result_key:
+            await self.refuse(principal.subject, case, "not-ready", f"download {job_id}")
+            raise NotReady(f"job {job_id} is {job.state.value}; no result to download")
+        await self._record(principal.subject, case, job, "download")
+        return job.result_key
+
+    # ---- internals
+    async def _accept(
+        self, principal: Principal, case: str, digest: str, tracks: str, mode: str, clip: Path
+    ) -> str:
+        job_id = uuid.uuid4().hex
+        upload_key = f"reid/uploads/{job_id}.mp4"
+        extra = {
+            "case_id": case,
+            "actor": principal.subject,
+            "clip_sha256": digest,
+            "tracks": tracks,
+            "mode": mode,
+            "upload_key": upload_key,
+        }
+        await self.objects.put_file(upload_key, clip, "video/mp4")
+        try:
+            await self.jobs.create(JobStatus(job_id=job_id, extra=extra))
+            await self.audit.append(
+                actor=principal.subject,
+                case_id=case,
+                clip_sha256=digest,
+                tracks=tracks,
+                outcome="accepted",
+                detail=f"job {job_id} mode {mode}",
+            )
+            await self.queue.enqueue({"job_id": job_id})
+        except Exception:
+            await self.objects.delete(upload_key)
+            raise
+        self.metrics.accepted.inc()
+        log.info("accepted reconstruction job %s", job_id)
+        return job_id
+
+    async def _visible(self, principal: Principal, job_id: str, what: str) -> tuple[JobStatus, str]:
+        job = await self.jobs.get(job_id)
+        if job is None or "case_id" not in job.extra:
+            await self.refuse(principal.subject, "", "unknown-job", f"{what} {job_id}")
+            raise NotFoundError(f"no reconstruction job {job_id}")
+        return job, await self._authorize(principal, job.extra["case_id"], f"{what} {job_id}")
+
+    async def _authorize(
+        self, principal: Principal, case_id: str, what: str, digest: str = ""
+    ) -> str:
+        try:
+            return authorize(principal, case_id)
+        except Forbidden as err:
+            await self.refuse(principal.subject, case_id, err.code, f"{what}: {err}", digest)
+            raise
+        except BadInputError as err:
+            await self.refuse(principal.subject, "", "bad-request", f"{what}: {err}", digest)
+            raise
+
+    async def _checked(self, who: str, case: str, digest: str, check: Callable[[], str]) -> str:
+        try:
+            return check()
+        except BadInputError as err:
+            await self.refuse(who, case, "bad-request", f"submit: {err}", digest)
+            raise
+
+    async def _record(self, who: str, case: str, job: JobStatus, what: str) -> None:
+        await self.audit.append(
+            actor=who,
+            case_id=case,
+            clip_sha256=job.extra.get("clip_sha256", ""),
+            tracks=job.extra.get("tracks", ""),
+            outcome=what,
+            detail=f"job {job.job_id} {job.state.value}",
+        )
+
+    async def refuse(
+        self, who: str, case: str, code: str, detail: str, digest: str = "", tracks: str = ""
+    ) -> None:
+        self.metrics.refused.labels(reason=code).inc()
+        await self.audit.append(
+            actor=who,
+            case_id=case,
+            clip_sha256=digest,
+            tracks=tracks,
+            outcome=f"refused:{code}",
+            detail=detail[:300],
+        )
+
+
+def parse_tracks(text: str | None) -> str:
+    """Normalise "4, 1" to "1,4" ("" = every track); BadInputError for anything else."""
+    if not text or not text.strip():
+        return ""
+    try:
+        ids = sorted({int(part) for part in text.split(",") if part.strip()})
+    except ValueError:
+        raise BadInputError(f"tracks must be comma-separated integers, got {text[:40]!r}") from None
+    if any(i < 0 for i in ids):
+        raise BadInputError("track ids must be non-negative")
+    return ",".join(str(i) for i in ids)
+
+
+def parse_mode(text: str | None) -> str:
+    """``auto`` (default), ``learned`` or ``sealed``."""
+    mode = (text or "auto").strip() or "auto"
+    if mode not in MODES:
+        raise BadInputError(f"mode must be one of {', '.join(MODES)}, got {mode[:20]!r}")
+    return mode
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()

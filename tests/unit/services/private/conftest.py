@@ -1,0 +1,69 @@
+"""A private-service app wired with in-memory fakes of the ports."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+from prometheus_client import CollectorRegistry
+
+from services.private_reid.app import build_app
+from services.private_reid.auth import AuthConfig, TokenVerifier
+from services.private_reid.desk import Desk, DeskMetrics
+from services.private_reid.rest import RestOptions
+from shared.audit.memory import InMemoryAuditLog
+from shared.domain.errors import BadInputError, TamperedError
+from tests.unit.services.private.fakes import (
+    AUDIENCE,
+    ISSUER,
+    FakeJobStore,
+    FakeObjectStore,
+    FakeQueue,
+    Issuer,
+)
+
+SIGNED_CLIP = b"SIGNED-CLIP" + b"\x00" * 2000
+TAMPERED_CLIP = b"TAMPERED-CLIP" + b"\x00" * 100
+
+
+def fake_verify_clip(path: Path) -> object:
+    """Stands in for the pipeline's signature check (the real one runs in integration tests)."""
+    data = path.read_bytes()
+    if data.startswith(b"SIGNED"):
+        return object()
+    if data.startswith(b"TAMPERED"):
+        raise TamperedError("manifest signature does not verify")
+    raise BadInputError("no signed manifest in this file")
+
+
+@dataclass
+class World:
+    desk: Desk
+    queue: FakeQueue
+    jobs: FakeJobStore
+    objects: FakeObjectStore
+    audit: InMemoryAuditLog
+    issuer: Issuer
+    client: httpx.AsyncClient
+    registry: CollectorRegistry
+
+
+@pytest.fixture
+def issuer() -> Issuer:
+    return Issuer()
+
+
+@pytest_asyncio.fixture
+async def world(issuer: Issuer) -> AsyncIterator[World]:
+    registry = CollectorRegistry()
+    verifier = TokenVerifier(AuthConfig(ISSUER, AUDIENCE, public_key_pem=issuer.public_pem))
+    queue, jobs, objects, audit = FakeQueue(), FakeJobStore(), FakeObjectStore(), InMemoryAuditLog()
+    desk = Desk(verifier, queue, jobs, objects, audit, fake_verify_clip, DeskMetrics(registry))
+    app = build_app(desk, RestOptions(max_upload_bytes=64 * 1024), registry)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://private.test") as client:
+        yield World(desk, queue, jobs, objects, audit, issuer, client, registry)

@@ -1,0 +1,116 @@
+"""``uunet audit verify|export``: check the private service's hash-chained audit log, or export it."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from shared.domain.errors import BadInputError, ConfigError
+
+DEFAULT_PREFIX = "uunet:audit"
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "audit",
+        help="verify or export the private service's audit log",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    actions = p.add_subparsers(dest="audit_action", metavar="ACTION", required=True)
+    verify = actions.add_parser(
+        "verify",
+        help="check the hash chain; prints OK with the count or names the first bad entry (exit 1)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    _source_args(verify)
+    verify.set_defaults(handler=run)
+    export = actions.add_parser(
+        "export",
+        help="write the log from Redis as JSON lines (one entry per line)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    export.add_argument("--redis-url", required=True, help="Redis holding the log")
+    export.add_argument("--prefix", default=DEFAULT_PREFIX, help="key prefix of the log")
+    export.add_argument("-o", "--output", type=Path, required=True, help="JSONL file to write")
+    export.set_defaults(handler=run)
+
+
+def _source_args(p: argparse.ArgumentParser) -> None:
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--redis-url", help="Redis holding the log (redis://host:port/db)")
+    src.add_argument("--file", type=Path, help="a JSONL export written by `uunet audit export`")
+    p.add_argument("--prefix", default=DEFAULT_PREFIX, help="key prefix of the log in Redis")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.audit_action == "export":
+        count = asyncio.run(_export(args.redis_url, args.prefix, args.output))
+        print(f"exported {count} entries to {args.output}")
+        return 0
+    if args.file is not None:
+        lines, head = _read_file(args.file), None
+    else:
+        lines, head = asyncio.run(_read_redis(args.redis_url, args.prefix))
+    return _verify(lines, head)
+
+
+def _verify(lines: list[str], head: tuple[int, str] | None) -> int:
+    from shared.audit.chain import from_json, verify
+
+    entries = []
+    for index, line in enumerate(lines):
+        try:
+            entries.append(from_json(line))
+        except BadInputError as err:
+            print(f"FAILED: first bad entry at index {index}: unreadable ({err})")
+            return 1
+    report = verify(entries, expected_head=head)
+    if report.ok:
+        print(f"OK: {report.count} entries, chain intact")
+        return 0
+    print(f"FAILED: {report.describe()}")
+    return 1
+
+
+def _read_file(path: Path) -> list[str]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise BadInputError(f"cannot read {path}: {err.strerror}") from None
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def _client(url: str) -> Any:
+    from redis.asyncio import Redis
+
+    try:
+        return Redis.from_url(url)
+    except ValueError as err:
+        raise BadInputError(f"bad --redis-url: {err}") from None
+
+
+async def _read_redis(url: str, prefix: str) -> tuple[list[str], tuple[int, str] | None]:
+    from redis.exceptions import RedisError
+
+    from shared.adapters.redis_audit import RedisAuditLog
+
+    client = _client(url)
+    try:
+        log = RedisAuditLog(client, prefix)
+        return await log.raw_entries(), await log.head()
+    except RedisError as err:
+        raise ConfigError(f"cannot read the audit log from Redis: {err}") from None
+    finally:
+        await client.aclose()
+
+
+async def _export(url: str, prefix: str, output: Path) -> int:
+    lines, _head = await _read_redis(url, prefix)
+    try:
+        with output.open("w", encoding="utf-8") as fh:
+            fh.writelines(line + "\n" for line in lines)
+    except OSError as err:
+        raise BadInputError(f"cannot write {output}: {err.strerror}") from None
+    return len(lines)

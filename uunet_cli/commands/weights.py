@@ -1,0 +1,71 @@
+"""``uunet weights keygen|encrypt``: keep the private module's weights encrypted at rest."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from shared.domain.errors import ConfigError
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "weights",
+        help="encrypt the private module's weights for the private service",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    actions = p.add_subparsers(dest="weights_action", metavar="ACTION", required=True)
+    keygen = actions.add_parser(
+        "keygen",
+        help="write a new random weights key (32 bytes, base64, mode 0600)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    keygen.add_argument("-o", "--output", type=Path, required=True, help="key file to create")
+    keygen.set_defaults(handler=run)
+    enc = actions.add_parser(
+        "encrypt",
+        help="extract the private module of a checkpoint and encrypt it (AES-256-GCM)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    enc.add_argument(
+        "--checkpoint", type=Path, default=None, help="UU-Net checkpoint (default: shipped weights)"
+    )
+    enc.add_argument("--key-file", type=Path, required=True, help="weights key file")
+    enc.add_argument(
+        "--new-key", action="store_true", help="create --key-file first (refuses to overwrite)"
+    )
+    enc.add_argument("--half", action="store_true", help="store the weights as float16")
+    enc.add_argument("-o", "--output", type=Path, required=True, help="encrypted file to write")
+    enc.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from shared.crypto.weights import (
+        encrypt_weights,
+        generate_key_file,
+        load_key_file,
+        weights_key_id,
+    )
+
+    if args.weights_action == "keygen":
+        print(f"wrote {args.output} (key id {generate_key_file(args.output)})")
+        return 0
+    from shared.model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, part_to_bytes
+
+    if args.new_key:
+        generate_key_file(args.key_file)
+    key = load_key_file(args.key_file)
+    ckpt = load_checkpoint(args.checkpoint or DEFAULT_CHECKPOINT)
+    plain = part_to_bytes(ckpt, "private", half=args.half)
+    meta = {"part": "private", "model_id": ckpt.model_id, "version": ckpt.version}
+    blob = encrypt_weights(plain, key, meta)
+    try:
+        args.output.write_bytes(blob)
+        args.output.chmod(0o600)
+    except OSError as err:
+        raise ConfigError(f"cannot write {args.output}: {err.strerror}") from None
+    print(
+        f"wrote {args.output}: private module of {ckpt.model_id} {ckpt.version}, "
+        f"{len(blob)} bytes, key id {weights_key_id(key)}"
+    )
+    return 0
