@@ -21,8 +21,23 @@ from shared.domain.errors import (
 
 log = logging.getLogger(__name__)
 
+
+class RateLimitedError(UUNetError):
+    """Too many requests for one credential; ``retry_after_s`` says when to try again."""
+
+    def __init__(self, reason: str, retry_after_s: int) -> None:
+        super().__init__(reason)
+        self.retry_after_s = retry_after_s
+
+
 # Most specific first: LimitExceededError is a BadInputError.
+class NotReadyError(UUNetError):
+    """The resource exists but is not in the needed state yet (e.g. a job without a result)."""
+
+
 _TABLE: tuple[tuple[type[UUNetError], int, grpc.StatusCode], ...] = (
+    (RateLimitedError, 429, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (NotReadyError, 409, grpc.StatusCode.FAILED_PRECONDITION),
     (LimitExceededError, 413, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (BadInputError, 422, grpc.StatusCode.INVALID_ARGUMENT),
     (TamperedError, 422, grpc.StatusCode.INVALID_ARGUMENT),
@@ -56,6 +71,11 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(err, UUNetError)
         status = http_status_for(err)
         log.info("%s %s -> %d %s", request.method, request.url.path, status, type(err).__name__)
-        return JSONResponse(status_code=status, content={"detail": str(err)})
+        headers = {}
+        if isinstance(err, RateLimitedError):
+            headers["Retry-After"] = str(err.retry_after_s)
+        if isinstance(err, AuthError):
+            headers["WWW-Authenticate"] = "ApiKey"
+        return JSONResponse(status_code=status, content={"detail": str(err)}, headers=headers)
 
     app.add_exception_handler(UUNetError, _handle)

@@ -1,0 +1,1 @@
+"""The public de-identification service: REST and gRPC front ends and a worker, for camera vendors."""

@@ -1,0 +1,26 @@
+"""Settings of the public service (env prefix ``UUNET_PUBLIC_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import SettingsConfigDict
+
+from services.common.settings import ServiceSettings
+
+
+class PublicSettings(ServiceSettings):
+    """Common service settings plus the vendor API keys and limits."""
+
+    model_config = SettingsConfigDict(env_prefix="UUNET_PUBLIC_", extra="ignore", frozen=True)
+
+    http_port: int = 8080
+    grpc_port: int = 50051
+    metrics_port: int = 9100
+    stream: str = "uunet:deid:jobs"
+    group: str = "deid-workers"
+    api_keys_file: Path | None = None  # JSON {key_id: sha256-hex of the key}; required outside dev
+    rate_limit_per_minute: int = 60  # clip submissions per API key per minute; 0 disables
+    presign_expiry_s: int = 900
+    probe_uploads: bool = True  # reject non-video uploads at the API, before queueing
+    work_dir: Path | None = None  # temp files of uploads and jobs; None: the system temp dir

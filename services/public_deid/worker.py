@@ -1,0 +1,124 @@
+"""The de-identification job handler: S3 raw clip -> pipeline (in a thread) -> S3 result.
+
+Idempotent per job id: a result already in S3 is reused, and the runner skips finished jobs. The
+pipeline runs in a thread; its progress goes to the job store, and a cancelled job (timeout, stop)
+makes the next progress call raise so the thread ends instead of running on unseen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from services.common.metrics import JobMetrics
+from services.public_deid.service import parse_attributes, result_key_for
+from shared.domain.errors import BadInputError, NotFoundError, UUNetError
+from shared.domain.jobs import JobState, JobStatus
+from shared.jobs.runner import JobContext
+from shared.pipeline.api import DeidOptions, DeidReport, Limits
+from shared.ports import ObjectStore
+
+log = logging.getLogger(__name__)
+
+# (src, dst, options, progress) -> report; the composition root binds keys and engine.
+Deidentify = Callable[[Path, Path, DeidOptions, Callable[[float], None]], DeidReport]
+
+PROGRESS_STEP = 0.02  # store updates at most every 2 %
+
+
+class JobCancelledError(UUNetError):
+    """Raised inside the pipeline thread once its job was given up (timeout or shutdown)."""
+
+
+@dataclass(frozen=True)
+class HandlerOptions:
+    """How the handler runs the pipeline."""
+
+    device: str = "cpu"
+    limits: Limits = field(default_factory=Limits)
+    work_dir: Path | None = None
+
+
+class DeidHandler:
+    """``JobRunner`` handler and ``on_terminal`` finaliser of the public worker."""
+
+    def __init__(
+        self,
+        objects: ObjectStore,
+        deidentify: Deidentify,
+        metrics: JobMetrics,
+        options: HandlerOptions,
+    ) -> None:
+        self.objects = objects
+        self.deidentify = deidentify
+        self.metrics = metrics
+        self.options = options
+
+    async def __call__(self, ctx: JobContext) -> str:
+        """Process one job; returns the result's S3 key."""
+        result_key = result_key_for(ctx.job_id)
+        if await self.objects.exists(result_key):
+            log.info("job %s already has a result; reusing it", ctx.job_id)
+            return result_key
+        options = DeidOptions(
+            keep_audio=ctx.fields.get("keep_audio") == "1",
+            attributes=parse_attributes(
+                [a for a in ctx.fields.get("attributes", "").split(",") if a]
+            ),
+            device=self.options.device,
+            limits=self.options.limits,
+            clip_id=ctx.job_id,
+        )
+        with tempfile.TemporaryDirectory(dir=self.options.work_dir, prefix="uunet-job-") as tmp:
+            src, dst = Path(tmp) / "in", Path(tmp) / "out.mp4"
+            try:
+                await self.objects.get_file(ctx.fields["raw_key"], src)
+            except NotFoundError:
+                raise BadInputError("the uploaded clip is gone (expired or deleted)") from None
+            report = await self._run(ctx, src, dst, options)
+            await self.objects.put_file(result_key, dst, "video/mp4")
+        self.metrics.observe_frames(report.frames, report.faces, report.seconds)
+        log.info(
+            "job %s: %d frames, %d faces, %.1f fps",
+            ctx.job_id,
+            report.frames,
+            report.faces,
+            report.fps,
+        )
+        return result_key
+
+    async def _run(self, ctx: JobContext, src: Path, dst: Path, options: DeidOptions) -> DeidReport:
+        loop = asyncio.get_running_loop()
+        cancelled = threading.Event()
+        last = [0.0]
+
+        async def report(fraction: float) -> None:
+            await ctx.progress(fraction)
+
+        def progress(fraction: float) -> None:
+            # Called from the pipeline thread: hop to the loop, never block on the store.
+            if cancelled.is_set():
+                raise JobCancelledError("job cancelled")
+            if fraction - last[0] >= PROGRESS_STEP or fraction >= 1.0:
+                last[0] = fraction
+                asyncio.run_coroutine_threadsafe(report(fraction), loop)
+
+        try:
+            return await asyncio.to_thread(self.deidentify, src, dst, options, progress)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    async def on_terminal(self, status: JobStatus) -> None:
+        """Delete the raw upload as soon as the job ends, and count the outcome."""
+        raw = status.extra.get("raw_key")
+        if raw:
+            await self.objects.delete(raw)
+        outcome = "done" if status.state is JobState.DONE else "failed"
+        self.metrics.observe_job(outcome, max(0.0, time.time() - status.created_at))
