@@ -16,23 +16,26 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from shared.crypto.keys import PrivateSideKeys, PublicSideKeys
 from shared.pipeline.manifest import Manifest
+from shared.video.types import Limits  # one Limits type for decode and the API
 
 if TYPE_CHECKING:
     from shared.model.inference import UUNetEngine
 
 Progress = Callable[[float], None]
 MODES = ("auto", "learned", "sealed")
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Upper bounds on what a clip may be; anything over is a LimitExceededError."""
-
-    max_bytes: int = 2_000_000_000
-    max_width: int = 4096
-    max_height: int = 4096
-    max_duration_s: float = 3600.0
-    max_frames: int = 200_000
+__all__ = [
+    "MODES",
+    "ClipInfo",
+    "DeidOptions",
+    "DeidReport",
+    "Limits",
+    "ReidOptions",
+    "ReidReport",
+    "deidentify_clip",
+    "probe_clip",
+    "reidentify_clip",
+    "verify_clip",
+]
 
 
 @dataclass(frozen=True)
@@ -43,9 +46,10 @@ class DeidOptions:
     seal: bool | None = None  # None: seal when an authority public key is present
     attributes: Mapping[str, str] = field(default_factory=dict)
     device: str = "cpu"
-    limits: Limits = Limits()
+    limits: Limits = field(default_factory=Limits)
     clip_id: str | None = None  # None: a random id
-    detect_every: int = 3  # run the detector every k-th frame, track in between
+    detect_every: int = 5  # run the detector every k-th frame, track in between
+    detector: str = "yunet"  # yunet|centerface
     batch_frames: int = 8  # frames per model call (all faces of the batch in one call)
     manifest_json: Path | None = None  # also write the manifest here
 
@@ -57,7 +61,7 @@ class ReidOptions:
     mode: str = "auto"  # auto|learned|sealed
     tracks: frozenset[int] | None = None  # None: every track
     device: str = "cpu"
-    limits: Limits = Limits()
+    limits: Limits = field(default_factory=Limits)
     batch_frames: int = 8
 
 

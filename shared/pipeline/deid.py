@@ -1,0 +1,176 @@
+"""De-identify a clip: decode -> detect/track -> crop -> UU-Net public module -> paste -> encode,
+then sign the manifest (and the optional sealed originals) into the output MP4.
+
+Streaming: frames flow in batches of ``options.batch_frames`` (FaceStage may regroup them to end on
+a keyframe), so memory stays bounded by a few batches whatever the clip length; the sealed originals
+go to an encrypted temporary file as they are produced.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import tempfile
+import time
+import uuid
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from shared.crypto.keys import PublicSideKeys
+from shared.crypto.seal import SealWriter
+from shared.domain.errors import BadInputError, ConfigError
+from shared.pipeline.api import DeidOptions, DeidReport, Progress
+from shared.pipeline.container import append_box, read_box, write_sidecar
+from shared.pipeline.errors import guarded
+from shared.pipeline.manifest import FaceRecord, Manifest
+from shared.pipeline.sealed_regions import RegionWriter
+from shared.pipeline.stages import (
+    CROP_MARGIN,
+    NoiseBank,
+    quantise,
+    same_file,
+    temp_output,
+    to_record,
+)
+from shared.video.crops import crop_faces, paste_faces
+from shared.video.decode import iter_frames, probe
+from shared.video.detect import make_detector
+from shared.video.encode import VideoWriter
+from shared.video.faces import FaceStage, FaceStageOptions
+from shared.video.types import EncodeOptions, FaceBox, VideoInfo
+
+if TYPE_CHECKING:
+    from shared.model.inference import UUNetEngine
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Run:
+    """Per-clip state: the engine, the keyed noise, the sealed-region sink and the records so far."""
+
+    engine: UUNetEngine
+    noise: NoiseBank
+    attributes: dict[str, str]
+    regions: RegionWriter | None
+    clip_id: str
+    audio: bool
+    detector: str
+    records: list[FaceRecord] = field(default_factory=list)
+
+    def process(self, frames: np.ndarray, indices: np.ndarray, boxes: list[list[FaceBox]]) -> None:
+        """Replace every face of the batch in place (frames uint8 [B,H,W,3]); one model call."""
+        h, w = frames.shape[1:3]
+        kept = [[q for b in fb if (q := quantise(b, w, h)) is not None] for fb in boxes]
+        flat = [(pos, box) for pos, fb in enumerate(kept) for box in fb]
+        if not flat:
+            return
+        crops, geoms = crop_faces(frames, kept, self.engine.crop_size, CROP_MARGIN)  # [N,3,64,64]
+        if self.regions is not None:  # originals before they are overwritten
+            for g in geoms:
+                region = frames[g.pos, g.cy0 : g.cy1, g.cx0 : g.cx1]
+                self.regions.write(int(indices[g.pos]), g, region)
+        noise = self.noise.for_tracks([g.track_id for g in geoms])  # [N,1,64,64]
+        surrogates = self.engine.deidentify(crops, noise, self.attributes or None)
+        paste_faces(frames, surrogates, geoms, CROP_MARGIN)
+        for (pos, box), _geom in zip(flat, geoms, strict=True):
+            self.records.append(to_record(int(indices[pos]), box))
+
+
+def _want_seal(keys: PublicSideKeys, options: DeidOptions) -> bool:
+    if options.seal is None:
+        return keys.authority_public is not None
+    if options.seal and keys.authority_public is None:
+        raise ConfigError("cannot seal originals: the key set has no authority_x25519.pub.pem")
+    return options.seal
+
+
+def _manifest(info: VideoInfo, run: _Run, keys: PublicSideKeys, frames: int) -> Manifest:
+    return Manifest(
+        model_id=run.engine.model_id,
+        model_version=run.engine.model_version,
+        key_id=keys.key_id,
+        clip_id=run.clip_id,
+        frames=frames,
+        fps=float(info.fps),
+        rate=str(info.fps),
+        width=info.width,
+        height=info.height,
+        faces=tuple(run.records),
+        attributes=dict(run.attributes),
+        sealed=run.regions is not None,
+        authority_key_id=keys.authority_key_id if run.regions is not None else None,
+        audio=run.audio,
+        detector=run.detector,
+    )
+
+
+@guarded("de-identification")
+def run_deid(
+    src: Path,
+    dst: Path,
+    keys: PublicSideKeys,
+    engine: UUNetEngine,
+    options: DeidOptions,
+    progress: Progress | None = None,
+) -> DeidReport:
+    """See :func:`shared.pipeline.api.deidentify_clip`."""
+    start = time.perf_counter()
+    if same_file(src, dst):
+        raise BadInputError("the output path is the input file; choose another -o")
+    info = probe(src, options.limits)
+    attributes = {str(k): str(v) for k, v in options.attributes.items()}
+    engine.check_attributes(attributes or None)
+    sealed = _want_seal(keys, options)
+    clip_id = options.clip_id or uuid.uuid4().hex
+    detector = make_detector(options.detector)
+    stage = FaceStage(detector, FaceStageOptions(every=max(1, options.detect_every)))
+    with ExitStack() as stack:
+        tmp = stack.enter_context(temp_output(dst))
+        sealed_path: Path | None = None
+        regions = None
+        if sealed:
+            assert keys.authority_public is not None
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="uunet-seal-")))
+            sealed_path = workdir / "sealed.bin"
+            sink = stack.enter_context(open(sealed_path, "wb"))
+            sealer = SealWriter(keys.authority_public, sink)
+            regions = RegionWriter(sealer)
+        audio = options.keep_audio and info.has_audio
+        noise = NoiseBank(keys.secret, clip_id, engine.crop_size)
+        run = _Run(engine, noise, attributes, regions, clip_id, audio, options.detector)
+        writer = VideoWriter(tmp, info, EncodeOptions(keep_audio=audio), audio_source=src)
+        with writer:
+            batches = iter_frames(src, options.batch_frames, info, options.limits)
+            for batch, boxes in stage.run(batches):
+                run.process(batch.frames, batch.indices, boxes)
+                writer.write(batch.frames)
+                if progress is not None:
+                    progress(min(writer.frames_written / max(info.frames, 1), 0.99))
+        if sealed:
+            sealer.close()
+            sink.close()
+        manifest = _manifest(info, run, keys, writer.frames_written)
+        canonical = manifest.canonical_bytes()
+        append_box(tmp, canonical, keys.signing_key, sealed_path)
+        if options.manifest_json is not None:
+            write_sidecar(options.manifest_json, read_box(tmp))
+    if progress is not None:
+        progress(1.0)
+    report = DeidReport(
+        frames=manifest.frames,
+        faces=len(manifest.faces),
+        tracks=len(manifest.tracks),
+        fps=manifest.fps,
+        seconds=time.perf_counter() - start,
+        sealed=sealed,
+        manifest_sha256=hashlib.sha256(canonical).hexdigest(),
+    )
+    log.info(
+        "de-identified %d frames, %d faces, %d tracks", report.frames, report.faces, report.tracks
+    )
+    return report
