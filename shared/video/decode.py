@@ -64,7 +64,9 @@ def _first_frame(container: Any, stream: Any, name: str) -> Any:
         for frame in container.decode(stream):
             return frame
     except (av.FFmpegError, ValueError, MemoryError) as err:
-        raise BadInputError(f"{name}: cannot decode video ({_short(err)})") from err
+        raise BadInputError(
+            f"{name}: cannot decode video: corrupt, truncated or unsupported codec ({_short(err)})"
+        ) from err
     raise BadInputError(f"{name}: video stream has no decodable frame (truncated or empty)")
 
 

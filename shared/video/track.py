@@ -14,7 +14,7 @@ class TrackerOptions:
     """Association thresholds; ``max_gap`` frames without a detection ends a track."""
 
     min_iou: float = 0.2
-    max_center_dist: float = 1.0  # in units of the track's box size, for small fast faces
+    max_center_dist: float = 2.0  # in units of the track's box size, for small fast faces
     max_gap: int = 30
     velocity_smoothing: float = 0.5
 
