@@ -1,0 +1,159 @@
+{{/* Env, volumes and mounts of the uunet containers. Called with (list $root "api"|"worker"). */}}
+
+{{- define "uunet.env" -}}
+{{- $root := index . 0 -}}
+{{- $role := index . 1 -}}
+{{- $part := include "uunet.part" $root | fromYaml -}}
+{{- $p := include "uunet.envPrefix" $root -}}
+{{- $secretDir := "/var/run/secrets/uunet" -}}
+{{- if $root.Values.redis.auth.enabled }}
+# Not read by the services: substituted into the Redis URL below by the kubelet.
+- name: REDIS_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "uunet.credentialsSecret" $root }}
+      key: redis-password
+- name: {{ $p }}REDIS_URL
+  value: {{ printf "redis://:$(REDIS_PASSWORD)@%s:%s/0" (include "uunet.redisHost" $root) (include "uunet.redisPort" $root) | quote }}
+{{- else }}
+- name: {{ $p }}REDIS_URL
+  value: {{ printf "redis://%s:%s/0" (include "uunet.redisHost" $root) (include "uunet.redisPort" $root) | quote }}
+{{- end }}
+- name: {{ $p }}S3_ENDPOINT
+  value: {{ include "uunet.s3Endpoint" $root | quote }}
+- name: {{ $p }}S3_SECURE
+  value: {{ ternary "false" (toString $root.Values.externalS3.secure) $root.Values.minio.enabled | quote }}
+- name: {{ $p }}S3_REGION
+  value: {{ $root.Values.externalS3.region | quote }}
+- name: {{ $p }}S3_BUCKET
+  value: {{ $part.bucket | quote }}
+- name: {{ $p }}S3_ACCESS_KEY_FILE
+  value: {{ $secretDir }}/credentials/s3-access-key
+- name: {{ $p }}S3_SECRET_KEY_FILE
+  value: {{ $secretDir }}/credentials/s3-secret-key
+- name: {{ $p }}KEYS_DIR
+  value: {{ $secretDir }}/keys
+- name: {{ $p }}STREAM
+  value: {{ $part.stream | quote }}
+- name: {{ $p }}GROUP
+  value: {{ $part.group | quote }}
+- name: {{ $p }}HTTP_PORT
+  value: {{ $part.api.httpPort | quote }}
+- name: {{ $p }}GRPC_PORT
+  value: {{ $part.api.grpcPort | quote }}
+- name: {{ $p }}METRICS_PORT
+  value: {{ $part.worker.metricsPort | quote }}
+- name: {{ $p }}MAX_UPLOAD_MB
+  value: {{ $part.maxUploadMb | quote }}
+- name: {{ $p }}DEVICE
+  value: {{ ternary "cuda" "cpu" (and (eq $role "worker") (gt (int $part.worker.gpu) 0)) | quote }}
+{{- with $part.checkpoint }}
+- name: {{ $p }}CHECKPOINT
+  value: {{ . | quote }}
+{{- end }}
+{{- if eq $root.Values.component "public" }}
+{{- if eq $role "api" }}
+- name: {{ $p }}API_KEYS_FILE
+  value: {{ $secretDir }}/api-keys/api_keys.json
+- name: {{ $p }}RATE_LIMIT_PER_MINUTE
+  value: {{ $part.rateLimitPerMinute | quote }}
+{{- end }}
+{{- with $part.s3PublicEndpoint }}
+- name: {{ $p }}S3_PUBLIC_ENDPOINT
+  value: {{ . | quote }}
+{{- end }}
+{{- else }}
+{{- if $part.jwt.jwksUrl }}
+- name: {{ $p }}JWKS_URL
+  value: {{ $part.jwt.jwksUrl | quote }}
+{{- else }}
+- name: {{ $p }}JWT_PUBLIC_KEY_FILE
+  value: {{ $secretDir }}/jwt/jwt_public.pem
+{{- end }}
+- name: {{ $p }}JWT_ISSUER
+  value: {{ $part.jwt.issuer | quote }}
+- name: {{ $p }}JWT_AUDIENCE
+  value: {{ $part.jwt.audience | quote }}
+- name: {{ $p }}WEIGHTS_KEY_FILE
+  value: {{ $secretDir }}/weights/weights.key
+{{- with $part.encryptedWeights }}
+- name: {{ $p }}ENCRYPTED_WEIGHTS
+  value: {{ . | quote }}
+{{- end }}
+{{- end }}
+{{- range $k, $v := $part.extraEnv }}
+- name: {{ $p }}{{ $k }}
+  value: {{ $v | quote }}
+{{- end }}
+{{- end -}}
+
+{{- define "uunet.volumeMounts" -}}
+{{- $root := index . 0 -}}
+- name: tmp
+  mountPath: /tmp
+- name: keys
+  mountPath: /var/run/secrets/uunet/keys
+  readOnly: true
+- name: credentials
+  mountPath: /var/run/secrets/uunet/credentials
+  readOnly: true
+{{- if eq $root.Values.component "public" }}
+- name: api-keys
+  mountPath: /var/run/secrets/uunet/api-keys
+  readOnly: true
+{{- else }}
+- name: jwt
+  mountPath: /var/run/secrets/uunet/jwt
+  readOnly: true
+- name: weights-key
+  mountPath: /var/run/secrets/uunet/weights
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{- define "uunet.volumes" -}}
+{{- $root := index . 0 -}}
+{{- $role := index . 1 -}}
+{{- $part := include "uunet.part" $root | fromYaml -}}
+{{- $s := $root.Values.secrets -}}
+- name: tmp
+  emptyDir:
+    sizeLimit: {{ (get $part $role).tmpSize }}
+- name: keys
+  secret:
+    secretName: {{ include "uunet.keySetSecret" $root }}
+    defaultMode: 0440
+    items:
+      {{- range $part.keyFiles }}
+      - {key: {{ . | quote }}, path: {{ . | quote }}}
+      {{- end }}
+- name: credentials
+  secret:
+    secretName: {{ include "uunet.credentialsSecret" $root }}
+    defaultMode: 0440
+    items:
+      - {key: s3-access-key, path: s3-access-key}
+      - {key: s3-secret-key, path: s3-secret-key}
+{{- if eq $root.Values.component "public" }}
+- name: api-keys
+  secret:
+    secretName: {{ default (printf "%s-api-keys" (include "uunet.fullname" $root)) $s.apiKeys.existingSecret }}
+    defaultMode: 0440
+    items:
+      - {key: api_keys.json, path: api_keys.json}
+{{- else }}
+- name: jwt
+  secret:
+    secretName: {{ default (printf "%s-jwt" (include "uunet.fullname" $root)) $s.jwt.existingSecret }}
+    defaultMode: 0440
+    optional: {{ not (empty $part.jwt.jwksUrl) }}
+    items:
+      - {key: jwt_public.pem, path: jwt_public.pem}
+- name: weights-key
+  secret:
+    secretName: {{ default (printf "%s-weights-key" (include "uunet.fullname" $root)) $s.weightsKey.existingSecret }}
+    defaultMode: 0440
+    items:
+      - {key: weights.key, path: weights.key}
+{{- end }}
+{{- end -}}
