@@ -126,7 +126,7 @@ class Desk:
         self, principal: Principal, case: str, digest: str, tracks: str, mode: str, clip: Path
     ) -> str:
         job_id = uuid.uuid4().hex
-        upload_key = f"reid/uploads/{job_id}.mp4"
+        upload_key = raw_key(job_id)
         extra = {
             "case_id": case,
             "actor": principal.subject,
@@ -231,3 +231,13 @@ def _sha256_file(path: Path) -> str:
         while block := fh.read(1 << 20):
             digest.update(block)
     return digest.hexdigest()
+
+
+def raw_key(job_id: str) -> str:
+    """Where a job's uploaded clip waits (deleted when the job ends; ``raw/`` expires as backstop)."""
+    return f"raw/{job_id}.mp4"
+
+
+def result_key_for(job_id: str) -> str:
+    """Where a job's restored clip goes."""
+    return f"results/{job_id}.mp4"

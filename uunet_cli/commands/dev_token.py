@@ -7,7 +7,6 @@ its public half ``DIR/dev-issuer.pub.pem`` is what the dev private service verif
 from __future__ import annotations
 
 import argparse
-import os
 import time
 import uuid
 from pathlib import Path
@@ -90,27 +89,3 @@ def sign(claims: dict[str, Any], key: Any) -> str:
     else:
         raise ConfigError("dev issuer key must be Ed25519 or RSA")
     return jwt.encode(claims, key, algorithm=algorithm)
-
-
-def ensure_dev_issuer(state_dir: Path) -> Path:
-    """Create ``dev-issuer.pem``/``.pub.pem`` (Ed25519, 0600) in ``state_dir`` if missing; returns the public path."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    private_path, public_path = state_dir / ISSUER_KEY, state_dir / ISSUER_PUB
-    if private_path.exists() and public_path.exists():
-        return public_path
-    state_dir.mkdir(parents=True, exist_ok=True)
-    key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(pem)
-    public_path.write_bytes(
-        key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    )
-    return public_path

@@ -86,8 +86,8 @@ async def test_status_then_result_after_the_job_is_done(world: World) -> None:
     assert status.json()["state"] == "queued" and status.json()["tracks"] == "1,4"
     early = await world.client.get(f"/v1/reconstructions/{job_id}/result", headers=headers)
     assert early.status_code == 409
-    world.objects.objects[f"reid/results/{job_id}.mp4"] = b"restored video"
-    await world.jobs.update(job_id, state=JobState.DONE, result_key=f"reid/results/{job_id}.mp4")
+    world.objects.objects[f"results/{job_id}.mp4"] = b"restored video"
+    await world.jobs.update(job_id, state=JobState.DONE, result_key=f"results/{job_id}.mp4")
     result = await world.client.get(f"/v1/reconstructions/{job_id}/result", headers=headers)
     assert result.status_code == 200 and result.content == b"restored video"
     outcomes = [e.outcome for e in world.audit.snapshot]

@@ -1,0 +1,229 @@
+"""Composition root of the private service: settings + adapters -> the API process or the worker.
+
+Nothing connects at import time. Tests hand in ``Adapters`` made of fakes (unit) or of real Redis
+and S3 test servers (integration), and a fake or the real clip verifier / reidentify function.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry
+
+from services.common.grpc_server import build_grpc_server
+from services.common.http import ReadinessCheck
+from services.common.infra import build_infra
+from services.common.metrics import JobMetrics
+from services.common.serve import ApiProcess, ServeOptions
+from services.common.worker import WorkerProcess, consumer_name
+from services.private_reid import grpc_api
+from services.private_reid.app import METRICS_PREFIX, build_app
+from services.private_reid.auth import AuthConfig, TokenVerifier
+from services.private_reid.desk import ClipVerifier, Desk, DeskMetrics
+from services.private_reid.rest import RestOptions
+from services.private_reid.settings import PrivateSettings
+from services.private_reid.worker import HandlerOptions, Reidentify, ReidHandler
+from shared.adapters.redis_audit import RedisAuditLog
+from shared.domain.errors import ConfigError
+from shared.jobs.runner import RunnerOptions
+from shared.pipeline.api import Limits, Progress, ReidOptions, ReidReport
+from shared.ports import AuditLog, JobQueue, JobStore, ObjectStore
+
+if TYPE_CHECKING:
+    from shared.model.inference import UUNetEngine
+
+log = logging.getLogger(__name__)
+Hook = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class Adapters:
+    """The ports one process uses, plus start/stop hooks and readiness checks."""
+
+    objects: ObjectStore
+    jobs: JobStore
+    queue: JobQueue
+    audit: AuditLog
+    readiness: Mapping[str, ReadinessCheck] = field(default_factory=dict)
+    on_start: Sequence[Hook] = ()
+    on_stop: Sequence[Hook] = ()
+
+    async def start(self) -> None:
+        for hook in self.on_start:
+            await hook()
+
+
+def real_adapters(settings: PrivateSettings) -> Adapters:
+    """Redis Streams queue, Redis job store and audit log, S3 (bucket + raw/ expiry rule)."""
+    infra = build_infra(settings, key_prefix=settings.job_prefix)
+
+    async def prepare() -> None:
+        await infra.objects.ensure_bucket()
+        await infra.objects.set_expiry_rule("raw/", settings.raw_expiry_days)
+        await infra.queue.ensure_group()
+
+    return Adapters(
+        objects=infra.objects,
+        jobs=infra.jobs,
+        queue=infra.queue,
+        audit=RedisAuditLog(infra.redis, settings.audit_prefix),
+        readiness=infra.readiness(),
+        on_start=(prepare,),
+        on_stop=(infra.close,),
+    )
+
+
+def token_verifier(settings: PrivateSettings) -> TokenVerifier:
+    """The verifier from JWT_PUBLIC_KEY_FILE or JWKS_URL (ConfigError if neither or unreadable)."""
+    pem: bytes | None = None
+    if settings.jwt_public_key_file is not None:
+        try:
+            pem = Path(settings.jwt_public_key_file).read_bytes()
+        except OSError as err:
+            raise ConfigError(f"cannot read JWT public key file: {err.strerror}") from None
+    return TokenVerifier(
+        AuthConfig(
+            issuer=settings.jwt_issuer or "",
+            audience=settings.jwt_audience or "",
+            public_key_pem=pem,
+            jwks_url=settings.jwks_url,
+            algorithms=settings.jwt_algorithms,
+            leeway_s=settings.jwt_leeway_s,
+        )
+    )
+
+
+def clip_verifier(settings: PrivateSettings) -> ClipVerifier:
+    """The pipeline's signature check bound to the key set's verify key."""
+    from shared.crypto.keys import PrivateSideKeys
+    from shared.pipeline.api import verify_clip
+
+    keys = PrivateSideKeys.load(_keys_dir(settings))
+    return functools.partial(verify_clip, verify_key=keys.verify_key)
+
+
+def build_desk(
+    settings: PrivateSettings, adapters: Adapters, verify: ClipVerifier, registry: CollectorRegistry
+) -> Desk:
+    """The desk both front ends share."""
+    _make_work_dir(settings)
+    return Desk(
+        verifier=token_verifier(settings),
+        queue=adapters.queue,
+        jobs=adapters.jobs,
+        objects=adapters.objects,
+        audit=adapters.audit,
+        verify_clip=verify,
+        metrics=DeskMetrics(registry, METRICS_PREFIX),
+    )
+
+
+def build_api(settings: PrivateSettings, adapters: Adapters, verify: ClipVerifier) -> ApiProcess:
+    """REST and gRPC sharing one desk."""
+    registry = CollectorRegistry()
+    desk = build_desk(settings, adapters, verify, registry)
+    rest = RestOptions(
+        max_upload_bytes=settings.max_upload_bytes,
+        work_dir=settings.work_dir,
+        result_redirect=settings.result_redirect,
+        presign_expiry_s=settings.presign_expiry_s,
+    )
+    app = build_app(desk, rest, registry, adapters.readiness)
+    servicer = grpc_api.ReidServicer(
+        desk, grpc_api.GrpcOptions(settings.max_upload_bytes, settings.work_dir)
+    )
+    names = [grpc_api.SERVICE_NAME]
+    server, health = build_grpc_server([grpc_api.registration(servicer)], names)
+    options = ServeOptions(
+        host=settings.http_host,
+        http_port=settings.http_port,
+        grpc_port=settings.grpc_port,
+        log_level=settings.log_level,
+    )
+    return ApiProcess(app, server, health, names, options, on_stop=adapters.on_stop)
+
+
+def load_private_engine(settings: PrivateSettings) -> UUNetEngine:
+    """The private module from the ENCRYPTED weights file (ConfigError/WrongKeyError/TamperedError)."""
+    from shared.crypto.weights import decrypt_file, load_key_file
+    from shared.model.checkpoint import part_from_bytes
+    from shared.model.inference import UUNetEngine
+
+    if settings.encrypted_weights is None:
+        raise ConfigError("UUNET_PRIVATE_ENCRYPTED_WEIGHTS is required (see uunet weights encrypt)")
+    key = load_key_file(settings.weights_key_file)
+    plain = decrypt_file(Path(settings.encrypted_weights), key)
+    config, part, state, meta = part_from_bytes(plain)
+    del plain
+    if part != "private":
+        raise ConfigError(f"encrypted weights hold the {part} module, not the private one")
+    return UUNetEngine.from_parts(config, None, state, device=settings.device, meta=meta)
+
+
+def load_reidentify(settings: PrivateSettings) -> Reidentify:
+    """The real pipeline bound to the key set and the decrypted private module (loaded once)."""
+    from shared.crypto.keys import PrivateSideKeys
+    from shared.pipeline.api import reidentify_clip
+
+    keys = PrivateSideKeys.load(_keys_dir(settings))
+    engine = load_private_engine(settings)
+    log.info("private module %s %s on %s", engine.model_id, engine.model_version, settings.device)
+
+    def run(src: Path, dst: Path, options: ReidOptions, progress: Progress) -> ReidReport:
+        return reidentify_clip(src, dst, keys, engine, options, progress)
+
+    return run
+
+
+def build_worker(
+    settings: PrivateSettings, adapters: Adapters, reidentify: Reidentify, metrics_port: int | None
+) -> WorkerProcess:
+    """A JobRunner on ``uunet:reid:jobs`` / ``reid-workers`` with the reconstruction handler."""
+    _make_work_dir(settings)
+    registry = CollectorRegistry()
+    metrics = JobMetrics(registry, METRICS_PREFIX)
+    handler = ReidHandler(
+        objects=adapters.objects,
+        jobs=adapters.jobs,
+        audit=adapters.audit,
+        reidentify=reidentify,
+        metrics=metrics,
+        options=HandlerOptions(
+            device=settings.device,
+            limits=Limits(max_bytes=settings.max_upload_bytes),
+            work_dir=settings.work_dir,
+        ),
+    )
+    options = RunnerOptions(
+        consumer=consumer_name("reid"),
+        visibility_timeout_ms=int(settings.visibility_timeout_s * 1000),
+        max_attempts=settings.max_retries,
+        job_timeout_s=settings.job_timeout_s,
+    )
+    return WorkerProcess(
+        queue=adapters.queue,
+        store=adapters.jobs,
+        handler=handler,
+        options=options,
+        metrics=metrics,
+        registry=registry,
+        on_terminal=handler.on_terminal,
+        metrics_port=metrics_port,
+        on_stop=adapters.on_stop,
+    )
+
+
+def _keys_dir(settings: PrivateSettings) -> Path:
+    if settings.keys_dir is None:
+        raise ConfigError("UUNET_PRIVATE_KEYS_DIR is required (a key set from uunet keys init)")
+    return Path(settings.keys_dir)
+
+
+def _make_work_dir(settings: PrivateSettings) -> None:
+    if settings.work_dir is not None:
+        settings.work_dir.mkdir(parents=True, exist_ok=True)

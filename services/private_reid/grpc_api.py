@@ -1,0 +1,188 @@
+"""gRPC front end (``uunet.reid.v1.ReidService``): translates calls into :class:`Desk` calls.
+
+The bearer token rides in the ``authorization`` metadata entry and is checked (and any refusal
+audited) before a single upload chunk is read. Status codes: UNAUTHENTICATED (bad token),
+PERMISSION_DENIED (scope or case), INVALID_ARGUMENT (tampered or bad clip), NOT_FOUND,
+FAILED_PRECONDITION (no result yet), RESOURCE_EXHAUSTED (too large).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import grpc
+
+from services.common.errors import grpc_status_for
+from services.common.uploads import spool_chunks
+from services.private_reid.auth import Forbidden, Principal
+from services.private_reid.desk import Desk, NotReady, SubmitRequest
+from shared.domain.errors import BadInputError, LimitExceededError, UUNetError
+from shared.domain.jobs import JobState, JobStatus
+from uunet_api.common.v1 import jobs_pb2
+from uunet_api.reid.v1 import reid_pb2, reid_pb2_grpc
+
+SERVICE_NAME = reid_pb2.DESCRIPTOR.services_by_name["ReidService"].full_name
+CHUNK_BYTES = 1 << 20
+_STATES = {
+    JobState.QUEUED: jobs_pb2.JOB_STATE_QUEUED,
+    JobState.RUNNING: jobs_pb2.JOB_STATE_RUNNING,
+    JobState.DONE: jobs_pb2.JOB_STATE_DONE,
+    JobState.FAILED: jobs_pb2.JOB_STATE_FAILED,
+}
+_T = TypeVar("_T")
+
+
+def status_code(err: UUNetError) -> grpc.StatusCode:
+    """The private side's mapping: 403 and 409 equivalents first, then the common table."""
+    if isinstance(err, Forbidden):
+        return grpc.StatusCode.PERMISSION_DENIED
+    if isinstance(err, NotReady):
+        return grpc.StatusCode.FAILED_PRECONDITION
+    return grpc_status_for(err)
+
+
+def job_message(status: JobStatus) -> jobs_pb2.Job:
+    """JobStatus -> ``uunet.common.v1.Job``."""
+    return jobs_pb2.Job(
+        job_id=status.job_id,
+        state=_STATES[status.state],
+        progress=status.progress,
+        error=status.error or "",
+    )
+
+
+def _unary(fn: Callable[..., Awaitable[_T]]) -> Callable[..., Awaitable[_T]]:
+    @functools.wraps(fn)
+    async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> _T:
+        try:
+            return await fn(self, request, context)
+        except UUNetError as err:
+            await context.abort(status_code(err), str(err))
+            raise  # unreachable: abort raises
+
+    return wrapper
+
+
+def _streaming(fn: Callable[..., AsyncIterator[_T]]) -> Callable[..., AsyncIterator[_T]]:
+    @functools.wraps(fn)
+    async def wrapper(
+        self: Any, request: Any, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[_T]:
+        try:
+            async for item in fn(self, request, context):
+                yield item
+        except UUNetError as err:
+            await context.abort(status_code(err), str(err))
+
+    return wrapper
+
+
+@dataclass(frozen=True)
+class GrpcOptions:
+    """Upload cap, temp dir and the watch poll interval."""
+
+    max_upload_bytes: int
+    work_dir: Path | None = None
+    watch_interval_s: float = 0.5
+
+
+class ReidServicer(reid_pb2_grpc.ReidServiceServicer):
+    """The four RPCs of the private API."""
+
+    def __init__(self, desk: Desk, options: GrpcOptions) -> None:
+        self.desk = desk
+        self.options = options
+
+    async def _principal(self, context: grpc.aio.ServicerContext, what: str) -> Principal:
+        metadata = dict(context.invocation_metadata() or ())
+        value = metadata.get("authorization")
+        return await self.desk.authenticate(value if isinstance(value, str) else None, what)
+
+    @_unary
+    async def SubmitReconstruction(
+        self,
+        request_iterator: AsyncIterator[reid_pb2.SubmitReconstructionRequest],
+        context: grpc.aio.ServicerContext,
+    ) -> reid_pb2.SubmitReconstructionResponse:
+        principal = await self._principal(context, "submit")  # before a single chunk is read
+        with tempfile.TemporaryDirectory(prefix="uunet-reid-", dir=self.options.work_dir) as tmp:
+            path = Path(tmp) / "upload.mp4"
+            try:
+                meta = await _metadata(request_iterator)
+                await spool_chunks(_chunks(request_iterator), path, self.options.max_upload_bytes)
+            except BadInputError as err:
+                code = "too-large" if isinstance(err, LimitExceededError) else "bad-upload"
+                await self.desk.refuse(principal.subject, "", code, f"submit: {err}")
+                raise
+            submit = SubmitRequest(
+                case_id=meta.case_id,
+                tracks=",".join(str(t) for t in meta.tracks),
+                mode=meta.mode or "auto",
+            )
+            job_id = await self.desk.submit(principal, submit, path)
+        return reid_pb2.SubmitReconstructionResponse(job_id=job_id)
+
+    @_unary
+    async def GetReconstruction(
+        self, request: reid_pb2.GetReconstructionRequest, context: grpc.aio.ServicerContext
+    ) -> jobs_pb2.Job:
+        principal = await self._principal(context, f"status {request.job_id}")
+        return job_message(await self.desk.status(principal, request.job_id))
+
+    @_streaming
+    async def WatchReconstruction(
+        self, request: reid_pb2.GetReconstructionRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[jobs_pb2.Job]:
+        principal = await self._principal(context, f"status {request.job_id}")
+        status: JobStatus | None = await self.desk.status(principal, request.job_id)  # audited once
+        last: tuple[JobState, float] | None = None
+        while status is not None:
+            if (status.state, status.progress) != last:
+                last = (status.state, status.progress)
+                yield job_message(status)
+            if status.state.terminal:
+                return
+            await asyncio.sleep(self.options.watch_interval_s)
+            status = await self.desk.jobs.get(request.job_id)
+
+    @_streaming
+    async def DownloadReconstruction(
+        self, request: reid_pb2.GetReconstructionRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[jobs_pb2.Chunk]:
+        principal = await self._principal(context, f"download {request.job_id}")
+        key = await self.desk.result_key(principal, request.job_id)
+        async for data in self.desk.objects.stream(key, CHUNK_BYTES):
+            yield jobs_pb2.Chunk(data=data)
+
+
+async def _metadata(
+    request_iterator: AsyncIterator[reid_pb2.SubmitReconstructionRequest],
+) -> reid_pb2.ReconstructionMetadata:
+    first = await anext(aiter(request_iterator), None)
+    if first is None or first.WhichOneof("part") != "metadata":
+        raise BadInputError("the first SubmitReconstruction message must carry the metadata")
+    return first.metadata
+
+
+async def _chunks(
+    request_iterator: AsyncIterator[reid_pb2.SubmitReconstructionRequest],
+) -> AsyncIterator[bytes]:
+    async for message in request_iterator:
+        if message.WhichOneof("part") != "chunk":
+            raise BadInputError("only the first SubmitReconstruction message may carry metadata")
+        yield message.chunk
+
+
+def registration(servicer: ReidServicer) -> Callable[[grpc.aio.Server], None]:
+    """Bind ``servicer`` for ``build_grpc_server``."""
+    return functools.partial(_add, servicer)
+
+
+def _add(servicer: ReidServicer, server: grpc.aio.Server) -> None:
+    reid_pb2_grpc.add_ReidServiceServicer_to_server(servicer, server)

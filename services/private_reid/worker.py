@@ -1,0 +1,125 @@
+"""The reconstruction job handler: S3 raw clip -> reidentify (in a thread) -> S3 result, audited.
+
+Idempotent per job id: a result already in S3 is reused and the runner skips finished jobs. When a
+job ends either way, ``on_terminal`` deletes the raw upload, counts the outcome and appends
+``done`` or ``failed`` to the audit log under the caller who submitted it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from services.common.metrics import JobMetrics
+from services.private_reid.desk import result_key_for
+from shared.domain.errors import BadInputError, NotFoundError, UUNetError
+from shared.domain.jobs import JobState, JobStatus
+from shared.jobs.runner import JobContext
+from shared.pipeline.api import Limits, ReidOptions, ReidReport
+from shared.ports import AuditLog, JobStore, ObjectStore
+
+log = logging.getLogger(__name__)
+
+# (src, dst, options, progress) -> report; the composition root binds keys and engine.
+Reidentify = Callable[[Path, Path, ReidOptions, Callable[[float], None]], ReidReport]
+PROGRESS_STEP = 0.02
+
+
+class JobCancelledError(UUNetError):
+    """Raised inside the pipeline thread once its job was given up (timeout or shutdown)."""
+
+
+@dataclass(frozen=True)
+class HandlerOptions:
+    """How the handler runs the pipeline."""
+
+    device: str = "cpu"
+    limits: Limits = field(default_factory=Limits)
+    work_dir: Path | None = None
+
+
+@dataclass
+class ReidHandler:
+    """``JobRunner`` handler and ``on_terminal`` finaliser of the private worker."""
+
+    objects: ObjectStore
+    jobs: JobStore
+    audit: AuditLog
+    reidentify: Reidentify
+    metrics: JobMetrics
+    options: HandlerOptions
+
+    async def __call__(self, ctx: JobContext) -> str:
+        """Restore one clip; returns the result's S3 key."""
+        result_key = result_key_for(ctx.job_id)
+        if await self.objects.exists(result_key):
+            log.info("job %s already has a result; reusing it", ctx.job_id)
+            return result_key
+        job = await self.jobs.get(ctx.job_id)
+        if job is None or "upload_key" not in job.extra:
+            raise BadInputError("job record is missing its upload")
+        tracks = job.extra.get("tracks", "")
+        options = ReidOptions(
+            mode=job.extra.get("mode", "auto"),
+            tracks=frozenset(int(t) for t in tracks.split(",")) if tracks else None,
+            device=self.options.device,
+            limits=self.options.limits,
+        )
+        with tempfile.TemporaryDirectory(dir=self.options.work_dir, prefix="uunet-reid-") as tmp:
+            src, dst = Path(tmp) / "in.mp4", Path(tmp) / "out.mp4"
+            try:
+                await self.objects.get_file(job.extra["upload_key"], src)
+            except NotFoundError:
+                raise BadInputError("the uploaded clip is gone (expired or deleted)") from None
+            report = await self._run(ctx, src, dst, options)
+            await self.objects.put_file(result_key, dst, "video/mp4")
+        self.metrics.observe_frames(report.frames, report.faces_restored, report.seconds)
+        log.info(
+            "job %s: %d frames, %d faces restored", ctx.job_id, report.frames, report.faces_restored
+        )
+        return result_key
+
+    async def _run(self, ctx: JobContext, src: Path, dst: Path, options: ReidOptions) -> ReidReport:
+        loop = asyncio.get_running_loop()
+        cancelled = threading.Event()
+        last = [0.0]
+
+        async def report(fraction: float) -> None:
+            await ctx.progress(fraction)
+
+        def progress(fraction: float) -> None:
+            # Called from the pipeline thread: hop to the loop, never block on the store.
+            if cancelled.is_set():
+                raise JobCancelledError("job cancelled")
+            if fraction - last[0] >= PROGRESS_STEP or fraction >= 1.0:
+                last[0] = fraction
+                asyncio.run_coroutine_threadsafe(report(fraction), loop)
+
+        try:
+            return await asyncio.to_thread(self.reidentify, src, dst, options, progress)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    async def on_terminal(self, status: JobStatus) -> None:
+        """Delete the raw upload, count the outcome, audit ``done``/``failed``."""
+        extra = status.extra
+        if extra.get("upload_key"):
+            await self.objects.delete(extra["upload_key"])
+        outcome = "done" if status.state is JobState.DONE else "failed"
+        self.metrics.observe_job(outcome, max(0.0, time.time() - status.created_at))
+        detail = f"job {status.job_id}" + (f": {status.error}" if status.error else "")
+        await self.audit.append(
+            actor=extra.get("actor", "unknown"),
+            case_id=extra.get("case_id", ""),
+            clip_sha256=extra.get("clip_sha256", ""),
+            tracks=extra.get("tracks", ""),
+            outcome=outcome,
+            detail=detail[:300],
+        )
