@@ -136,11 +136,14 @@ def reidentify_clip(
     src: Path,
     dst: Path,
     keys: PrivateSideKeys,
-    engine: UUNetEngine,
+    engine: UUNetEngine | None,
     options: ReidOptions,
     progress: Progress | None = None,
 ) -> ReidReport:
-    """Verify ``src`` first (TamperedError), then restore faces per ``options`` into ``dst``."""
+    """Verify ``src`` first (TamperedError), then restore faces per ``options`` into ``dst``.
+
+    ``engine`` may be None when only sealed restoration is wanted (no model is needed then).
+    """
     from shared.pipeline.reid import run_reid
 
     return run_reid(Path(src), Path(dst), keys, engine, options, progress)

@@ -73,7 +73,9 @@ def select_tracks(manifest: Manifest, wanted: frozenset[int] | None) -> frozense
     return frozenset(wanted)
 
 
-def _check_engine(engine: UUNetEngine, manifest: Manifest) -> None:
+def _check_engine(engine: UUNetEngine | None, manifest: Manifest) -> UUNetEngine:
+    if engine is None:
+        raise ConfigError("learned restoration needs a model checkpoint")
     if engine.model_id != manifest.model_id:
         raise ConfigError(
             f"clip was de-identified with model {manifest.model_id}; "
@@ -82,6 +84,7 @@ def _check_engine(engine: UUNetEngine, manifest: Manifest) -> None:
     if engine.model_version != manifest.model_version:
         log.warning("model version differs: clip %s, engine %s", manifest.model_version,
                     engine.model_version)  # fmt: skip
+    return engine
 
 
 class _Learned:
@@ -132,7 +135,7 @@ def run_reid(
     src: Path,
     dst: Path,
     keys: PrivateSideKeys,
-    engine: UUNetEngine,
+    engine: UUNetEngine | None,
     options: ReidOptions,
     progress: Progress | None = None,
 ) -> ReidReport:
@@ -146,8 +149,7 @@ def run_reid(
     manifest = emb.manifest
     mode = resolve_mode(options.mode, manifest, keys)
     tracks = select_tracks(manifest, options.tracks)
-    if mode == "learned":
-        _check_engine(engine, manifest)
+    model = _check_engine(engine, manifest) if mode == "learned" else None
     info = probe(src, options.limits)
     if (info.width, info.height) != (manifest.width, manifest.height):
         raise BadInputError("the clip's frame size differs from its manifest")
@@ -158,7 +160,7 @@ def run_reid(
     restored = 0
     with ExitStack() as stack:
         tmp = stack.enter_context(temp_output(dst))
-        learned = _Learned(engine, keys, manifest) if mode == "learned" else None
+        learned = _Learned(model, keys, manifest) if model is not None else None
         sealed = _Sealed(_open_sealed(stack, emb, keys), tracks) if mode == "sealed" else None
         writer = stack.enter_context(
             VideoWriter(tmp, info, EncodeOptions(keep_audio=info.has_audio), audio_source=src)

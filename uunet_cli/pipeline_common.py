@@ -1,0 +1,88 @@
+"""Pieces shared by ``uunet deid`` and ``uunet reid``: limits options, progress bar, engine load."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from shared.domain.errors import BadInputError
+from shared.video.types import Limits
+
+_DEFAULT = Limits()
+
+
+def add_common_options(p: argparse.ArgumentParser) -> None:
+    """Device, checkpoint, limits and --quiet, with their defaults shown by --help."""
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="torch device")
+    p.add_argument("--checkpoint", type=Path, default=None,
+                   help="model checkpoint (None: the shipped models/default weights)")  # fmt: skip
+    p.add_argument("--batch-frames", type=int, default=8, help="frames per model call")
+    p.add_argument("--max-width", type=int, default=_DEFAULT.max_width, help="refuse wider clips")
+    p.add_argument("--max-height", type=int, default=_DEFAULT.max_height,
+                   help="refuse taller clips")  # fmt: skip
+    p.add_argument("--max-duration", type=float, default=_DEFAULT.max_duration_s,
+                   help="refuse clips longer than this many seconds")  # fmt: skip
+    p.add_argument("--max-bytes", type=int, default=_DEFAULT.max_bytes,
+                   help="refuse larger input files")  # fmt: skip
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no summary")
+
+
+def limits_from(args: argparse.Namespace) -> Limits:
+    """The Limits the options ask for."""
+    if min(args.max_width, args.max_height, args.max_bytes) <= 0 or args.max_duration <= 0:
+        raise BadInputError("limits must be positive")
+    if args.batch_frames <= 0:
+        raise BadInputError("--batch-frames must be positive")
+    return Limits(
+        max_bytes=args.max_bytes,
+        max_width=args.max_width,
+        max_height=args.max_height,
+        max_duration_s=args.max_duration,
+    )
+
+
+def check_input(path: Path) -> None:
+    """A one-line error for an input that is not a readable file (before loading a model)."""
+    if not path.exists():
+        raise BadInputError(f"{path}: no such file")
+    if not path.is_file():
+        raise BadInputError(f"{path}: not a regular file")
+    if path.stat().st_size == 0:
+        raise BadInputError(f"{path.name}: empty file (0 bytes)")
+
+
+def load_engine(checkpoint: Path | None, device: str) -> Any:
+    """The UU-Net engine (torch imported here so ``uunet --help`` stays fast)."""
+    from shared.model.inference import UUNetEngine
+
+    return UUNetEngine.load(checkpoint, device=device)
+
+
+@contextmanager
+def progress_bar(desc: str, quiet: bool) -> Iterator[Callable[[float], None]]:
+    """A tqdm bar on stderr fed with fractions 0..1; silent when quiet or not a terminal."""
+    from tqdm import tqdm
+
+    disable = quiet or not sys.stderr.isatty()
+    bar = tqdm(total=100, desc=desc, unit="%", file=sys.stderr, disable=disable, leave=False)
+    last = [0]
+
+    def update(frac: float) -> None:
+        now = round(100 * max(0.0, min(frac, 1.0)))
+        if now > last[0]:
+            bar.update(now - last[0])
+            last[0] = now
+
+    try:
+        yield update
+    finally:
+        bar.close()
+
+
+def note(args: argparse.Namespace, text: str) -> None:
+    """A line on stderr for the user (kept off stdout so output can be piped)."""
+    print(f"uunet {args.command}: {text}", file=sys.stderr)
