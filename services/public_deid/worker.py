@@ -8,6 +8,7 @@ makes the next progress call raise so the thread ends instead of running on unse
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import tempfile
 import threading
@@ -97,6 +98,7 @@ class DeidHandler:
         loop = asyncio.get_running_loop()
         cancelled = threading.Event()
         last = [0.0]
+        sent: list[concurrent.futures.Future[None]] = []
 
         async def report(fraction: float) -> None:
             await ctx.progress(fraction)
@@ -107,13 +109,16 @@ class DeidHandler:
                 raise JobCancelledError("job cancelled")
             if fraction - last[0] >= PROGRESS_STEP or fraction >= 1.0:
                 last[0] = fraction
-                asyncio.run_coroutine_threadsafe(report(fraction), loop)
+                sent.append(asyncio.run_coroutine_threadsafe(report(fraction), loop))
 
         try:
             return await asyncio.to_thread(self.deidentify, src, dst, options, progress)
         except asyncio.CancelledError:
             cancelled.set()
             raise
+        finally:
+            # Let every progress write land before the runner records the end state.
+            await asyncio.gather(*map(asyncio.wrap_future, sent), return_exceptions=True)
 
     async def on_terminal(self, status: JobStatus) -> None:
         """Delete the raw upload as soon as the job ends, and count the outcome."""

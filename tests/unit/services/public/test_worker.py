@@ -102,6 +102,22 @@ async def test_job_is_processed_result_stored_raw_deleted_metrics_recorded() -> 
     assert rig.sample("t_job_seconds_count") == 1.0
 
 
+async def test_pipeline_progress_reaches_the_job_store() -> None:
+    rig = Rig(FakePipeline())
+    seen: list[float] = []
+    update = rig.jobs.update
+
+    async def spy(job_id: str, **changes: object) -> JobStatus:
+        if "progress" in changes and changes["progress"] is not None:
+            seen.append(float(changes["progress"]))  # type: ignore[arg-type]
+        return await update(job_id, **changes)
+
+    rig.jobs.update = spy  # type: ignore[method-assign]
+    await rig.submit("jp")
+    await rig.drain()
+    assert seen[:4] == [0.25, 0.5, 0.75, 1.0]
+
+
 async def test_bad_clip_fails_with_its_reason_and_raw_is_deleted() -> None:
     rig = Rig(FakePipeline(error=BadInputError("not a video file (no video stream)")))
     await rig.submit("j2")
