@@ -86,6 +86,7 @@ def default_probe(settings: PublicSettings) -> Probe | None:
     """The pipeline's fast probe (rejects non-video uploads at the API), unless disabled."""
     if not settings.probe_uploads:
         return None
+    import shared.pipeline.probe  # noqa: F401 - import av now, not on the first upload
     from shared.pipeline.api import probe_clip
 
     return functools.partial(probe_clip, limits=limits(settings))

@@ -85,12 +85,13 @@ class DeidHandler:
             report = await self._run(ctx, src, dst, options)
             await self.objects.put_file(result_key, dst, "video/mp4")
         self.metrics.observe_frames(report.frames, report.faces, report.seconds)
+        rate = report.frames / report.seconds if report.seconds > 0 else 0.0
         log.info(
-            "job %s: %d frames, %d faces, %.1f fps",
+            "job %s: %d frames, %d faces, %.1f frames/s",
             ctx.job_id,
             report.frames,
             report.faces,
-            report.fps,
+            rate,
         )
         return result_key
 
