@@ -52,6 +52,7 @@ class DeidOptions:
     detector: str = "yunet"  # yunet|centerface
     batch_frames: int = 8  # frames per model call (all faces of the batch in one call)
     manifest_json: Path | None = None  # also write the manifest here
+    crf: int = 20  # x264 quality of the public stream (lower: better, larger)
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class ReidOptions:
     device: str = "cpu"
     limits: Limits = field(default_factory=Limits)
     batch_frames: int = 8
+    crf: int = 16  # x264 quality of the restored clip: evidence, so finer than the public one
 
 
 @dataclass(frozen=True)

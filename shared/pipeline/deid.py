@@ -143,7 +143,9 @@ def run_deid(
         audio = options.keep_audio and info.has_audio
         noise = NoiseBank(keys.secret, clip_id, engine.crop_size)
         run = _Run(engine, noise, attributes, regions, clip_id, audio, options.detector)
-        writer = VideoWriter(tmp, info, EncodeOptions(keep_audio=audio), audio_source=src)
+        writer = VideoWriter(
+            tmp, info, EncodeOptions(crf=options.crf, keep_audio=audio), audio_source=src
+        )
         with writer:
             batches = iter_frames(src, options.batch_frames, info, options.limits)
             for batch, boxes in stage.run(batches):

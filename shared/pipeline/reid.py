@@ -163,7 +163,12 @@ def run_reid(
         learned = _Learned(model, keys, manifest) if model is not None else None
         sealed = _Sealed(_open_sealed(stack, emb, keys), tracks) if mode == "sealed" else None
         writer = stack.enter_context(
-            VideoWriter(tmp, info, EncodeOptions(keep_audio=info.has_audio), audio_source=src)
+            VideoWriter(
+                tmp,
+                info,
+                EncodeOptions(crf=options.crf, keep_audio=info.has_audio),
+                audio_source=src,
+            )
         )
         for batch in iter_frames(src, options.batch_frames, info, options.limits):
             if learned is not None:

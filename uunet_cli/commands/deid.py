@@ -48,6 +48,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--manifest-json", type=Path, default=None,
                    help="also write the signed manifest as JSON here")  # fmt: skip
     p.add_argument("--clip-id", default=None, help="clip id for the keyed noise (None: random)")
+    p.add_argument("--crf", type=int, default=20, help="x264 quality (0-51, lower is better)")
     add_common_options(p)
     p.set_defaults(handler=run)
 
@@ -80,9 +81,11 @@ def _keys_dir(args: argparse.Namespace) -> Path:
 def run(args: argparse.Namespace) -> int:
     """Load keys and model, run the pipeline with a progress bar, print a summary."""
     from shared.crypto.keys import PublicSideKeys
-    from shared.pipeline.api import DeidOptions, deidentify_clip
+    from shared.pipeline.api import DeidOptions, deidentify_clip, probe_clip
 
     check_input(args.input)
+    if not 0 <= args.crf <= 51:
+        raise BadInputError("--crf must be within 0..51")
     if args.detect_every < 1:
         raise BadInputError("--detect-every must be at least 1")
     options = DeidOptions(
@@ -95,8 +98,10 @@ def run(args: argparse.Namespace) -> int:
         detect_every=args.detect_every,
         detector=args.detector,
         batch_frames=args.batch_frames,
+        crf=args.crf,
         manifest_json=args.manifest_json,
     )
+    probe_clip(args.input, options.limits)  # refuse bad input before loading a model
     keys = PublicSideKeys.load(_keys_dir(args))
     engine = load_engine(args.checkpoint, args.device)
     with progress_bar("de-identifying", args.quiet) as progress:

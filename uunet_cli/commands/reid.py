@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from shared.domain.errors import BadInputError
+from shared.domain.errors import BadInputError, LimitExceededError
 from uunet_cli.pipeline_common import (
     add_common_options,
     check_input,
@@ -39,6 +39,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="auto: sealed originals when present and openable, else learned")  # fmt: skip
     p.add_argument("--tracks", default=None,
                    help="restore only these track ids, e.g. 1,4 (None: all tracks)")  # fmt: skip
+    p.add_argument("--crf", type=int, default=16, help="x264 quality (0-51, lower is better)")
     add_common_options(p)
     p.set_defaults(handler=run)
 
@@ -62,12 +63,15 @@ def run(args: argparse.Namespace) -> int:
     from shared.pipeline.api import ReidOptions, reidentify_clip
 
     check_input(args.input)
+    if not 0 <= args.crf <= 51:
+        raise BadInputError("--crf must be within 0..51")
     options = ReidOptions(
         mode=args.mode,
         tracks=parse_tracks(args.tracks),
         device=args.device,
         limits=limits_from(args),
         batch_frames=args.batch_frames,
+        crf=args.crf,
     )
     keys = PrivateSideKeys.load(args.keys)
     engine = _engine_if_needed(args, keys)
@@ -92,6 +96,8 @@ def _engine_if_needed(args: argparse.Namespace, keys: Any) -> Any:
     from shared.pipeline.container import read_verified
     from shared.pipeline.reid import resolve_mode
 
+    if args.input.stat().st_size > args.max_bytes:
+        raise LimitExceededError(f"{args.input.name}: over the limit of {args.max_bytes} bytes")
     manifest = read_verified(args.input, keys.verify_key, keys.key_id).manifest
     if resolve_mode(args.mode, manifest, keys) == "sealed":
         return None
