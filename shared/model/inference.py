@@ -9,7 +9,8 @@ without updating the stored running statistics.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +70,6 @@ class UUNetEngine:
         self.batch_size = batch_size
         self.meta = dict(meta or {})
         self._gen = generator.to(self.device)
-        self._set_mode()
 
     # ---- identity, as the pipeline and manifests need it
     @property
@@ -132,9 +132,11 @@ class UUNetEngine:
     @classmethod
     def from_config(cls, config: ModelConfig, device: str = "cpu", seed: int = 0,
                     part: str = "both") -> UUNetEngine:  # fmt: skip
-        """Randomly initialised (for tests; tiny widths allowed)."""
-        torch.manual_seed(seed)
-        return cls(UUNetGenerator(config, parts=_parts(part)), device=device)
+        """Randomly initialised (for tests; tiny widths allowed); the global RNG is left untouched."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            gen = UUNetGenerator(config, parts=_parts(part))
+        return cls(gen, device=device)
 
     # ---- the contract
     def deidentify(self, crops: Tensor, noise: Tensor,
@@ -174,16 +176,29 @@ class UUNetEngine:
                 )
 
     # ---- internals
-    def _set_mode(self) -> None:
-        if not self.config.train_mode_inference:
-            self._gen.eval()
-            return
-        # Reference quirk: BN uses the batch's statistics and dropout stays on. Momentum 0 keeps the
-        # stored running statistics unchanged while doing so.
-        self._gen.train()
-        for m in self._gen.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.momentum = 0.0
+    @contextmanager
+    def _mode(self) -> Iterator[None]:
+        """Eval mode (product) or the reference's training mode, restored afterwards.
+
+        Restoring matters when the engine wraps a generator that is still being trained.
+        """
+        saved = [(m, m.training, getattr(m, "momentum", None)) for m in self._gen.modules()]
+        try:
+            if not self.config.train_mode_inference:
+                self._gen.eval()
+            else:
+                # Reference quirk: BN uses the batch's statistics and dropout stays on; momentum 0
+                # keeps the stored running statistics unchanged meanwhile.
+                self._gen.train()
+                for m in self._gen.modules():
+                    if isinstance(m, nn.BatchNorm2d):
+                        m.momentum = 0.0
+            yield
+        finally:
+            for m, training, momentum in saved:
+                m.training = training
+                if isinstance(m, nn.BatchNorm2d):
+                    m.momentum = momentum
 
     def _check(self, images: Tensor, noise: Tensor) -> None:
         size = self.crop_size
@@ -204,7 +219,7 @@ class UUNetEngine:
         if images.shape[0] == 0:
             return images.new_zeros(images.shape, dtype=torch.float32)
         outs = []
-        with torch.inference_mode():
+        with self._mode(), torch.inference_mode():
             for start in range(0, images.shape[0], self.batch_size):
                 x = images[start : start + self.batch_size].to(self.device, torch.float32)
                 n = noise[start : start + self.batch_size].to(self.device, torch.float32)

@@ -124,3 +124,33 @@ def test_engine_contract_attributes() -> None:
     engine = UUNetEngine.from_config(TINY)
     assert engine.crop_size == 64 and engine.keyed and engine.model_id == "uunet-product-w0.0625"
     assert engine.model_version == "0.1.0"
+
+
+def test_engine_leaves_a_wrapped_training_generator_in_training_mode() -> None:
+    from shared.model.unet import UUNetGenerator
+
+    gen = UUNetGenerator(ModelConfig(width=0.0625)).train()
+    bn = next(m for m in gen.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    assert bn.running_mean is not None
+    before = bn.running_mean.clone()
+    engine = UUNetEngine(gen)
+    x, noise = _inputs(2)
+    engine.deidentify(x, noise)
+    assert gen.training and bn.momentum == 0.1
+    assert torch.equal(bn.running_mean, before)  # faithful inference does not move the statistics
+
+
+def test_asking_for_cuda_without_a_gpu_is_a_config_error() -> None:
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(ConfigError, match="no CUDA"):
+        UUNetEngine.from_config(TINY, device="cuda")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_engine_returns_outputs_on_the_input_device() -> None:
+    engine = UUNetEngine.from_config(TINY, device="cuda")
+    x, noise = _inputs(2)
+    out = engine.deidentify(x, noise)
+    assert out.device == x.device
+    assert torch.allclose(out, UUNetEngine.from_config(TINY).deidentify(x, noise), atol=1e-3)
