@@ -6,7 +6,7 @@
 {{- $part := include "uunet.part" $root | fromYaml -}}
 {{- $p := include "uunet.envPrefix" $root -}}
 {{- $secretDir := "/var/run/secrets/uunet" -}}
-{{- if $root.Values.redis.auth.enabled }}
+{{- if $root.Values.redis.auth.enabled -}}
 # Not read by the services: substituted into the Redis URL below by the kubelet.
 - name: REDIS_PASSWORD
   valueFrom:
@@ -15,7 +15,7 @@
       key: redis-password
 - name: {{ $p }}REDIS_URL
   value: {{ printf "redis://:$(REDIS_PASSWORD)@%s:%s/0" (include "uunet.redisHost" $root) (include "uunet.redisPort" $root) | quote }}
-{{- else }}
+{{- else -}}
 - name: {{ $p }}REDIS_URL
   value: {{ printf "redis://%s:%s/0" (include "uunet.redisHost" $root) (include "uunet.redisPort" $root) | quote }}
 {{- end }}
@@ -31,8 +31,10 @@
   value: {{ $secretDir }}/credentials/s3-access-key
 - name: {{ $p }}S3_SECRET_KEY_FILE
   value: {{ $secretDir }}/credentials/s3-secret-key
+{{- if get $part.keyFiles $role }}
 - name: {{ $p }}KEYS_DIR
   value: {{ $secretDir }}/keys
+{{- end }}
 - name: {{ $p }}STREAM
   value: {{ $part.stream | quote }}
 - name: {{ $p }}GROUP
@@ -58,11 +60,14 @@
 - name: {{ $p }}RATE_LIMIT_PER_MINUTE
   value: {{ $part.rateLimitPerMinute | quote }}
 {{- end }}
-{{- with $part.s3PublicEndpoint }}
+{{- if $part.s3PublicEndpoint }}
 - name: {{ $p }}S3_PUBLIC_ENDPOINT
-  value: {{ . | quote }}
+  value: {{ $part.s3PublicEndpoint | quote }}
+- name: {{ $p }}S3_PUBLIC_SECURE
+  value: {{ $part.s3PublicSecure | toString | quote }}
 {{- end }}
 {{- else }}
+{{- if eq $role "api" }}
 {{- if $part.jwt.jwksUrl }}
 - name: {{ $p }}JWKS_URL
   value: {{ $part.jwt.jwksUrl | quote }}
@@ -70,15 +75,16 @@
 - name: {{ $p }}JWT_PUBLIC_KEY_FILE
   value: {{ $secretDir }}/jwt/jwt_public.pem
 {{- end }}
+{{- end }}
 - name: {{ $p }}JWT_ISSUER
   value: {{ $part.jwt.issuer | quote }}
 - name: {{ $p }}JWT_AUDIENCE
   value: {{ $part.jwt.audience | quote }}
+{{- if eq $role "worker" }}
 - name: {{ $p }}WEIGHTS_KEY_FILE
   value: {{ $secretDir }}/weights/weights.key
-{{- with $part.encryptedWeights }}
 - name: {{ $p }}ENCRYPTED_WEIGHTS
-  value: {{ . | quote }}
+  value: {{ include "uunet.weightsPath" $root | quote }}
 {{- end }}
 {{- end }}
 {{- range $k, $v := $part.extraEnv }}
@@ -89,25 +95,34 @@
 
 {{- define "uunet.volumeMounts" -}}
 {{- $root := index . 0 -}}
+{{- $role := index . 1 -}}
 - name: tmp
   mountPath: /tmp
+{{- if get (get $root.Values $root.Values.component).keyFiles $role }}
 - name: keys
   mountPath: /var/run/secrets/uunet/keys
   readOnly: true
+{{- end }}
 - name: credentials
   mountPath: /var/run/secrets/uunet/credentials
   readOnly: true
-{{- if eq $root.Values.component "public" }}
+{{- if and (eq $root.Values.component "public") (eq $role "api") }}
 - name: api-keys
   mountPath: /var/run/secrets/uunet/api-keys
   readOnly: true
-{{- else }}
+{{- else if and (eq $root.Values.component "private") (eq $role "api") }}
 - name: jwt
   mountPath: /var/run/secrets/uunet/jwt
   readOnly: true
+{{- else if eq $root.Values.component "private" }}
 - name: weights-key
   mountPath: /var/run/secrets/uunet/weights
   readOnly: true
+{{- if not $root.Values.private.weights.path }}
+- name: weights
+  mountPath: /var/lib/uunet/weights
+  readOnly: true
+{{- end }}
 {{- end }}
 {{- end -}}
 
@@ -119,14 +134,16 @@
 - name: tmp
   emptyDir:
     sizeLimit: {{ (get $part $role).tmpSize }}
+{{- with get $part.keyFiles $role }}
 - name: keys
   secret:
     secretName: {{ include "uunet.keySetSecret" $root }}
     defaultMode: 0440
     items:
-      {{- range $part.keyFiles }}
+      {{- range . }}
       - {key: {{ . | quote }}, path: {{ . | quote }}}
       {{- end }}
+{{- end }}
 - name: credentials
   secret:
     secretName: {{ include "uunet.credentialsSecret" $root }}
@@ -134,14 +151,14 @@
     items:
       - {key: s3-access-key, path: s3-access-key}
       - {key: s3-secret-key, path: s3-secret-key}
-{{- if eq $root.Values.component "public" }}
+{{- if and (eq $root.Values.component "public") (eq $role "api") }}
 - name: api-keys
   secret:
     secretName: {{ default (printf "%s-api-keys" (include "uunet.fullname" $root)) $s.apiKeys.existingSecret }}
     defaultMode: 0440
     items:
       - {key: api_keys.json, path: api_keys.json}
-{{- else }}
+{{- else if and (eq $root.Values.component "private") (eq $role "api") }}
 - name: jwt
   secret:
     secretName: {{ default (printf "%s-jwt" (include "uunet.fullname" $root)) $s.jwt.existingSecret }}
@@ -149,11 +166,52 @@
     optional: {{ not (empty $part.jwt.jwksUrl) }}
     items:
       - {key: jwt_public.pem, path: jwt_public.pem}
+{{- else if eq $root.Values.component "private" }}
 - name: weights-key
   secret:
     secretName: {{ default (printf "%s-weights-key" (include "uunet.fullname" $root)) $s.weightsKey.existingSecret }}
     defaultMode: 0440
     items:
       - {key: weights.key, path: weights.key}
+{{- if not $root.Values.private.weights.path }}
+- name: weights
+  emptyDir:
+    sizeLimit: 1Gi
 {{- end }}
+{{- end }}
+{{- end -}}
+
+
+{{/* Where the private worker finds the encrypted private-module weights. */}}
+{{- define "uunet.weightsPath" -}}
+{{- default "/var/lib/uunet/weights/private-weights.enc" .Values.private.weights.path -}}
+{{- end -}}
+
+{{/*
+Init container of the private worker: copies the encrypted weights (encrypted at rest, so they may
+sit in the part's own bucket) into an emptyDir; only the worker's weights key opens them.
+*/}}
+{{- define "uunet.weightsInit" -}}
+{{- $part := .Values.private -}}
+- name: fetch-weights
+  image: {{ .Values.minio.mcImage }}
+  imagePullPolicy: {{ .Values.image.pullPolicy }}
+  command: ["/bin/sh", "-ec"]
+  args:
+    - >-
+      mc alias set uunet {{ ternary "https" "http" (and (not .Values.minio.enabled) .Values.externalS3.secure) }}://{{ include "uunet.s3Endpoint" . }}
+      "$(cat /var/run/secrets/uunet/credentials/s3-access-key)"
+      "$(cat /var/run/secrets/uunet/credentials/s3-secret-key)"
+      && mc cp uunet/{{ $part.bucket }}/{{ $part.weights.objectKey }} /var/lib/uunet/weights/private-weights.enc
+  env:
+    - {name: MC_CONFIG_DIR, value: /tmp/.mc}
+  resources:
+    requests: {cpu: 10m, memory: 32Mi}
+    limits: {cpu: 500m, memory: 256Mi}
+  securityContext:
+    {{- include "uunet.containerSecurityContext" . | nindent 4 }}
+  volumeMounts:
+    - {name: tmp, mountPath: /tmp}
+    - {name: credentials, mountPath: /var/run/secrets/uunet/credentials, readOnly: true}
+    - {name: weights, mountPath: /var/lib/uunet/weights}
 {{- end -}}

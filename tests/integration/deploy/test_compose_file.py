@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -12,6 +13,19 @@ from tests.integration.deploy.tools import REPO, require_tool, run
 COMPOSE = REPO / "docker-compose.yml"
 PUBLIC = {"public-api", "public-worker-gpu", "public-worker-cpu", "redis", "minio", "minio-init"}
 PRIVATE = {"private-api", "private-worker", "redis-private", "minio-private", "minio-private-init"}
+KEYS = {"deid_secret.key", "keyset.json"}
+PUBLIC_WORKER = {"public_s3_access_key", "public_s3_secret_key", "signing_ed25519.pem"}
+PUBLIC_WORKER |= KEYS | {"authority_x25519.pub.pem"}
+PRIVATE_BASE = {"private_s3_access_key", "private_s3_secret_key", "signing_ed25519.pub.pem"}
+PRIVATE_BASE |= KEYS
+# Least privilege: the public API holds no key; only the private worker opens sealed originals.
+EXPECTED_SECRETS = {
+    "public-api": {"public_s3_access_key", "public_s3_secret_key", "api_keys.json"},
+    "public-worker-gpu": PUBLIC_WORKER,
+    "public-worker-cpu": PUBLIC_WORKER,
+    "private-api": PRIVATE_BASE | {"jwt_public.pem"},
+    "private-worker": PRIVATE_BASE | {"authority_x25519.pem", "weights.key", "private-weights.enc"},
+}
 UUNET_SERVICES = {
     "public-api",
     "public-worker-gpu",
@@ -101,12 +115,7 @@ def test_secrets_come_from_files_and_each_side_gets_only_its_keys(compose: dict[
             if key.endswith("_FILE"):
                 target = str(value).removeprefix("/run/secrets/")
                 assert target in mounted, f"{name}: {key} points at an unmounted secret"
-        if name.startswith("public"):
-            assert "authority_x25519.pem" not in mounted
-            assert {"signing_ed25519.pem", "deid_secret.key", "api_keys.json"} <= mounted
-        else:
-            assert "signing_ed25519.pem" not in mounted
-            assert {"authority_x25519.pem", "signing_ed25519.pub.pem", "weights.key"} <= mounted
+        assert EXPECTED_SECRETS[name] == mounted, name
 
 
 def test_services_run_the_contract_commands_and_ports(compose: dict[str, Any]) -> None:
@@ -122,6 +131,11 @@ def test_services_run_the_contract_commands_and_ports(compose: dict[str, Any]) -
         assert services[name]["command"] == ["python", "-m", module, role]
         assert services[name]["read_only"] is True
         assert services[name]["cap_drop"] == ["ALL"]
+        user = re.fullmatch(
+            r"\$\{UUNET_UID:-(\d+)\}:\$\{UUNET_GID:-(\d+)\}", services[name]["user"]
+        )
+        assert user and int(user.group(1)) >= 1000, "runs as a non-root user by default"
+        assert not any(k.endswith("_DEV") for k in services[name]["environment"])
     assert "8080:8080" in services["public-api"]["ports"]
     assert "127.0.0.1:8081:8081" in services["private-api"]["ports"]
     assert services["public-api"]["environment"]["UUNET_PUBLIC_STREAM"] == "uunet:deid:jobs"

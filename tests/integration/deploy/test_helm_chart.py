@@ -144,7 +144,7 @@ def test_every_pod_runs_restricted(part: str, profile: str) -> None:
         assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, name
         assert spec.get("automountServiceAccountToken") is False, name
         empty_dirs = {v["name"] for v in spec.get("volumes", []) if "emptyDir" in v}
-        for c in spec["containers"]:
+        for c in spec["containers"] + spec.get("initContainers", []):
             sc = c["securityContext"]
             assert sc["allowPrivilegeEscalation"] is False, name
             assert sc["readOnlyRootFilesystem"] is True, name
@@ -240,16 +240,48 @@ def test_chart_made_secrets_hold_only_the_side_s_keys(part: str, tmp_path: Path)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+KEY_FILES = {
+    ("public", "api"): set(),
+    ("public", "worker"): {
+        "deid_secret.key",
+        "signing_ed25519.pem",
+        "authority_x25519.pub.pem",
+        "keyset.json",
+    },
+    ("private", "api"): {"deid_secret.key", "signing_ed25519.pub.pem", "keyset.json"},
+    ("private", "worker"): {
+        "deid_secret.key",
+        "signing_ed25519.pub.pem",
+        "authority_x25519.pem",
+        "keyset.json",
+    },
+}
+SECRET_VOLUMES = {
+    ("public", "api"): {"credentials", "api-keys"},
+    ("public", "worker"): {"credentials", "keys"},
+    ("private", "api"): {"credentials", "keys", "jwt"},
+    ("private", "worker"): {"credentials", "keys", "weights-key"},
+}
+
+
 @pytest.mark.parametrize(("part", "profile"), COMBOS, ids=IDS)
-def test_mounted_key_files_are_the_side_s_own(part: str, profile: str) -> None:
-    docs = render(part, profile)
-    for suffix in ("-api", "-worker"):
-        volumes = one(docs, "Deployment", suffix)["spec"]["template"]["spec"]["volumes"]
-        keys = next(v for v in volumes if v["name"] == "keys")
-        paths = {item["path"] for item in keys["secret"]["items"]}
-        forbidden = "authority_x25519.pem" if part == "public" else "signing_ed25519.pem"
-        assert forbidden not in paths
-        assert "deid_secret.key" in paths
+@pytest.mark.parametrize("role", ["api", "worker"])
+def test_each_process_mounts_only_the_secrets_it_needs(part: str, profile: str, role: str) -> None:
+    """Least privilege: the public API holds no key, only the private worker the authority key."""
+    spec = one(render(part, profile), "Deployment", f"-{role}")["spec"]["template"]["spec"]
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    assert {n for n, v in volumes.items() if "secret" in v} == SECRET_VOLUMES[(part, role)]
+    keys = volumes.get("keys", {"secret": {"items": []}})["secret"]["items"]
+    assert {item["path"] for item in keys} == KEY_FILES[(part, role)]
+
+
+def test_private_worker_fetches_the_encrypted_weights_before_it_starts() -> None:
+    spec = one(render("private", "production"), "Deployment", "-worker")["spec"]["template"]["spec"]
+    (init,) = spec["initContainers"]
+    env = {e["name"]: e.get("value") for e in spec["containers"][0]["env"]}
+    target = env["UUNET_PRIVATE_ENCRYPTED_WEIGHTS"]
+    assert target in init["args"][0] and "mc cp uunet/uunet-private/" in init["args"][0]
+    assert env["UUNET_PRIVATE_WEIGHTS_KEY_FILE"].endswith("/weights.key")
 
 
 def test_distributed_minio_in_production_uses_every_peer() -> None:
@@ -268,3 +300,20 @@ def test_redis_persists_with_append_only_file(part: str) -> None:
     (container,) = redis["spec"]["template"]["spec"]["containers"]
     assert "--appendonly yes" in " ".join(container["args"])
     assert redis["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"]
+
+
+def test_private_object_store_is_never_exposed_by_an_ingress() -> None:
+    helm = require_tool("helm")
+    cmd = [helm, "template", "x", str(CHART), "-n", NAMESPACE["private"]]
+    result = run([*cmd, *helm_args("private", "default"), "--set", "minio.ingress.enabled=true"])
+    assert result.returncode != 0
+    assert "private object store is never exposed" in result.stderr
+
+
+def test_public_presigned_downloads_go_through_the_s3_ingress() -> None:
+    docs = render("public", "production")
+    ingress = one(docs, "Ingress", "-minio")
+    host = ingress["spec"]["rules"][0]["host"]
+    env = {e["name"]: e.get("value") for e in _container(docs, "-api")["env"]}
+    assert env["UUNET_PUBLIC_S3_PUBLIC_ENDPOINT"] == host
+    assert env["UUNET_PUBLIC_S3_PUBLIC_SECURE"] == "true"
