@@ -5,7 +5,10 @@ Called only by composition roots; nothing connects at import time.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -15,6 +18,9 @@ from services.common.settings import ServiceSettings
 from shared.adapters.redis_jobs import RedisJobStore
 from shared.adapters.redis_streams import RedisStreamQueue
 from shared.adapters.s3_store import S3Config, S3ObjectStore
+from shared.domain.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -57,3 +63,19 @@ def build_infra(settings: ServiceSettings, key_prefix: str = "uunet:") -> Infra:
         jobs=RedisJobStore(redis, prefix=key_prefix),
         objects=S3ObjectStore(s3_config(settings)),
     )
+
+
+async def wait_for_dependency(
+    what: str, attempt: Callable[[], Awaitable[object]], timeout_s: float = 30.0
+) -> None:
+    """Retry ``attempt`` until it succeeds; ConfigError naming ``what`` after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            await attempt()
+            return
+        except Exception as err:  # any failure to connect; the last one is reported
+            if time.monotonic() >= deadline:
+                raise ConfigError(f"cannot reach {what}: {type(err).__name__}") from None
+            log.warning("waiting for %s (%s)", what, type(err).__name__)
+            await asyncio.sleep(1.0)

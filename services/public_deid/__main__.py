@@ -39,10 +39,9 @@ def main(argv: list[str] | None = None) -> int:
         settings = PublicSettings()
     except ValidationError as err:
         first = err.errors()[0]
-        print(
-            f"public_deid: error: {first['msg']} ({'.'.join(map(str, first['loc']))})",
-            file=sys.stderr,
-        )
+        where = ".".join(map(str, first["loc"]))
+        reason = str(first["msg"]).removeprefix("Value error, ")
+        print(f"public_deid: error: {reason}{f' ({where})' if where else ''}", file=sys.stderr)
         return 2
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"

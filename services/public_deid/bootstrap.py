@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry
 import shared
 from services.common.grpc_server import build_grpc_server
 from services.common.http import AppSpec, ReadinessCheck, create_app
-from services.common.infra import build_infra
+from services.common.infra import build_infra, wait_for_dependency
 from services.common.metrics import JobMetrics
 from services.common.ratelimit import RateLimiter, RedisRateLimiter
 from services.common.serve import ApiProcess, ServeOptions
@@ -62,9 +62,9 @@ def real_adapters(settings: PublicSettings) -> Adapters:
     infra = build_infra(settings)
 
     async def prepare() -> None:
-        await infra.objects.ensure_bucket()
+        await wait_for_dependency(f"S3 at {settings.s3_endpoint}", infra.objects.ensure_bucket)
         await infra.objects.set_expiry_rule("raw/", settings.raw_expiry_days)
-        await infra.queue.ensure_group()
+        await wait_for_dependency("Redis", infra.queue.ensure_group)
 
     return Adapters(
         objects=infra.objects,
