@@ -243,6 +243,27 @@ async def test_grpc_submission_restores_and_refusals_have_the_right_codes(
     assert {"refused:missing-token", "refused:missing-scope", "refused:tampered"} <= set(outcomes)
 
 
+async def test_grpc_health_and_reflection_are_served(private: Running) -> None:
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+    from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+    async with grpc.aio.insecure_channel(private.grpc_target) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        reply = await health.Check(
+            health_pb2.HealthCheckRequest(service="uunet.reid.v1.ReidService")
+        )
+        assert reply.status == health_pb2.HealthCheckResponse.SERVING
+        reflection = reflection_pb2_grpc.ServerReflectionStub(channel)
+
+        async def ask() -> AsyncIterator[reflection_pb2.ServerReflectionRequest]:
+            yield reflection_pb2.ServerReflectionRequest(list_services="")
+
+        names: list[str] = []
+        async for answer in reflection.ServerReflectionInfo(ask()):
+            names += [s.name for s in answer.list_services_response.service]
+        assert "uunet.reid.v1.ReidService" in names
+
+
 async def test_audit_verify_passes_then_detects_an_entry_edited_in_redis(
     private: Running, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

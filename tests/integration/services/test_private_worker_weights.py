@@ -73,6 +73,7 @@ def test_bad_weights_setup_fails_fast(
         bootstrap.load_private_engine(_settings(files, weights, key))
 
 
+@pytest.mark.slow
 def test_worker_process_with_the_wrong_key_exits_with_one_line(files: dict[str, Path]) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("UUNET_")}
     env |= {
