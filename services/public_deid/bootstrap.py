@@ -99,6 +99,11 @@ def api_keys(settings: PublicSettings) -> ApiKeys:
     return ApiKeys(settings.api_keys_file)
 
 
+def build_gate(settings: PublicSettings, adapters: Adapters) -> Gate:
+    """API keys plus the submission rate limiter, shared by REST and gRPC."""
+    return Gate(api_keys(settings), adapters.limiter)
+
+
 def build_app(settings: PublicSettings, adapters: Adapters, probe: Probe | None) -> FastAPI:
     """The REST app, with the use cases and the gate on ``app.state``."""
     registry = CollectorRegistry()
@@ -113,7 +118,7 @@ def build_app(settings: PublicSettings, adapters: Adapters, probe: Probe | None)
     )
     app = create_app(spec)
     app.state.deid_jobs = deid_jobs(settings, adapters, probe)
-    app.state.gate = Gate(api_keys(settings), adapters.limiter)
+    app.state.gate = build_gate(settings, adapters)
     return app
 
 

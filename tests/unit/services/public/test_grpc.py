@@ -24,7 +24,7 @@ CLIP = b"\x00\x00\x00\x18ftypmp42" + bytes(300_000)
 @pytest_asyncio.fixture
 async def channel(wired: Wired) -> AsyncIterator[grpc.aio.Channel]:
     jobs = bootstrap.deid_jobs(wired.settings, wired.adapters, probe=None)
-    gate = bootstrap.build_app(wired.settings, wired.adapters, None).state.gate
+    gate = bootstrap.build_gate(wired.settings, wired.adapters)
     servicer = grpc_api.DeidServicer(jobs, gate, watch_interval_s=0.01)
     server, health = build_grpc_server([grpc_api.registration(servicer)], [grpc_api.SERVICE_NAME])
     port = server.add_insecure_port("127.0.0.1:0")
