@@ -135,7 +135,12 @@ def build_api(settings: PrivateSettings, adapters: Adapters, verify: ClipVerifie
     )
     app = build_app(desk, rest, registry, adapters.readiness)
     servicer = grpc_api.ReidServicer(
-        desk, grpc_api.GrpcOptions(settings.max_upload_bytes, settings.work_dir)
+        desk,
+        grpc_api.GrpcOptions(
+            settings.max_upload_bytes,
+            settings.work_dir,
+            watch_timeout_s=settings.job_timeout_s + 300,
+        ),
     )
     names = [grpc_api.SERVICE_NAME]
     server, health = build_grpc_server([grpc_api.registration(servicer)], names)

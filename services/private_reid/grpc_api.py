@@ -90,6 +90,7 @@ class GrpcOptions:
     max_upload_bytes: int
     work_dir: Path | None = None
     watch_interval_s: float = 0.5
+    watch_timeout_s: float = 3900.0  # a little over the job timeout: a watch never hangs forever
 
 
 class ReidServicer(reid_pb2_grpc.ReidServiceServicer):
@@ -142,12 +143,15 @@ class ReidServicer(reid_pb2_grpc.ReidServiceServicer):
         principal = await self._principal(context, f"status {request.job_id}")
         status: JobStatus | None = await self.desk.status(principal, request.job_id)  # audited once
         last: tuple[JobState, float] | None = None
+        deadline = asyncio.get_running_loop().time() + self.options.watch_timeout_s
         while status is not None:
             if (status.state, status.progress) != last:
                 last = (status.state, status.progress)
                 yield job_message(status)
             if status.state.terminal:
                 return
+            if asyncio.get_running_loop().time() > deadline:
+                await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "job still not finished")
             await asyncio.sleep(self.options.watch_interval_s)
             status = await self.desk.jobs.get(request.job_id)
 
