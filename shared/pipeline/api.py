@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -19,15 +19,39 @@ from shared.pipeline.manifest import Manifest
 from shared.video.types import Limits  # one Limits type for decode and the API
 
 if TYPE_CHECKING:
-    from shared.model.inference import UUNetEngine
+    from torch import Tensor
 
 Progress = Callable[[float], None]
+
+
+class FaceModel(Protocol):
+    """The model port the pipeline needs; ``shared.model.inference.UUNetEngine`` implements it."""
+
+    @property
+    def model_id(self) -> str: ...
+
+    @property
+    def model_version(self) -> str: ...
+
+    @property
+    def crop_size(self) -> int: ...
+
+    def check_attributes(self, attributes: Mapping[str, str] | None) -> None: ...
+
+    def deidentify(
+        self, crops: Tensor, noise: Tensor, attributes: Mapping[str, str] | None = None
+    ) -> Tensor: ...
+
+    def restore(self, surrogates: Tensor, noise: Tensor) -> Tensor: ...
+
+
 MODES = ("auto", "learned", "sealed")
 __all__ = [
     "MODES",
     "ClipInfo",
     "DeidOptions",
     "DeidReport",
+    "FaceModel",
     "Limits",
     "ReidOptions",
     "ReidReport",
@@ -117,7 +141,7 @@ def deidentify_clip(
     src: Path,
     dst: Path,
     keys: PublicSideKeys,
-    engine: UUNetEngine,
+    engine: FaceModel,
     options: DeidOptions,
     progress: Progress | None = None,
 ) -> DeidReport:
@@ -138,7 +162,7 @@ def reidentify_clip(
     src: Path,
     dst: Path,
     keys: PrivateSideKeys,
-    engine: UUNetEngine | None,
+    engine: FaceModel | None,
     options: ReidOptions,
     progress: Progress | None = None,
 ) -> ReidReport:

@@ -16,14 +16,13 @@ import uuid
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from shared.crypto.keys import PublicSideKeys
 from shared.crypto.seal import SealWriter
 from shared.domain.errors import BadInputError, ConfigError
-from shared.pipeline.api import DeidOptions, DeidReport, Progress
+from shared.pipeline.api import DeidOptions, DeidReport, FaceModel, Progress
 from shared.pipeline.container import append_box, read_box, write_sidecar
 from shared.pipeline.errors import guarded
 from shared.pipeline.manifest import FaceRecord, Manifest
@@ -43,9 +42,6 @@ from shared.video.encode import VideoWriter
 from shared.video.faces import FaceStage, FaceStageOptions
 from shared.video.types import EncodeOptions, FaceBox, VideoInfo
 
-if TYPE_CHECKING:
-    from shared.model.inference import UUNetEngine
-
 log = logging.getLogger(__name__)
 
 
@@ -53,7 +49,7 @@ log = logging.getLogger(__name__)
 class _Run:
     """Per-clip state: the engine, the keyed noise, the sealed-region sink and the records so far."""
 
-    engine: UUNetEngine
+    engine: FaceModel
     noise: NoiseBank
     attributes: dict[str, str]
     regions: RegionWriter | None
@@ -114,7 +110,7 @@ def run_deid(
     src: Path,
     dst: Path,
     keys: PublicSideKeys,
-    engine: UUNetEngine,
+    engine: FaceModel,
     options: DeidOptions,
     progress: Progress | None = None,
 ) -> DeidReport:

@@ -15,14 +15,13 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from shared.crypto.keys import PrivateSideKeys
 from shared.crypto.seal import open_stream
 from shared.domain.errors import BadInputError, ConfigError, LimitExceededError
-from shared.pipeline.api import MODES, Progress, ReidOptions, ReidReport
+from shared.pipeline.api import MODES, FaceModel, Progress, ReidOptions, ReidReport
 from shared.pipeline.container import Embedded, read_verified, sealed_reader
 from shared.pipeline.errors import guarded
 from shared.pipeline.manifest import FaceRecord, Manifest
@@ -32,9 +31,6 @@ from shared.video.crops import crop_faces, paste_faces
 from shared.video.decode import iter_frames, probe
 from shared.video.encode import VideoWriter
 from shared.video.types import EncodeOptions
-
-if TYPE_CHECKING:
-    from shared.model.inference import UUNetEngine
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +69,7 @@ def select_tracks(manifest: Manifest, wanted: frozenset[int] | None) -> frozense
     return frozenset(wanted)
 
 
-def _check_engine(engine: UUNetEngine | None, manifest: Manifest) -> UUNetEngine:
+def _check_engine(engine: FaceModel | None, manifest: Manifest) -> FaceModel:
     if engine is None:
         raise ConfigError("learned restoration needs a model checkpoint")
     if engine.model_id != manifest.model_id:
@@ -90,7 +86,7 @@ def _check_engine(engine: UUNetEngine | None, manifest: Manifest) -> UUNetEngine
 class _Learned:
     """Learned restoration of one batch: private module on the re-cropped surrogates."""
 
-    def __init__(self, engine: UUNetEngine, keys: PrivateSideKeys, manifest: Manifest) -> None:
+    def __init__(self, engine: FaceModel, keys: PrivateSideKeys, manifest: Manifest) -> None:
         self.engine = engine
         self.noise = NoiseBank(keys.secret, manifest.clip_id, engine.crop_size)
 
@@ -135,7 +131,7 @@ def run_reid(
     src: Path,
     dst: Path,
     keys: PrivateSideKeys,
-    engine: UUNetEngine | None,
+    engine: FaceModel | None,
     options: ReidOptions,
     progress: Progress | None = None,
 ) -> ReidReport:

@@ -44,7 +44,9 @@ class RegionWriter:
         self.count = 0
 
     def write(self, frame: int, geom: CropGeom, region: np.ndarray) -> None:
-        """Append one region (uint8 [h,w,3] RGB) of ``frame``."""
+        """Append one region (uint8 [h,w,3] RGB) of ``frame``; its size must match ``geom``."""
+        if region.shape != (geom.cy1 - geom.cy0, geom.cx1 - geom.cx0, 3):
+            raise ValueError(f"region shape {region.shape} does not match its crop geometry")
         ok, png = cv2.imencode(".png", np.ascontiguousarray(region[:, :, ::-1]))
         if not ok:
             raise ValueError("PNG encoding of a face region failed")
