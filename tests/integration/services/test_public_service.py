@@ -241,6 +241,10 @@ async def test_rest_refusals_key_size_probe_rate_and_unknown_job(stack: Stack) -
     assert chunked.status_code == 413
     unknown = await http.get(f"/v1/jobs/{uuid.uuid4().hex}", headers=stack.headers("vendor3"))
     assert unknown.status_code == 404
+    objects = stack.adapters.objects
+    lifecycle = await asyncio.to_thread(objects.client.get_bucket_lifecycle, objects.bucket)  # type: ignore[attr-defined]
+    assert lifecycle is not None
+    assert [(r.rule_filter.prefix, r.expiration.days) for r in lifecycle.rules] == [("raw/", 1)]
     ready = await http.get("/readyz")
     assert ready.status_code == 200 and ready.json() == {"status": "ready"}
     metrics = (await http.get("/metrics")).text
