@@ -132,9 +132,10 @@ class ClipInfo:
 
 def probe_clip(src: Path, limits: Limits) -> ClipInfo:
     """Fast validation: BadInputError if not a readable video, LimitExceededError if too big."""
+    from shared.pipeline.errors import guarded
     from shared.pipeline.probe import probe_clip as _probe
 
-    return _probe(Path(src), limits)
+    return guarded("probe")(_probe)(Path(src), limits)
 
 
 def deidentify_clip(
@@ -151,11 +152,15 @@ def deidentify_clip(
     return run_deid(Path(src), Path(dst), keys, engine, options, progress)
 
 
-def verify_clip(src: Path, verify_key: Ed25519PublicKey) -> Manifest:
-    """Check the embedded signature; TamperedError on mismatch, BadInputError if no manifest."""
-    from shared.pipeline.container import read_verified
+def verify_clip(src: Path, verify_key: Ed25519PublicKey, key_id: str | None = None) -> Manifest:
+    """Check the embedded signature; TamperedError on mismatch, BadInputError if no manifest.
 
-    return read_verified(Path(src), verify_key).manifest
+    With ``key_id`` (the loaded key set's id) a clip made with another key set is a WrongKeyError.
+    """
+    from shared.pipeline.container import read_verified
+    from shared.pipeline.errors import guarded
+
+    return guarded("verification")(read_verified)(Path(src), verify_key, key_id).manifest
 
 
 def reidentify_clip(
