@@ -21,6 +21,7 @@ import httpx
 import numpy as np
 import pytest
 import pytest_asyncio
+from pydantic import SecretStr
 
 from services.common.serve import ApiServer
 from services.common.worker import run_worker
@@ -29,7 +30,7 @@ from services.public_deid.auth import hash_key
 from services.public_deid.settings import PublicSettings
 from services.public_deid.worker import Deidentify
 from shared.devstack.servers import RedisServer, S3Server
-from shared.pipeline.api import DeidOptions, DeidReport
+from shared.pipeline.api import DeidOptions, DeidReport, Progress
 from shared.video.synthetic import SceneSpec, write_clip
 from uunet_api.common.v1 import jobs_pb2
 from uunet_api.deid.v1 import deid_pb2, deid_pb2_grpc
@@ -68,7 +69,7 @@ def real_pipeline(keys_dir: Path) -> Deidentify:
     else:
         engine = UUNetEngine.from_config(ModelConfig.product(0.0625), part="public")
 
-    def run(src: Path, dst: Path, options: DeidOptions, progress) -> DeidReport:  # type: ignore[no-untyped-def]
+    def run(src: Path, dst: Path, options: DeidOptions, progress: Progress) -> DeidReport:
         return deidentify_clip(src, dst, keys, engine, options, progress)
 
     return run
@@ -82,10 +83,10 @@ async def stack(
     keys_file = tmp / "api_keys.json"
     keys_file.write_text(json.dumps({k: hash_key(v) for k, v in KEYS.items()}))
     settings = PublicSettings(
-        redis_url=redis_server.url,
+        redis_url=SecretStr(redis_server.url),
         s3_endpoint=s3_server.endpoint,
-        s3_access_key=s3_server.access_key,
-        s3_secret_key=s3_server.secret_key,
+        s3_access_key=SecretStr(s3_server.access_key),
+        s3_secret_key=SecretStr(s3_server.secret_key),
         s3_bucket=f"pub-{uuid.uuid4().hex[:12]}",
         stream=f"t{uuid.uuid4().hex[:8]}:deid:jobs",
         api_keys_file=keys_file,
@@ -118,7 +119,7 @@ async def stack(
     await api.stop()
 
 
-async def wait_terminal(stack: Stack, vendor: str, job_id: str, timeout_s: float = 120) -> dict:  # type: ignore[type-arg]
+async def wait_terminal(stack: Stack, vendor: str, job_id: str, timeout_s: float = 120) -> dict:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         body = (await stack.http.get(f"/v1/jobs/{job_id}", headers=stack.headers(vendor))).json()
@@ -179,7 +180,7 @@ async def test_grpc_upload_watch_and_download(stack: Stack, tmp_path: Path) -> N
     meta = (("x-api-key", KEYS["vendor1"]),)
     data = stack.clip.read_bytes()
 
-    def parts():  # type: ignore[no-untyped-def]
+    def parts():
         yield deid_pb2.UploadClipRequest(metadata=deid_pb2.ClipMetadata(filename="faces.mp4"))
         for i in range(0, len(data), 16 * 1024):
             yield deid_pb2.UploadClipRequest(chunk=data[i : i + 16 * 1024])
