@@ -349,3 +349,15 @@ def test_help_states_defaults() -> None:
     assert deid.returncode == reid.returncode == 0
     assert "(default: cpu)" in deid.stdout and "(default: 5)" in deid.stdout
     assert "(default: auto)" in reid.stdout
+
+
+def test_audio_is_dropped_unless_asked_for(made: Made) -> None:
+    clip = made.root / "talking.mp4"
+    write_clip(clip, SceneSpec(96, 64, frames=10, n_faces=0, audio=True))
+    assert probe(clip).has_audio
+    dropped, kept = made.root / "no-audio.mp4", made.root / "audio.mp4"
+    for out, extra in ((dropped, ()), (kept, ("--keep-audio",))):
+        res = uunet("deid", clip, "-o", out, "--keys", made.keys, *extra, *made.model_args)
+        assert res.returncode == 0, res.stderr
+    assert not probe(dropped).has_audio
+    assert probe(kept).has_audio and probe(kept).frames == 10
