@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from services.common.settings import ServiceSettings
 from services.private_reid.settings import PrivateSettings
 from services.public_deid.settings import PublicSettings
-from tests.integration.deploy.tools import REPO, all_combinations, one, render
+from tests.integration.deploy.tools import all_combinations, compose_env, one, render
 
 SETTINGS: dict[str, type[ServiceSettings]] = {"public": PublicSettings, "private": PrivateSettings}
 PREFIX = {"public": "UUNET_PUBLIC_", "private": "UUNET_PRIVATE_"}
@@ -84,9 +83,7 @@ def test_compose_env_names_settings_fields_and_loads(
     service: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     part = COMPOSE_SERVICES[service]
-    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
-    env = {k: str(v) for k, v in compose["services"][service]["environment"].items()}
-    env = {k: v.replace("${", "").split(":-")[-1].rstrip("}") for k, v in env.items()}
+    env = compose_env(service)
     unknown = set(env) - _accepted(SETTINGS[part])
     assert not unknown, f"settings do not read {sorted(unknown)}"
     settings = _load(part, env, tmp_path, monkeypatch)

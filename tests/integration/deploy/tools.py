@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import shutil
 import subprocess
 import sys
@@ -97,3 +98,18 @@ def pod_templates(docs: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, A
 def all_combinations() -> list[tuple[str, str]]:
     """Every (part, profile) the chart ships values for."""
     return [(part, profile) for part in PARTS for profile in PROFILES]
+
+
+_VAR = re.compile(r"\$\{(\w+)(?::?-([^}]*))?\}")
+
+
+def interpolate(value: str) -> str:
+    """Compose's ${VAR:-default} with the defaults (the variables unset, as on a fresh host)."""
+    return _VAR.sub(lambda m: m.group(2) or "", value)
+
+
+def compose_env(service: str) -> dict[str, str]:
+    """The environment docker-compose.yml gives one service, interpolated."""
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    env = compose["services"][service].get("environment") or {}
+    return {k: interpolate(str(v)) for k, v in env.items()}
