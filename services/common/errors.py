@@ -48,6 +48,22 @@ _TABLE: tuple[tuple[type[UUNetError], int, grpc.StatusCode], ...] = (
 )
 
 
+def without_paths(err: UUNetError, paths: dict[str, str]) -> UUNetError:
+    """The same error with server-side temp paths in its message replaced (they mean nothing to a
+    caller and reveal the server's layout); ``paths`` maps a path to its stand-in."""
+    message = str(err)
+    for path, name in paths.items():
+        message = message.replace(path, name)
+    if message == str(err):
+        return err
+    try:
+        clean = type(err)(message)
+    except TypeError:  # a subclass with a richer constructor: keep it as is
+        return err
+    clean.__cause__ = err.__cause__
+    return clean
+
+
 def http_status_for(err: UUNetError) -> int:
     """HTTP status for a domain error (500 for an unlisted subclass)."""
     for cls, status, _ in _TABLE:

@@ -17,10 +17,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.common.errors import NotReadyError
+from services.common.errors import NotReadyError, without_paths
 from services.common.uploads import too_large
 from services.public_deid.auth import Vendor
-from shared.domain.errors import BadInputError, NotFoundError
+from shared.domain.errors import BadInputError, NotFoundError, UUNetError
 from shared.domain.jobs import JobState, JobStatus
 from shared.ports import JobQueue, JobStore, ObjectStore
 
@@ -74,7 +74,10 @@ class DeidJobs:
         if size == 0:
             raise BadInputError("the uploaded clip is empty (0 bytes)")
         if self.probe is not None:
-            await asyncio.to_thread(self.probe, path)
+            try:
+                await asyncio.to_thread(self.probe, path)
+            except UUNetError as err:
+                raise without_paths(err, {str(path): "the upload"}) from None
         job_id = new_job_id()
         await self.objects.put_file(raw_key(job_id), path, "application/octet-stream")
         await self._queue(vendor, job_id, request)

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from services.common.errors import without_paths
 from services.common.metrics import JobMetrics
 from services.public_deid.service import parse_attributes, result_key_for
 from shared.domain.errors import BadInputError, NotFoundError, UUNetError
@@ -117,6 +118,8 @@ class DeidHandler:
         except asyncio.CancelledError:
             cancelled.set()
             raise
+        except UUNetError as err:
+            raise without_paths(err, {str(src): "the clip", str(dst): "the result"}) from None
         finally:
             # Let every progress write land before the runner records the end state.
             await asyncio.gather(*map(asyncio.wrap_future, sent), return_exceptions=True)

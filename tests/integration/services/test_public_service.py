@@ -213,6 +213,7 @@ async def test_bad_clip_through_presigned_upload_ends_failed_with_reason(stack: 
     assert resp.status_code == 202
     status = await wait_terminal(stack, "vendor2", up["upload_id"])
     assert status["state"] == "failed" and "not a readable video" in status["error"]
+    assert str(stack.settings.work_dir) not in status["error"]
     result = await stack.http.get(f"/v1/jobs/{up['upload_id']}/result", headers=headers)
     assert result.status_code == 409
     assert not await stack.adapters.objects.exists(f"raw/{up['upload_id']}")
@@ -230,6 +231,7 @@ async def test_rest_refusals_key_size_probe_rate_and_unknown_job(stack: Stack) -
     assert too_big.status_code == 413 and "size limit" in too_big.json()["detail"]
     junk = await post("vendor3", b"not a video at all")
     assert junk.status_code == 422 and "not a readable video" in junk.json()["detail"]
+    assert str(stack.settings.work_dir) not in junk.json()["detail"]
     codes = [(await post("vendor4", b"")).status_code for _ in range(5)]
     assert codes == [422, 422, 422, 422, 429]  # the limit counts submissions, good or bad
     limited = await post("vendor4", clip)

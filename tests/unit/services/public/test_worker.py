@@ -130,6 +130,20 @@ async def test_bad_clip_fails_with_its_reason_and_raw_is_deleted() -> None:
     assert rig.sample("t_jobs_total", outcome="failed") == 1.0
 
 
+async def test_failure_reason_does_not_reveal_worker_temp_paths() -> None:
+    class PathLeak(FakePipeline):
+        def __call__(
+            self, src: Path, dst: Path, options: DeidOptions, progress: Progress
+        ) -> DeidReport:
+            raise BadInputError(f"not a readable video (Invalid data: '{src}')")
+
+    rig = Rig(PathLeak())
+    await rig.submit("jx")
+    await rig.drain()
+    status = await rig.jobs.get("jx")
+    assert status is not None and status.error == "not a readable video (Invalid data: 'the clip')"
+
+
 async def test_unknown_errors_are_retried_then_dead_lettered_and_failed() -> None:
     rig = Rig(FakePipeline(error=RuntimeError("cuda fell over")), attempts=2)
     await rig.submit("j3")
