@@ -20,8 +20,11 @@ UUNET = str(Path(sys.executable).parent / "uunet")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """Start ``uunet up --dev``, yield its ``dev.json``; SIGTERM it at the end and check it stopped."""
     state = tmp_path_factory.mktemp("stack")
+    argv = [UUNET, "up", "--dev", "--state-dir", str(state), "--timeout", "180"]
+    if os.environ.get("UUNET_E2E_CHECKPOINT"):  # default: the shipped weights
+        argv += ["--checkpoint", os.environ["UUNET_E2E_CHECKPOINT"]]
     proc = subprocess.Popen(
-        [UUNET, "up", "--dev", "--state-dir", str(state), "--timeout", "180"],
+        argv,
         stdout=subprocess.DEVNULL,
         stderr=open(state / "up.log", "wb"),  # noqa: SIM115 - closed with the process
         start_new_session=True,

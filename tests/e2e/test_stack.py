@@ -41,14 +41,23 @@ def frames_of(path: Path) -> np.ndarray:
     return np.concatenate([b.frames for b in iter_frames(path, batch=16)])
 
 
-def region_diff(a: np.ndarray, b: np.ndarray, boxes: list[list[FaceBox]]) -> tuple[float, float]:
-    """Mean |a-b| inside the face boxes and outside them (uint8 scale)."""
-    mask = np.zeros(a.shape[:3], bool)
+def box_mask(shape: tuple[int, ...], boxes: list[list[FaceBox]], grow: float) -> np.ndarray:
+    """[T,H,W] True inside the face boxes, each grown by ``grow`` of its size on every side."""
+    mask = np.zeros(shape[:3], bool)
     for i, frame_boxes in enumerate(boxes):
-        for box in frame_boxes:
-            mask[i, int(box.y0) : int(box.y1), int(box.x0) : int(box.x1)] = True
+        for b in frame_boxes:
+            dx, dy = (b.x1 - b.x0) * grow, (b.y1 - b.y0) * grow
+            y0, y1 = max(int(b.y0 - dy), 0), int(b.y1 + dy)
+            mask[i, y0:y1, max(int(b.x0 - dx), 0) : int(b.x1 + dx)] = True
+    return mask
+
+
+def region_diff(a: np.ndarray, b: np.ndarray, boxes: list[list[FaceBox]]) -> tuple[float, float]:
+    """Mean |a-b| inside the face boxes, and far from them (past the blended crop margin)."""
     diff = np.abs(a.astype(np.int16) - b.astype(np.int16)).mean(axis=-1)
-    return float(diff[mask].mean()), float(diff[~mask].mean())
+    inside = box_mask(a.shape, boxes, 0.0)
+    near = box_mask(a.shape, boxes, 0.6)
+    return float(diff[inside].mean()), float(diff[~near].mean())
 
 
 def wait_done(
