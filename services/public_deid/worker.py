@@ -78,7 +78,7 @@ class DeidHandler:
             clip_id=ctx.job_id,
         )
         with tempfile.TemporaryDirectory(dir=self.options.work_dir, prefix="uunet-job-") as tmp:
-            src, dst = Path(tmp) / "in", Path(tmp) / "out.mp4"
+            src, dst = Path(tmp) / "clip", Path(tmp) / "out.mp4"
             try:
                 await self.objects.get_file(ctx.fields["raw_key"], src)
             except NotFoundError:
