@@ -29,7 +29,7 @@ from services.private_reid.rest import RestOptions
 from services.private_reid.settings import PrivateSettings
 from services.private_reid.worker import HandlerOptions, Reidentify, ReidHandler
 from shared.adapters.redis_audit import RedisAuditLog
-from shared.domain.errors import ConfigError
+from shared.domain.errors import ConfigError, UUNetError
 from shared.jobs.runner import RunnerOptions
 from shared.pipeline.api import Limits, Progress, ReidOptions, ReidReport
 from shared.ports import AuditLog, JobQueue, JobStore, ObjectStore
@@ -54,8 +54,15 @@ class Adapters:
     on_stop: Sequence[Hook] = ()
 
     async def start(self) -> None:
-        for hook in self.on_start:
-            await hook()
+        """Run the start hooks (bucket, lifecycle rule, consumer group); ConfigError if unreachable."""
+        try:
+            for hook in self.on_start:
+                await hook()
+        except UUNetError:
+            raise
+        except Exception as err:  # redis/minio/urllib3 each raise their own connection errors
+            reason = str(err).splitlines()[0][:160] if str(err) else type(err).__name__
+            raise ConfigError(f"cannot prepare Redis/S3 at start: {reason}") from err
 
 
 def real_adapters(settings: PrivateSettings) -> Adapters:
