@@ -317,3 +317,22 @@ def test_public_presigned_downloads_go_through_the_s3_ingress() -> None:
     env = {e["name"]: e.get("value") for e in _container(docs, "-api")["env"]}
     assert env["UUNET_PUBLIC_S3_PUBLIC_ENDPOINT"] == host
     assert env["UUNET_PUBLIC_S3_PUBLIC_SECURE"] == "true"
+
+
+def _bytes(quantity: str) -> int:
+    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+    for suffix, factor in units.items():
+        if quantity.endswith(suffix):
+            return int(float(quantity.removesuffix(suffix)) * factor)
+    return int(quantity)
+
+
+@pytest.mark.parametrize(("part", "profile"), COMBOS, ids=IDS)
+def test_scratch_space_is_reserved_on_the_node(part: str, profile: str) -> None:
+    """A clip spooled to /tmp cannot evict the pod: ephemeral storage covers the emptyDir."""
+    for role in ("api", "worker"):
+        spec = one(render(part, profile), "Deployment", f"-{role}")["spec"]["template"]["spec"]
+        tmp = next(v for v in spec["volumes"] if v["name"] == "tmp")["emptyDir"]["sizeLimit"]
+        resources = spec["containers"][0]["resources"]
+        assert _bytes(resources["requests"]["ephemeral-storage"]) >= _bytes(tmp)
+        assert _bytes(resources["limits"]["ephemeral-storage"]) > _bytes(tmp)
