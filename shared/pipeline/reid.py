@@ -29,7 +29,7 @@ from shared.pipeline.sealed_regions import RegionRecord, iter_records, paste_rec
 from shared.pipeline.stages import CROP_MARGIN, NoiseBank, from_record, same_file, temp_output
 from shared.video.crops import crop_faces, paste_faces
 from shared.video.decode import iter_frames, probe
-from shared.video.encode import VideoWriter
+from shared.video.encode import VideoWriter, even_size
 from shared.video.types import EncodeOptions
 
 log = logging.getLogger(__name__)
@@ -147,7 +147,11 @@ def run_reid(
     tracks = select_tracks(manifest, options.tracks)
     model = _check_engine(engine, manifest) if mode == "learned" else None
     info = probe(src, options.limits)
-    if (info.width, info.height) != (manifest.width, manifest.height):
+    # yuv420p codes odd sizes rounded up to even: the public clip may be 1 px wider/taller.
+    if (info.width, info.height) not in {
+        (manifest.width, manifest.height),
+        even_size(manifest.width, manifest.height),
+    }:
         raise BadInputError("the clip's frame size differs from its manifest")
     by_frame = {
         f: [r for r in recs if r.track_id in tracks]

@@ -102,3 +102,16 @@ def test_manifest_verifies_and_a_flipped_byte_does_not(
     out.write_bytes(bytes(data))
     with pytest.raises(TamperedError):
         verify_clip(out, PrivateSideKeys.load(keys).verify_key)
+
+
+def test_odd_sized_clip_round_trips(tmp_path: Path) -> None:
+    clip = tmp_path / "odd.mp4"
+    write_clip(clip, SceneSpec(161, 121, frames=4, n_faces=1, face_px=(40, 50), pix_fmt="yuv444p"))
+    keys = init_keyset(tmp_path / "keys").path
+    engine = InvertingEngine()
+    deid = deidentify_clip(clip, tmp_path / "pub.mp4", PublicSideKeys.load(keys), engine,
+                           DeidOptions())  # fmt: skip
+    assert deid.frames == 4 and deid.faces == 4
+    back = reidentify_clip(tmp_path / "pub.mp4", tmp_path / "back.mp4",
+                           PrivateSideKeys.load(keys), engine, ReidOptions())  # fmt: skip
+    assert back.mode_used == "sealed" and back.faces_restored == 4 and back.frames == 4
