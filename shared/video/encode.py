@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -88,6 +90,7 @@ class VideoWriter:
         self.path, self.info = Path(path), info
         self.options = options or EncodeOptions()
         self.frames_written = 0
+        self._encoded = 0
         self._rate = Fraction(info.fps)
         flags = "+faststart+use_metadata_tags" if self.options.metadata else "+faststart"
         self._out: Any = av.open(
@@ -99,6 +102,12 @@ class VideoWriter:
         self._audio: _AudioCopier | None = None
         if self.options.keep_audio and audio_source is not None and info.has_audio:
             self._audio = _AudioCopier(Path(audio_source), self._out, self.options.audio_bitrate)
+        self._queue: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=2)
+        self._error: BaseException | None = None
+        self._worker: threading.Thread | None = None
+        if self.options.background:
+            self._worker = threading.Thread(target=self._drain, name="uunet-encode", daemon=True)
+            self._worker.start()
 
     def _add_video_stream(self) -> Any:
         stream = self._out.add_stream("libx264", rate=self._rate)
@@ -116,28 +125,59 @@ class VideoWriter:
         return stream
 
     def write(self, frames: np.ndarray) -> None:
-        """Encode a batch of RGB uint8 frames [B,H,W,3] (H, W as in ``info``)."""
+        """Queue a batch of RGB uint8 frames [B,H,W,3] for encoding; do not modify it afterwards."""
         if frames.ndim != 4 or frames.shape[1:] != (self.info.height, self.info.width, 3):
             raise BadInputError(
                 f"frame batch shape {tuple(frames.shape)} does not match "
                 f"{self.info.height}x{self.info.width}x3"
             )
+        self._raise_worker_error()
+        if self._worker is None:
+            self._encode(frames)
+            return
+        self._queue.put(frames)
+        self.frames_written += len(frames)
+
+    def _drain(self) -> None:
+        """Worker thread: encode queued batches until the None sentinel (FFmpeg drops the GIL)."""
+        while (frames := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._encode(frames, count=False)
+                except BaseException as err:  # re-raised on the caller's thread
+                    self._error = err
+
+    def _raise_worker_error(self) -> None:
+        if self._error is not None:
+            err, self._error = self._error, None
+            if isinstance(err, av.FFmpegError):
+                raise BadInputError(f"encoding failed: {err}") from err
+            raise err
+
+    def _encode(self, frames: np.ndarray, count: bool = True) -> None:
         frames = _pad_even(np.ascontiguousarray(frames, dtype=np.uint8))
         for rgb in frames:
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-            frame.pts = self.frames_written  # constant frame rate, in 1/fps units
+            frame.pts = self._encoded  # constant frame rate, in 1/fps units
             frame.time_base = 1 / self._rate
             for packet in self._stream.encode(frame):
                 self._out.mux(packet)
-            self.frames_written += 1
+            self._encoded += 1
+        if count:
+            self.frames_written = self._encoded
         if self._audio is not None:
-            self._audio.advance(self.frames_written / float(self._rate))
+            self._audio.advance(self._encoded / float(self._rate))
 
     def close(self) -> None:
         """Flush encoders and finish the file (moov atom first: faststart)."""
         if self._out is None:
             return
+        if self._worker is not None:
+            self._queue.put(None)
+            self._worker.join()
+            self._worker = None
         try:
+            self._raise_worker_error()
             for packet in self._stream.encode(None):
                 self._out.mux(packet)
             if self._audio is not None:

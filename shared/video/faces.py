@@ -28,9 +28,12 @@ class FaceStageOptions:
 
     every: int = 5  # detect on frames 0, k, 2k, ... (1: every frame)
     detect_scale: float = 1.0  # keyframe detection on a frame resized by this factor
+    full_every: int = (
+        0  # but at full resolution on frames 0, n, 2n, ... (0: never): finds small faces
+    )
     refine: bool = True  # window search for tracks that start/end/miss between keyframes
     roi_context: float = 1.0  # window = box grown by this many box sizes on each side
-    roi_min_face: int = 48  # upscale a window so the face is at least this many pixels
+    roi_min_face: int = 64  # upscale a window so the face is at least this many pixels
     tracker: TrackerOptions = field(default_factory=TrackerOptions)
 
 
@@ -108,7 +111,8 @@ class FaceStage:
         return key.index, now
 
     def _keyframe_boxes(self, key: _Pending) -> list[FaceBox]:
-        dets = self._detect_full(key.frame)
+        full = self.options.full_every > 0 and key.index % self.options.full_every == 0
+        dets = self._detect_full(key.frame, 1.0 if full else self.options.detect_scale)
         live = self.tracker.live_boxes(key.index)
         tracked = self.tracker.update(key.index, dets)
         if not self.options.refine:
@@ -153,8 +157,7 @@ class FaceStage:
             guess = found.with_track(tid)
             fill[j][tid] = guess
 
-    def _detect_full(self, frame: np.ndarray) -> list[FaceBox]:
-        scale = self.options.detect_scale
+    def _detect_full(self, frame: np.ndarray, scale: float) -> list[FaceBox]:
         self.detector_calls += 1
         if scale == 1.0:
             return self.detector.detect(frame)

@@ -126,6 +126,9 @@ class EncodeOptions:
     keep_audio: bool = False
     audio_bitrate: int = 128_000
     threads: int = 0  # 0: let x264 choose
+    background: bool = (
+        True  # encode on a worker thread, overlapping the face work of the next batch
+    )
     metadata: dict[str, str] = field(default_factory=dict)  # container tags (e.g. a manifest)
 
 

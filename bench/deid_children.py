@@ -1,0 +1,112 @@
+"""Child-process bodies of bench_deid.py: each prints one JSON line with its own timing."""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+
+def _engine(device: str) -> Any:
+    import os
+
+    import torch
+
+    # torch's OpenMP threads spin while FFmpeg/x264 need the cores: leave half of them to the codec
+    torch.set_num_threads(max(1, (os.cpu_count() or 2) // 2))
+    from shared.domain.errors import ConfigError
+    from shared.model.config import ModelConfig
+    from shared.model.inference import UUNetEngine
+
+    try:
+        return UUNetEngine.load(device=device, part="public")
+    except ConfigError:  # no shipped weights yet: same architecture, random weights, same cost
+        return UUNetEngine.from_config(ModelConfig.product(), device=device)
+
+
+def transcode(src: str, dst: str) -> dict[str, float]:
+    """Plain decode + encode with the pipeline's encoder settings."""
+    from shared.video.decode import iter_frames, probe
+    from shared.video.encode import VideoWriter
+
+    t0 = time.perf_counter()
+    info = probe(Path(src))
+    with VideoWriter(Path(dst), info) as writer:
+        for batch in iter_frames(Path(src), batch=8, info=info):
+            writer.write(batch.frames)
+    return {"seconds": time.perf_counter() - t0, "frames": writer.frames_written}
+
+
+def stages(src: str, dst: str, device: str, every: str) -> dict[str, float]:
+    """The video stages + engine, without signing or sealing."""
+    from shared.model.keyed_noise import track_noise
+    from shared.video.crops import crop_faces, paste_faces
+    from shared.video.decode import iter_frames, probe
+    from shared.video.detect import make_detector
+    from shared.video.encode import VideoWriter
+    from shared.video.faces import FaceStage, FaceStageOptions
+
+    engine = _engine(device)
+    t0 = time.perf_counter()
+    info = probe(Path(src))
+    stage = FaceStage(make_detector("yunet"), FaceStageOptions(every=int(every) or 5))
+    faces = 0
+    import torch
+
+    with VideoWriter(Path(dst), info) as writer:
+        for batch, boxes in stage.run(iter_frames(Path(src), batch=8, info=info)):
+            crops, geoms = crop_faces(batch.frames, boxes)
+            if geoms:
+                noise = torch.cat([track_noise(b"k" * 32, "bench", g.track_id) for g in geoms])
+                paste_faces(batch.frames, engine.deidentify(crops, noise), geoms)
+                faces += len(geoms)
+            writer.write(batch.frames)
+    return {"seconds": time.perf_counter() - t0, "faces": faces}
+
+
+def api(src: str, dst: str, device: str, every: str) -> dict[str, float]:
+    """``shared.pipeline.api.deidentify_clip`` (sign + seal included)."""
+    from shared.crypto.keys import PublicSideKeys, init_keyset
+    from shared.pipeline.api import DeidOptions, deidentify_clip
+
+    engine = _engine(device)
+    with tempfile.TemporaryDirectory() as tmp:
+        init_keyset(Path(tmp) / "keys")
+        keys = PublicSideKeys.load(Path(tmp) / "keys")
+        opts = DeidOptions(device=device, **({"detect_every": int(every)} if int(every) else {}))
+        t0 = time.perf_counter()
+        report = deidentify_clip(Path(src), Path(dst), keys, engine, opts)
+    return {"seconds": time.perf_counter() - t0, "faces": report.faces}
+
+
+def cli(uunet: str, src: str, dst: str, device: str, keys: str) -> dict[str, float]:
+    """``uunet deid`` end to end (process start and imports included)."""
+    if not Path(keys).exists():
+        subprocess.run([uunet, "keys", "init", keys], check=True, capture_output=True)
+    t0 = time.perf_counter()
+    subprocess.run(
+        [uunet, "deid", src, "-o", dst, "--keys", keys, "--device", device],
+        check=True,
+        capture_output=True,
+    )
+    return {"seconds": time.perf_counter() - t0, "faces": -1}
+
+
+def _cpu_s() -> float:
+    """CPU seconds (user + system, all threads) of this process and its finished children."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def run_child(kind: str, argv: list[str]) -> None:
+    """Dispatch ``--child-KIND`` and print its JSON line (seconds and CPU seconds of the work)."""
+    fn = {"transcode": transcode, "stages": stages, "api": api, "cli": cli}[kind]
+    cpu0 = _cpu_s()
+    out = fn(*argv)
+    out["cpu_s"] = _cpu_s() - cpu0  # includes the engine build; small next to the clip
+    print(json.dumps(out), flush=True)
