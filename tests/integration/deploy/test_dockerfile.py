@@ -6,12 +6,13 @@ from __future__ import annotations
 import fnmatch
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.integration.deploy.tools import REPO, all_combinations, render
+from tests.integration.deploy.tools import REPO, all_combinations, render, require_tool, run
 
 DOCKERFILE = REPO / "docker" / "Dockerfile"
 TARGETS = {
@@ -162,3 +163,13 @@ def test_build_context_holds_what_copy_needs_and_no_secrets() -> None:
         ".tools/bin/helm",
     ):
         assert not _docker_included(private), private
+
+
+def test_dockerfile_passes_hadolint(tmp_path: Path) -> None:
+    hadolint = require_tool("hadolint")
+    result = run([hadolint, "--no-color", str(DOCKERFILE)])
+    assert result.returncode == 0, result.stdout + result.stderr
+    # Guard: the same linter does fail a Dockerfile with the usual mistakes.
+    sloppy = tmp_path / "Dockerfile"
+    sloppy.write_text("FROM debian:latest\nRUN apt-get install curl\nCMD python app.py\n")
+    assert run([hadolint, "--no-color", str(sloppy)]).returncode != 0
