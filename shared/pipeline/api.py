@@ -95,13 +95,13 @@ class ReidOptions:
 class DeidReport:
     """What ``deidentify_clip`` did."""
 
-    frames: int
-    faces: int
-    tracks: int
-    fps: float
-    seconds: float
-    sealed: bool
-    manifest_sha256: str
+    frames: int  # frames written (= frames decoded)
+    faces: int  # face boxes replaced, over all frames
+    tracks: int  # distinct subjects
+    fps: float  # the clip's frame rate (processing speed is frames / seconds)
+    seconds: float  # wall time of the whole call
+    sealed: bool  # the output carries sealed originals
+    manifest_sha256: str  # SHA-256 of the canonical manifest bytes that were signed
 
 
 @dataclass(frozen=True)
@@ -109,10 +109,10 @@ class ReidReport:
     """What ``reidentify_clip`` did; ``clip_sha256`` is the hash of the input file (for audit)."""
 
     frames: int
-    faces_restored: int
-    tracks: tuple[int, ...]
-    mode_used: str
-    clip_sha256: str
+    faces_restored: int  # face boxes restored, over all frames
+    tracks: tuple[int, ...]  # the track ids restored
+    mode_used: str  # "learned" or "sealed"
+    clip_sha256: str  # SHA-256 of the whole input file
     seconds: float
 
 
