@@ -142,3 +142,24 @@ class HttpMetricsMiddleware:
             self.metrics.latency.labels(method=method, route=path).observe(
                 time.perf_counter() - start
             )
+
+
+class GrpcMetrics:
+    """gRPC calls by method and status code, and their latency."""
+
+    def __init__(self, registry: CollectorRegistry, prefix: str) -> None:
+        self.calls = Counter(
+            f"{prefix}_grpc_calls_total", "gRPC calls", ["method", "code"], registry=registry
+        )
+        self.latency = Histogram(
+            f"{prefix}_grpc_call_seconds",
+            "gRPC call latency (streams: until the last message)",
+            ["method"],
+            buckets=_LATENCY_BUCKETS,
+            registry=registry,
+        )
+
+    def observe(self, method: str, code: str, seconds: float) -> None:
+        """Record one finished call."""
+        self.calls.labels(method=method, code=code).inc()
+        self.latency.labels(method=method).observe(seconds)

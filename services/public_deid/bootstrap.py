@@ -16,10 +16,11 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 import shared
+from services.common.grpc_metrics import MetricsInterceptor
 from services.common.grpc_server import build_grpc_server
 from services.common.http import AppSpec, ReadinessCheck, create_app
 from services.common.infra import build_infra, wait_for_dependency
-from services.common.metrics import JobMetrics
+from services.common.metrics import GrpcMetrics, JobMetrics
 from services.common.ratelimit import RateLimiter, RedisRateLimiter
 from services.common.serve import ApiProcess, ServeOptions
 from services.common.worker import WorkerProcess, consumer_name
@@ -104,9 +105,14 @@ def build_gate(settings: PublicSettings, adapters: Adapters) -> Gate:
     return Gate(api_keys(settings), adapters.limiter)
 
 
-def build_app(settings: PublicSettings, adapters: Adapters, probe: Probe | None) -> FastAPI:
+def build_app(
+    settings: PublicSettings,
+    adapters: Adapters,
+    probe: Probe | None,
+    registry: CollectorRegistry | None = None,
+) -> FastAPI:
     """The REST app, with the use cases and the gate on ``app.state``."""
-    registry = CollectorRegistry()
+    registry = registry or CollectorRegistry()
     spec = AppSpec(
         title="UU-Net public de-identification API",
         version=shared.__version__,
@@ -138,10 +144,12 @@ def deid_jobs(settings: PublicSettings, adapters: Adapters, probe: Probe | None)
 
 def build_api(settings: PublicSettings, adapters: Adapters, probe: Probe | None) -> ApiProcess:
     """REST and gRPC sharing one ``DeidJobs`` and one ``Gate``."""
-    app = build_app(settings, adapters, probe)
+    registry = CollectorRegistry()  # one /metrics for REST and gRPC of this process
+    app = build_app(settings, adapters, probe, registry)
     servicer = grpc_api.DeidServicer(app.state.deid_jobs, app.state.gate)
     names = [grpc_api.SERVICE_NAME]
-    server, health = build_grpc_server([grpc_api.registration(servicer)], names)
+    interceptor = MetricsInterceptor(GrpcMetrics(registry, METRICS_PREFIX))
+    server, health = build_grpc_server([grpc_api.registration(servicer)], names, [interceptor])
     options = ServeOptions(
         host=settings.http_host,
         http_port=settings.http_port,

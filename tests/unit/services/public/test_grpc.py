@@ -10,8 +10,11 @@ import pytest
 import pytest_asyncio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from prometheus_client import CollectorRegistry
 
+from services.common.grpc_metrics import MetricsInterceptor
 from services.common.grpc_server import build_grpc_server, mark_serving
+from services.common.metrics import GrpcMetrics
 from services.public_deid import bootstrap, grpc_api
 from shared.domain.jobs import JobState
 from tests.unit.services.public.conftest import KEY_A, KEY_B, Wired
@@ -21,12 +24,20 @@ from uunet_api.deid.v1 import deid_pb2, deid_pb2_grpc
 CLIP = b"\x00\x00\x00\x18ftypmp42" + bytes(300_000)
 
 
+@pytest.fixture
+def registry() -> CollectorRegistry:
+    return CollectorRegistry()
+
+
 @pytest_asyncio.fixture
-async def channel(wired: Wired) -> AsyncIterator[grpc.aio.Channel]:
+async def channel(wired: Wired, registry: CollectorRegistry) -> AsyncIterator[grpc.aio.Channel]:
     jobs = bootstrap.deid_jobs(wired.settings, wired.adapters, probe=None)
     gate = bootstrap.build_gate(wired.settings, wired.adapters)
     servicer = grpc_api.DeidServicer(jobs, gate, watch_interval_s=0.01)
-    server, health = build_grpc_server([grpc_api.registration(servicer)], [grpc_api.SERVICE_NAME])
+    interceptor = MetricsInterceptor(GrpcMetrics(registry, "g"))
+    server, health = build_grpc_server(
+        [grpc_api.registration(servicer)], [grpc_api.SERVICE_NAME], [interceptor]
+    )
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     await mark_serving(health, [grpc_api.SERVICE_NAME])
@@ -138,3 +149,20 @@ async def test_health_and_reflection_are_served(channel: grpc.aio.Channel) -> No
     async for resp in refl.ServerReflectionInfo(iter([request])):
         names |= {s.name for s in resp.list_services_response.service}
     assert {"uunet.deid.v1.DeidService", "grpc.health.v1.Health"} <= names
+
+
+async def test_calls_are_counted_by_method_and_status_code(
+    channel: grpc.aio.Channel, registry: CollectorRegistry
+) -> None:
+    stub = deid_pb2_grpc.DeidServiceStub(channel)
+    unknown = deid_pb2.GetJobRequest(job_id="e" * 32)
+
+    def count(method: str, code: str) -> float:
+        labels = {"method": f"/uunet.deid.v1.DeidService/{method}", "code": code}
+        return registry.get_sample_value("g_grpc_calls_total", labels) or 0.0
+
+    await code_of(stub.GetJob(unknown, metadata=meta(KEY_A)))
+    await stub.UploadClip(parts(b"abc"), metadata=meta(KEY_A))
+    await code_of(_drain(stub.WatchJob(unknown, metadata=meta(KEY_A))))
+    assert (count("GetJob", "NOT_FOUND"), count("UploadClip", "OK")) == (1.0, 1.0)
+    assert count("WatchJob", "NOT_FOUND") == 1.0
