@@ -112,15 +112,16 @@ def verify(
     if expected_head is not None:
         head_count, head_hash = expected_head
         last_hash = GENESIS_HASH if prev is None else prev.entry_hash
-        if head_count != count or head_hash != last_hash:
-            return ChainReport(
-                False,
-                count,
-                bad_index=count,
-                bad_seq=count,
-                reason=f"log ends after {count} entries but the head records {head_count} "
-                "(entries removed from the end)",
+        if head_count != count:
+            reason = f"log ends after {count} entries but the head records {head_count} " + (
+                "(entries removed from the end)" if count < head_count else "(head is stale)"
             )
+        elif head_hash != last_hash:
+            reason = "last entry does not match the recorded head (log rewritten)"
+        else:
+            return ChainReport(True, count)
+        index = min(count, head_count)
+        return ChainReport(False, count, bad_index=index, bad_seq=index, reason=reason)
     return ChainReport(True, count)
 
 

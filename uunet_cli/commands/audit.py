@@ -35,6 +35,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     export.add_argument("--prefix", default=DEFAULT_PREFIX, help="key prefix of the log")
     export.add_argument("-o", "--output", type=Path, required=True, help="JSONL file to write")
     export.set_defaults(handler=run)
+    head = actions.add_parser(
+        "head",
+        help="print COUNT:HASH of the log's last entry, to record somewhere Redis cannot reach",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    head.add_argument("--redis-url", required=True, help="Redis holding the log")
+    head.add_argument("--prefix", default=DEFAULT_PREFIX, help="key prefix of the log")
+    head.set_defaults(handler=run)
 
 
 def _source_args(p: argparse.ArgumentParser) -> None:
@@ -42,6 +50,12 @@ def _source_args(p: argparse.ArgumentParser) -> None:
     src.add_argument("--redis-url", help="Redis holding the log (redis://host:port/db)")
     src.add_argument("--file", type=Path, help="a JSONL export written by `uunet audit export`")
     p.add_argument("--prefix", default=DEFAULT_PREFIX, help="key prefix of the log in Redis")
+    p.add_argument(
+        "--expect-head",
+        default=None,
+        metavar="COUNT:HASH",
+        help="head recorded outside Redis earlier (`uunet audit head`): catches a rewritten log",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,11 +63,25 @@ def run(args: argparse.Namespace) -> int:
         count = asyncio.run(_export(args.redis_url, args.prefix, args.output))
         print(f"exported {count} entries to {args.output}")
         return 0
+    if args.audit_action == "head":
+        _lines, stored = asyncio.run(_read_redis(args.redis_url, args.prefix))
+        count, last = stored or (0, "0" * 64)
+        print(f"{count}:{last}")
+        return 0
     if args.file is not None:
         lines, head = _read_file(args.file), None
     else:
         lines, head = asyncio.run(_read_redis(args.redis_url, args.prefix))
+    if args.expect_head:
+        head = _parse_head(args.expect_head)
     return _verify(lines, head)
+
+
+def _parse_head(text: str) -> tuple[int, str]:
+    count, _, last = text.strip().partition(":")
+    if not count.isdigit() or len(last) != 64:
+        raise BadInputError("--expect-head must be COUNT:HASH as printed by `uunet audit head`")
+    return int(count), last
 
 
 def _verify(lines: list[str], head: tuple[int, str] | None) -> int:

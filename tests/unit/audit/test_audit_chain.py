@@ -107,3 +107,15 @@ async def test_memory_log_keeps_one_chain_under_concurrent_appends() -> None:
     )
     entries = [e async for e in log.entries()]
     assert len(entries) == 20 and verify(entries).ok
+
+
+def test_consistent_rewrite_is_caught_only_by_an_outside_head() -> None:
+    genuine = _chain(3)
+    head = (3, genuine[-1].entry_hash)
+    rewritten: list[AuditEntry] = []
+    for e in genuine:
+        record = AuditRecord("someone-else", e.case_id, e.clip_sha256, e.tracks, e.outcome, "")
+        rewritten.append(next_entry(rewritten[-1] if rewritten else None, record, e.at))
+    assert verify(rewritten).ok  # a chain alone cannot tell
+    report = verify(rewritten, expected_head=head)
+    assert not report.ok and "rewritten" in report.reason

@@ -56,3 +56,18 @@ def test_missing_file_is_a_one_line_error(
 ) -> None:
     assert uunet(["audit", "verify", "--file", str(tmp_path / "nope.jsonl")]) == 2
     assert capsys.readouterr().err.startswith("uunet audit: error: cannot read")
+
+
+def test_expect_head_catches_a_log_rewritten_from_scratch(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = _export(tmp_path / "a.jsonl")
+    last = json.loads(lines[-1])
+    head = f"4:{last['entry_hash']}"
+    path = str(tmp_path / "a.jsonl")
+    assert uunet(["audit", "verify", "--file", path, "--expect-head", head]) == 0
+    _export(tmp_path / "a.jsonl", n=3)  # a consistent chain, one entry shorter
+    capsys.readouterr()
+    assert uunet(["audit", "verify", "--file", path, "--expect-head", head]) == 1
+    assert "removed from the end" in capsys.readouterr().out
+    assert uunet(["audit", "verify", "--file", path, "--expect-head", "nonsense"]) == 2
