@@ -105,6 +105,40 @@ def _manifest(info: VideoInfo, run: _Run, keys: PublicSideKeys, frames: int) -> 
     )
 
 
+class _SealedSink:
+    """Original regions, encrypted to the authority as they come, into a temporary file."""
+
+    def __init__(self, stack: ExitStack, keys: PublicSideKeys) -> None:
+        assert keys.authority_public is not None
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="uunet-seal-")))
+        self.path = workdir / "sealed.bin"
+        self._file = stack.enter_context(open(self.path, "wb"))  # noqa: SIM115 - closed by the stack
+        self._sealer = SealWriter(keys.authority_public, self._file)
+        self.regions = RegionWriter(self._sealer)
+
+    def finish(self) -> Path:
+        """Write the final chunk and close the file; returns its path."""
+        self._sealer.close()
+        self._file.close()
+        return self.path
+
+
+def _transcode(src: Path, tmp: Path, info: VideoInfo, run: _Run, options: DeidOptions,
+               progress: Progress | None) -> int:  # fmt: skip
+    """Decode -> faces -> model -> paste -> encode; returns the number of frames written."""
+    stage = FaceStage(make_detector(options.detector),
+                      FaceStageOptions(every=max(1, options.detect_every)))  # fmt: skip
+    encode = EncodeOptions(crf=options.crf, keep_audio=run.audio)
+    with VideoWriter(tmp, info, encode, audio_source=src) as writer:
+        batches = iter_frames(src, options.batch_frames, info, options.limits)
+        for batch, boxes in stage.run(batches):
+            run.process(batch.frames, batch.indices, boxes)
+            writer.write(batch.frames)
+            if progress is not None:
+                progress(min(writer.frames_written / max(info.frames, 1), 0.99))
+    return writer.frames_written
+
+
 @guarded("de-identification")
 def run_deid(
     src: Path,
@@ -123,43 +157,23 @@ def run_deid(
     engine.check_attributes(attributes or None)
     sealed = _want_seal(keys, options)
     clip_id = options.clip_id or uuid.uuid4().hex
-    detector = make_detector(options.detector)
-    stage = FaceStage(detector, FaceStageOptions(every=max(1, options.detect_every)))
     with ExitStack() as stack:
         tmp = stack.enter_context(temp_output(dst))
-        sealed_path: Path | None = None
-        regions = None
-        if sealed:
-            assert keys.authority_public is not None
-            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="uunet-seal-")))
-            sealed_path = workdir / "sealed.bin"
-            sink = stack.enter_context(open(sealed_path, "wb"))
-            sealer = SealWriter(keys.authority_public, sink)
-            regions = RegionWriter(sealer)
-        audio = options.keep_audio and info.has_audio
+        sink = _SealedSink(stack, keys) if sealed else None
         noise = NoiseBank(keys.secret, clip_id, engine.crop_size)
-        run = _Run(engine, noise, attributes, regions, clip_id, audio, options.detector)
-        writer = VideoWriter(
-            tmp, info, EncodeOptions(crf=options.crf, keep_audio=audio), audio_source=src
-        )
-        with writer:
-            batches = iter_frames(src, options.batch_frames, info, options.limits)
-            for batch, boxes in stage.run(batches):
-                run.process(batch.frames, batch.indices, boxes)
-                writer.write(batch.frames)
-                if progress is not None:
-                    progress(min(writer.frames_written / max(info.frames, 1), 0.99))
-        if sealed:
-            sealer.close()
-            sink.close()
-        manifest = _manifest(info, run, keys, writer.frames_written)
+        audio = options.keep_audio and info.has_audio
+        run = _Run(engine, noise, attributes, sink.regions if sink else None, clip_id, audio,
+                   options.detector)  # fmt: skip
+        frames = _transcode(src, tmp, info, run, options, progress)
+        manifest = _manifest(info, run, keys, frames)
         canonical = manifest.canonical_bytes()
-        append_box(tmp, canonical, keys.signing_key, sealed_path)
+        append_box(tmp, canonical, keys.signing_key, sink.finish() if sink else None)
         if options.manifest_json is not None:
             write_sidecar(options.manifest_json, read_box(tmp))
     if progress is not None:
         progress(1.0)
-    report = DeidReport(
+    log.info("de-identified %d frames, %d faces", manifest.frames, len(manifest.faces))
+    return DeidReport(
         frames=manifest.frames,
         faces=len(manifest.faces),
         tracks=len(manifest.tracks),
@@ -168,7 +182,3 @@ def run_deid(
         sealed=sealed,
         manifest_sha256=hashlib.sha256(canonical).hexdigest(),
     )
-    log.info(
-        "de-identified %d frames, %d faces, %d tracks", report.frames, report.faces, report.tracks
-    )
-    return report
