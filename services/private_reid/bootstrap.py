@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry
 
+from services.common.grpc_metrics import MetricsInterceptor
 from services.common.grpc_server import build_grpc_server
 from services.common.http import ReadinessCheck
-from services.common.infra import build_infra
-from services.common.metrics import JobMetrics
+from services.common.infra import build_infra, wait_for_dependency
+from services.common.metrics import GrpcMetrics, JobMetrics
 from services.common.serve import ApiProcess, ServeOptions
 from services.common.worker import WorkerProcess, consumer_name
 from services.private_reid import grpc_api
@@ -70,9 +71,9 @@ def real_adapters(settings: PrivateSettings) -> Adapters:
     infra = build_infra(settings, key_prefix=settings.job_prefix)
 
     async def prepare() -> None:
-        await infra.objects.ensure_bucket()
+        await wait_for_dependency(f"S3 at {settings.s3_endpoint}", infra.objects.ensure_bucket)
         await infra.objects.set_expiry_rule("raw/", settings.raw_expiry_days)
-        await infra.queue.ensure_group()
+        await wait_for_dependency("Redis", infra.queue.ensure_group)
 
     return Adapters(
         objects=infra.objects,
@@ -150,7 +151,8 @@ def build_api(settings: PrivateSettings, adapters: Adapters, verify: ClipVerifie
         ),
     )
     names = [grpc_api.SERVICE_NAME]
-    server, health = build_grpc_server([grpc_api.registration(servicer)], names)
+    interceptor = MetricsInterceptor(GrpcMetrics(registry, METRICS_PREFIX))
+    server, health = build_grpc_server([grpc_api.registration(servicer)], names, [interceptor])
     options = ServeOptions(
         host=settings.http_host,
         http_port=settings.http_port,

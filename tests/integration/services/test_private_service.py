@@ -241,6 +241,10 @@ async def test_grpc_submission_restores_and_refusals_have_the_right_codes(
     _assert_restored(assets, restored)
     outcomes = [e.outcome for e in await private.audit()]
     assert {"refused:missing-token", "refused:missing-scope", "refused:tampered"} <= set(outcomes)
+    async with httpx.AsyncClient(base_url=private.rest_url) as client:
+        metrics = (await client.get("/metrics")).text
+    assert 'code="UNAUTHENTICATED"' in metrics and 'code="PERMISSION_DENIED"' in metrics
+    assert 'uunet_private_refused_total{reason="tampered"}' in metrics
 
 
 async def test_grpc_health_and_reflection_are_served(private: Running) -> None:
