@@ -1,0 +1,174 @@
+"""Run the real service processes under the env and secret files docker-compose.yml gives them.
+
+Only what cannot exist outside Docker is mapped: compose host names (redis, minio, ...) to the
+test's real servers, /run/secrets to a directory holding exactly the secrets compose mounts into
+that service, ports to free ones, and the model weights to a tiny real checkpoint (the shipped file
+may be absent on a fresh checkout). Everything else is the compose env verbatim.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from shared.adapters.s3_store import S3Config
+from tests.integration.deploy.tools import REPO, compose_env
+
+API_KEY = "uuk_deploy-test-key"
+MODULES = {"public": "services.public_deid", "private": "services.private_reid"}
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Pool:
+    """Every secret file a deployment holds, by the name compose mounts it under."""
+
+    files: Path
+    issuer_key: Ed25519PrivateKey
+    checkpoint: Path
+
+
+def make_pool(root: Path, s3: S3Config, with_weights: bool) -> Pool:
+    """Real key set, credentials, API keys file, token key; a tiny checkpoint and its private half
+    encrypted (only when `with_weights`, as building them loads torch)."""
+    from services.public_deid.auth import hash_key
+    from shared.crypto.keys import init_keyset
+
+    files = root / "pool"
+    init_keyset(files)
+    for side in ("public", "private"):
+        (files / f"{side}_s3_access_key").write_text(s3.access_key)
+        (files / f"{side}_s3_secret_key").write_text(s3.secret_key)
+    (files / "api_keys.json").write_text(f'{{"deploy-test": "{hash_key(API_KEY)}"}}')
+    issuer = Ed25519PrivateKey.generate()
+    pem = issuer.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    (files / "jwt_public.pem").write_bytes(pem)
+    checkpoint = root / "tiny.pt"
+    if with_weights:
+        _tiny_weights(files, checkpoint)
+    return Pool(files, issuer, checkpoint)
+
+
+def _tiny_weights(files: Path, checkpoint: Path) -> None:
+    from shared.crypto.weights import encrypt_weights, generate_key_file, load_key_file
+    from shared.model.checkpoint import load_checkpoint, part_to_bytes, save_checkpoint
+    from shared.model.config import ModelConfig
+    from shared.model.inference import UUNetEngine
+
+    config = ModelConfig.product(width=0.125)
+    save_checkpoint(checkpoint, UUNetEngine.from_config(config, seed=1).generator, config)
+    generate_key_file(files / "weights.key")
+    plain = part_to_bytes(load_checkpoint(checkpoint), "private")
+    key = load_key_file(files / "weights.key")
+    (files / "private-weights.enc").write_bytes(encrypt_weights(plain, key, {"part": "private"}))
+
+
+def mounted_secrets(service: str) -> set[str]:
+    """Names under /run/secrets that compose mounts into a service."""
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    specs = compose["services"][service].get("secrets") or []
+    return {s if isinstance(s, str) else s.get("target", s["source"]) for s in specs}
+
+
+@dataclass(frozen=True)
+class Servers:
+    """The test's real Redis and S3, standing in for each side's own."""
+
+    redis_url: str
+    s3: S3Config
+
+
+def compose_process_env(
+    service: str, pool: Pool, root: Path, servers: Servers, bucket: str
+) -> tuple[dict[str, str], dict[str, int]]:
+    """(env, {"http"|"grpc"|"metrics": port}) of one compose service, mapped as described above."""
+    part = "public" if service.startswith("public") else "private"
+    prefix = f"UUNET_{part.upper()}_"
+    secrets = root / f"run-secrets-{service}"
+    secrets.mkdir(parents=True, exist_ok=True)
+    for name in mounted_secrets(service):
+        (secrets / name).write_bytes((pool.files / name).read_bytes())
+    env = compose_env(service)
+    for key, value in env.items():
+        if value.startswith("/run/secrets"):
+            env[key] = str(secrets) + value.removeprefix("/run/secrets")
+    ports = {"http": free_port(), "grpc": free_port(), "metrics": free_port()}
+    env |= {
+        f"{prefix}REDIS_URL": servers.redis_url,
+        f"{prefix}S3_ENDPOINT": servers.s3.endpoint,
+        f"{prefix}S3_BUCKET": bucket,
+        f"{prefix}HTTP_HOST": "127.0.0.1",
+        f"{prefix}HTTP_PORT": str(ports["http"]),
+        f"{prefix}GRPC_PORT": str(ports["grpc"]),
+        f"{prefix}METRICS_PORT": str(ports["metrics"]),
+    }
+    if service.startswith("public-worker"):
+        env[f"{prefix}DEVICE"] = "cpu"  # no GPU here; the CUDA path is the same code
+        env[f"{prefix}CHECKPOINT"] = str(pool.checkpoint)
+    return env, ports
+
+
+def http_status(url: str, headers: dict[str, str] | None = None) -> int:
+    """Status of a GET (0 when nothing answers)."""
+    try:
+        request = urllib.request.Request(url, headers=headers or {})
+        with urllib.request.urlopen(request, timeout=3) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as err:
+        return int(err.code)
+    except OSError:
+        return 0
+
+
+@contextmanager
+def running(module: str, role: str, env: dict[str, str], probe_url: str) -> Iterator[None]:
+    """Start `python -m module role` with `env` (and nothing else UUNET_*), wait until `probe_url`
+    answers 200, stop it with SIGTERM at the end."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("UUNET_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", module, role],
+        cwd=REPO,
+        env=clean | env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while http_status(probe_url) != 200:
+            if proc.poll() is not None:
+                raise AssertionError(f"{module} {role} exited {proc.returncode}: {_tail(proc)}")
+            assert time.monotonic() < deadline, f"{module} {role} never answered {probe_url}"
+            time.sleep(0.3)
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _tail(proc: subprocess.Popen[str]) -> str:
+    return (proc.stderr.read() if proc.stderr else "")[-2000:]
