@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from shared.domain.errors import BadInputError
+from shared.domain.errors import BadInputError, ConfigError
 from uunet_cli.pipeline_common import (
     add_common_options,
     check_input,
@@ -70,11 +70,16 @@ def _keys_dir(args: argparse.Namespace) -> Path:
     if args.keys is not None:
         return Path(args.keys)
     path = default_dev_keys_dir()
-    if (path / INFO_FILE).exists():
-        note(args, f"using the dev key set in {path}")
-    else:
-        info = init_keyset(path)
-        note(args, f"created a dev key set {info.key_id} in {path} (not for production)")
+    if not (path / INFO_FILE).exists():
+        try:
+            info = init_keyset(path)
+        except ConfigError:
+            if not (path / INFO_FILE).exists():
+                raise
+        else:  # another process may have created it meanwhile: then use that one
+            note(args, f"created a dev key set {info.key_id} in {path} (not for production)")
+            return path
+    note(args, f"using the dev key set in {path}")
     return path
 
 
