@@ -1,0 +1,1 @@
+"""Evaluation of a checkpoint with an independent judge (dlib) and detector (YuNet)."""
