@@ -29,16 +29,26 @@ def _engine(device: str) -> Any:
 
 
 def transcode(src: str, dst: str) -> dict[str, float]:
-    """Plain decode + encode with the pipeline's encoder settings."""
-    from shared.video.decode import iter_frames, probe
-    from shared.video.encode import VideoWriter
+    """Plain decode + encode: decoded frames straight into libx264 with the pipeline's settings."""
+    import av
 
+    from shared.video.types import EncodeOptions
+
+    opts = EncodeOptions()
     t0 = time.perf_counter()
-    info = probe(Path(src))
-    with VideoWriter(Path(dst), info) as writer:
-        for batch in iter_frames(Path(src), batch=8, info=info):
-            writer.write(batch.frames)
-    return {"seconds": time.perf_counter() - t0, "frames": writer.frames_written}
+    frames = 0
+    with av.open(src) as inp, av.open(dst, "w", options={"movflags": "+faststart"}) as out:
+        vin = inp.streams.video[0]
+        vin.thread_type = "AUTO"
+        vout = out.add_stream("libx264", rate=vin.average_rate)
+        vout.width, vout.height, vout.pix_fmt = vin.width, vin.height, "yuv420p"
+        vout.options = {"crf": str(opts.crf), "preset": opts.preset, "profile": "high"}
+        for frame in inp.decode(vin):
+            frame.pts, frame.time_base = frames, 1 / vin.average_rate
+            out.mux(vout.encode(frame))
+            frames += 1
+        out.mux(vout.encode(None))
+    return {"seconds": time.perf_counter() - t0, "frames": frames}
 
 
 def stages(src: str, dst: str, device: str, every: str) -> dict[str, float]:

@@ -67,7 +67,7 @@ class YuNetDetector:
     ~10 px, so a 20 px face survives a 0.5 downscale but not much more.
     """
 
-    def __init__(self, score_threshold: float = 0.6, scale: float = 1.0, nms_iou: float = 0.4):
+    def __init__(self, score_threshold: float = 0.5, scale: float = 1.0, nms_iou: float = 0.4):
         self.score_threshold, self.scale, self.nms_iou = score_threshold, scale, nms_iou
 
     def detect(self, frame: np.ndarray) -> list[FaceBox]:

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 class FaceStageOptions:
     """k (``every``), keyframe downscale, and the window search that keeps recall up."""
 
-    every: int = 5  # detect on frames 0, k, 2k, ... (1: every frame)
+    every: int = 10  # detect on frames 0, k, 2k, ... (1: every frame); see bench_recall.py
     detect_scale: float = 1.0  # keyframe detection on a frame resized by this factor
     full_every: int = (
         0  # but at full resolution on frames 0, n, 2n, ... (0: never): finds small faces
@@ -35,6 +35,16 @@ class FaceStageOptions:
     roi_context: float = 1.0  # window = box grown by this many box sizes on each side
     roi_min_face: int = 64  # upscale a window so the face is at least this many pixels
     tracker: TrackerOptions = field(default_factory=TrackerOptions)
+
+
+@dataclass
+class _Span:
+    """The frames strictly between keyframes ``first`` and ``last``, and the boxes found in them."""
+
+    first: int
+    last: int
+    between: list[_Pending]
+    fill: list[dict[int, FaceBox]]
 
 
 @dataclass
@@ -98,14 +108,12 @@ class FaceStage:
         """Detect on ``key``, fill the frames ``between`` the previous keyframe and it."""
         boxes = self._keyframe_boxes(key)
         now = {b.track_id: b for b in boxes}
-        fill: list[dict[int, FaceBox]] = [{} for _ in between]
+        span = _Span(-1, key.index, between, [{} for _ in between])
         if prev_key is not None and between:
-            p_idx, before = prev_key
+            span.first, before = prev_key
             for tid in before.keys() | now.keys():
-                self._fill_track(
-                    tid, before.get(tid), now.get(tid), p_idx, key.index, between, fill
-                )
-        for item, found in zip(between, fill, strict=True):
+                self._fill_track(tid, before.get(tid), now.get(tid), span)
+        for item, found in zip(between, span.fill, strict=True):
             done.append((item, sorted(found.values(), key=lambda b: b.track_id)))
         done.append((key, boxes))
         return key.index, now
@@ -128,20 +136,13 @@ class FaceStage:
             tracked += self.tracker.update(key.index, rescued)
         return tracked
 
-    def _fill_track(
-        self,
-        tid: int,
-        a: FaceBox | None,
-        b: FaceBox | None,
-        ia: int,
-        ib: int,
-        between: list[_Pending],
-        fill: list[dict[int, FaceBox]],
-    ) -> None:
+    def _fill_track(self, tid: int, a: FaceBox | None, b: FaceBox | None, span: _Span) -> None:
+        """Boxes of track ``tid`` between keyframes where it was ``a`` (first) and ``b`` (last)."""
+        between, fill = span.between, span.fill
         if a is not None and b is not None:  # seen at both ends: interpolate
             va, vb = _box_array(a), _box_array(b)
             for j, item in enumerate(between):
-                t = (item.index - ia) / (ib - ia)
+                t = (item.index - span.first) / (span.last - span.first)
                 x0, y0, x1, y1 = ((1 - t) * va + t * vb).tolist()
                 fill[j][tid] = FaceBox(x0, y0, x1, y1, min(a.score, b.score), tid)
             return
