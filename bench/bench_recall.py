@@ -53,11 +53,22 @@ def precision_counts(
     return good / max(total, 1)
 
 
+MODES = {
+    # name: (full_every, motion_gate, detect_scale); every keyframe at full res for "full"
+    "full": (1, False, 1.0),
+    "half+sweep20": (20, False, 0.5),
+    "gate+sweep50": (50, True, 1.0),
+}
+
+
 def run_stage(
-    path: Path, detector_name: str, every: int, scale: float, full_every: int = 0
+    path: Path, detector_name: str, every: int, mode: str
 ) -> tuple[list[list[FaceBox]], float, int]:
     """Boxes per frame from the face stage, seconds, detector calls."""
-    opts = FaceStageOptions(every=every, detect_scale=scale, full_every=full_every)
+    full_every, gate, scale = MODES[mode]
+    opts = FaceStageOptions(
+        every=every, full_every=full_every, motion_gate=gate, detect_scale=scale
+    )
     stage = FaceStage(make_detector(detector_name), opts)
     t0 = time.perf_counter()
     out: list[list[FaceBox]] = []
@@ -81,9 +92,8 @@ def main() -> None:
     ap.add_argument("--width", type=int, default=1280)
     ap.add_argument("--height", type=int, default=720)
     ap.add_argument("--detector", default="yunet")
-    ap.add_argument("--ks", default="1,3,5,8")
-    ap.add_argument("--scales", default="1.0,0.5")
-    ap.add_argument("--full-every", default="0", help="full-res sweep every n frames (list)")
+    ap.add_argument("--ks", default="1,5,10")
+    ap.add_argument("--modes", default=",".join(MODES), help=f"of {list(MODES)}")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "clip.mp4"
@@ -101,24 +111,19 @@ def main() -> None:
             f"recall vs ground truth {hit / max(n_ref, 1):.3f}"
         )
         print(
-            f"{'k':>3} {'full':>4} {'scale':>5} {'recall_ref':>10} {'prec_ref':>8} {'recall_gt':>9} {'calls':>6} {'ms/frame':>8}"
+            f"{'k':>3} {'mode':>13} {'recall_ref':>10} {'prec_ref':>8} {'recall_gt':>9} "
+            f"{'prec_gt':>7} {'calls':>6} {'ms/frame':>8}"
         )
         for k in (int(x) for x in args.ks.split(",")):
-            for scale, fe in (
-                (float(x), int(f))
-                for x in args.scales.split(",")
-                for f in args.full_every.split(",")
-            ):
-                if scale == 1.0 and fe:
-                    continue
-                found, secs, calls = run_stage(path, args.detector, k, scale, fe)
+            for mode in args.modes.split(","):
+                found, secs, calls = run_stage(path, args.detector, k, mode)
                 r_hit, r_n, _ = match_counts(found, ref)
                 g_hit, g_n, _ = match_counts(found, truth)
-                prec = precision_counts(found, truth)
                 print(
-                    f"{k:>3} {fe:>4} {scale:>5.2f} {r_hit / max(r_n, 1):>10.3f} {precision_counts(found, ref):>8.3f} "
-                    f"{g_hit / max(g_n, 1):>9.3f} {calls:>6} {secs / args.frames * 1000:>8.1f}"
-                    f"   (precision vs truth {prec:.3f})"
+                    f"{k:>3} {mode:>13} {r_hit / max(r_n, 1):>10.3f} "
+                    f"{precision_counts(found, ref):>8.3f} {g_hit / max(g_n, 1):>9.3f} "
+                    f"{precision_counts(found, truth):>7.3f} {calls:>6} "
+                    f"{secs / args.frames * 1000:>8.1f}"
                 )
 
 

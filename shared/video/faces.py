@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from shared.video.detect import FaceDetector
+from shared.video.detect import FaceDetector, nms
+from shared.video.motion import MotionGate, MotionOptions, Rect
 from shared.video.track import IouTracker, TrackerOptions
 from shared.video.types import FaceBox, FrameBatch, Track
 
@@ -24,13 +25,13 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class FaceStageOptions:
-    """k (``every``), keyframe downscale, and the window search that keeps recall up."""
+    """k (``every``), full sweeps, motion gating, downscale, and the window search for recall."""
 
     every: int = 10  # detect on frames 0, k, 2k, ... (1: every frame); see bench_recall.py
-    detect_scale: float = 1.0  # keyframe detection on a frame resized by this factor
-    full_every: int = (
-        0  # but at full resolution on frames 0, n, 2n, ... (0: never): finds small faces
-    )
+    full_every: int = 50  # full-frame, full-res sweep on frames 0, n, 2n, ... (0: frame 0 only)
+    motion_gate: bool = True  # other keyframes: full-res detection where pixels changed only
+    motion: MotionOptions = field(default_factory=MotionOptions)
+    detect_scale: float = 1.0  # keyframes without a gate (or too much motion): resize by this
     refine: bool = True  # window search for tracks that start/end/miss between keyframes
     roi_context: float = 1.0  # window = box grown by this many box sizes on each side
     roi_min_face: int = 64  # upscale a window so the face is at least this many pixels
@@ -65,6 +66,7 @@ class FaceStage:
         self.detector = detector
         self.options = options or FaceStageOptions()
         self.tracker = IouTracker(self.options.tracker)
+        self.gate = MotionGate(self.options.motion) if self.options.motion_gate else None
         self.detector_calls = 0
 
     def run(
@@ -119,8 +121,7 @@ class FaceStage:
         return key.index, now
 
     def _keyframe_boxes(self, key: _Pending) -> list[FaceBox]:
-        full = self.options.full_every > 0 and key.index % self.options.full_every == 0
-        dets = self._detect_full(key.frame, 1.0 if full else self.options.detect_scale)
+        dets = self._detect_keyframe(key)
         live = self.tracker.live_boxes(key.index)
         tracked = self.tracker.update(key.index, dets)
         if not self.options.refine:
@@ -157,6 +158,35 @@ class FaceStage:
                 break
             guess = found.with_track(tid)
             fill[j][tid] = guess
+
+    def _detect_keyframe(self, key: _Pending) -> list[FaceBox]:
+        """Full sweep on schedule; otherwise the changed windows only (or the downscaled frame)."""
+        every = self.options.full_every
+        sweep = key.index == 0 or (every > 0 and key.index % every == 0)
+        regions = self.gate.regions(key.frame) if self.gate is not None else None
+        if sweep:
+            return self._detect_full(key.frame, 1.0)
+        if regions is None:
+            return self._detect_full(key.frame, self.options.detect_scale)
+        return self._detect_regions(key.frame, regions)
+
+    def _detect_regions(self, frame: np.ndarray, regions: list[Rect]) -> list[FaceBox]:
+        """Full-resolution detection in each window, merged by NMS (windows may overlap)."""
+        found: list[FaceBox] = []
+        for x0, y0, x1, y1 in regions:
+            if x1 - x0 < 16 or y1 - y0 < 16:
+                continue
+            self.detector_calls += 1
+            win = np.ascontiguousarray(frame[y0:y1, x0:x1])
+            found += [
+                FaceBox(b.x0 + x0, b.y0 + y0, b.x1 + x0, b.y1 + y0, b.score)
+                for b in self.detector.detect(win)
+            ]
+        if len(found) < 2:
+            return found
+        arr = np.array([[b.x0, b.y0, b.x1, b.y1] for b in found], dtype=np.float32)
+        keep = nms(arr, np.array([b.score for b in found], dtype=np.float32), 0.4)
+        return [found[i] for i in keep.tolist()]
 
     def _detect_full(self, frame: np.ndarray, scale: float) -> list[FaceBox]:
         self.detector_calls += 1
