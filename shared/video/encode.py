@@ -122,6 +122,8 @@ class VideoWriter:
         if self.options.threads:
             opts["threads"] = str(self.options.threads)
         stream.options = opts
+        if self.info.rotation:  # keep the source's display matrix: players rotate as before
+            stream.set_display_rotation(self.info.rotation)
         return stream
 
     def write(self, frames: np.ndarray) -> None:

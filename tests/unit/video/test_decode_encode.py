@@ -81,3 +81,19 @@ def test_decoded_batches_are_rgb_uint8_with_consecutive_indices(
     assert [len(b) for b in batches] == [7, 7, 7, 3]
     assert all(b.frames.dtype == np.uint8 and b.frames.shape[1:] == (120, 160, 3) for b in batches)
     assert np.concatenate([b.indices for b in batches]).tolist() == list(range(24))
+
+
+def test_display_rotation_is_kept(tmp_path: Path) -> None:
+    src, dst = tmp_path / "rot.mp4", tmp_path / "out.mp4"
+    with av.open(str(src), "w") as out:
+        s = out.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        s.set_display_rotation(90)
+        for i in range(5):
+            f = av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format="rgb24")
+            f.pts = i
+            out.mux(s.encode(f))
+        out.mux(s.encode(None))
+    assert probe(src).rotation == 90
+    assert _transcode(src, dst) == 5
+    assert probe(dst).rotation == 90
