@@ -24,8 +24,10 @@ _TRUNCATION_SLACK = 2
 
 
 def _short(err: BaseException) -> str:
-    """First line of an error message, trimmed: the user sees one line."""
-    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    """First line of an error message, trimmed, without file paths: the user sees one line."""
+    strerror = getattr(err, "strerror", None)  # FFmpegError: the reason without the path
+    raw = str(strerror) if isinstance(err, av.FFmpegError) and strerror else str(err)
+    text = raw.strip().splitlines()[0] if raw.strip() else type(err).__name__
     return text[:160]
 
 
@@ -40,7 +42,10 @@ def _open(path: Path) -> Any:
     try:
         return av.open(str(path), mode="r", metadata_errors="ignore")
     except (av.FFmpegError, OSError, ValueError, UnicodeError) as err:
-        raise BadInputError(f"{path.name}: not a readable video ({_short(err)})") from err
+        raise BadInputError(
+            f"{path.name}: not a readable video: truncated, damaged or not a video file "
+            f"({_short(err)})"
+        ) from err
 
 
 def _frame_rate(stream: Any) -> Fraction:
