@@ -3,9 +3,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(CURDIR)/.tools/bin:$(PATH)
 
-.PHONY: setup test lint fmt typecheck protos protos-check pytest unit integration e2e up bench
+.PHONY: setup test lint fmt typecheck protos protos-check pytest unit integration e2e up bench eval-data
 
-setup:
+seteval-data:
+	bash scripts/fetch_eval_data.sh
+
+up:
 	bash scripts/setup.sh
 
 test: lint typecheck protos-check pytest
@@ -38,6 +41,9 @@ integration:
 
 e2e:
 	$(BIN)/python -m pytest -q tests/e2e
+
+eval-data:
+	bash scripts/fetch_eval_data.sh
 
 up:
 	$(BIN)/uunet up --dev --state-dir .uunet-dev
