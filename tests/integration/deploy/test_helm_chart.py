@@ -62,6 +62,20 @@ def test_rendered_core_objects_validate_strictly_against_kubernetes_schemas(
     assert "Couldn't find schema" not in result.stdout + result.stderr
 
 
+@pytest.mark.parametrize("version", ["1.27.0", "1.37.0"])
+def test_rendered_objects_validate_on_the_oldest_and_newest_kubernetes(
+    version: str, tmp_path: Path
+) -> None:
+    """The chart's kubeVersion floor (>=1.27) and the newest schemas bundled, all renders at once."""
+    validator = require_tool("kubernetes-validate")
+    core = [d for p, f in COMBOS for d in render(p, f) if not is_crd_object(d)]
+    manifest = tmp_path / "all.yaml"
+    manifest.write_text(yaml.safe_dump_all(core))
+    result = run([validator, "--strict", "--quiet", "-k", version, str(manifest)])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Couldn't find schema" not in result.stdout + result.stderr
+
+
 def test_kubernetes_validate_strict_rejects_an_unknown_field(tmp_path: Path) -> None:
     """Guards the check above: strict mode does catch a misspelt field."""
     validator = require_tool("kubernetes-validate")
