@@ -83,7 +83,7 @@ def _check_engine(engine: FaceModel | None, manifest: Manifest) -> FaceModel:
     return engine
 
 
-class _Learned:
+class LearnedRestorer:
     """Learned restoration of one batch: private module on the re-cropped surrogates."""
 
     def __init__(self, engine: FaceModel, keys: PrivateSideKeys, manifest: Manifest) -> None:
@@ -160,7 +160,7 @@ def run_reid(
     restored = 0
     with ExitStack() as stack:
         tmp = stack.enter_context(temp_output(dst))
-        learned = _Learned(model, keys, manifest) if model is not None else None
+        learned = LearnedRestorer(model, keys, manifest) if model is not None else None
         sealed = _Sealed(_open_sealed(stack, emb, keys), tracks) if mode == "sealed" else None
         writer = stack.enter_context(
             VideoWriter(
