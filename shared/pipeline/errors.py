@@ -37,9 +37,11 @@ def guarded(what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
                 raise ConfigError(f"{what} failed on a file: {_first_line(err)}") from err
             except MemoryError as err:
                 raise BadInputError(f"{what} ran out of memory") from err
-            except (RuntimeError, ValueError) as err:  # torch/numpy failures: log the detail
+            except Exception as err:  # torch/numpy failures or a bug: detail to the log only
                 log.exception("%s failed", what)
-                raise UUNetError(f"{what} failed: {_first_line(err)}") from err
+                raise UUNetError(
+                    f"{what} failed ({type(err).__name__}: {_first_line(err)})"
+                ) from err
 
         return inner
 
