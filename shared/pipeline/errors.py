@@ -38,7 +38,8 @@ def guarded(what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
             except MemoryError as err:
                 raise BadInputError(f"{what} ran out of memory") from err
             except Exception as err:  # torch/numpy failures or a bug: detail to the log only
-                log.exception("%s failed", what)
+                # The traceback goes to debug (``uunet -v``); users see one line.
+                log.debug("%s failed", what, exc_info=True)
                 raise UUNetError(
                     f"{what} failed ({type(err).__name__}: {_first_line(err)})"
                 ) from err
