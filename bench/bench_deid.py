@@ -123,6 +123,7 @@ def _deid_cmd(via: str, src: Path, work: Path, device: str, every: int) -> list[
     dst = work / f"deid_{device}.mp4"
     if via == "cli":
         uunet = str(Path(sys.executable).parent / "uunet")
+        keys = str(work / "keys")
         return [
             sys.executable,
             __file__,
@@ -131,7 +132,8 @@ def _deid_cmd(via: str, src: Path, work: Path, device: str, every: int) -> list[
             str(src),
             str(dst),
             device,
-            str(work / "keys"),
+            keys,
+            str(every),
         ]
     return [sys.executable, __file__, f"--child-{via}", str(src), str(dst), device, str(every)]
 

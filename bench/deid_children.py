@@ -12,12 +12,9 @@ from typing import Any
 
 
 def _engine(device: str) -> Any:
-    import os
+    from shared.video.runtime import configure_cpu_threads
 
-    import torch
-
-    # torch's OpenMP threads spin while FFmpeg/x264 need the cores: leave half of them to the codec
-    torch.set_num_threads(max(1, (os.cpu_count() or 2) // 2))
+    configure_cpu_threads(device)  # as the CLI does
     from shared.domain.errors import ConfigError
     from shared.model.config import ModelConfig
     from shared.model.inference import UUNetEngine
@@ -93,16 +90,38 @@ def api(src: str, dst: str, device: str, every: str) -> dict[str, float]:
     return {"seconds": time.perf_counter() - t0, "faces": report.faces}
 
 
-def cli(uunet: str, src: str, dst: str, device: str, keys: str) -> dict[str, float]:
-    """``uunet deid`` end to end (process start and imports included)."""
+def _checkpoint(work: Path) -> Path | None:
+    """The shipped weights if present (None), else a random product-config checkpoint in ``work``."""
+    from shared.model.checkpoint import DEFAULT_CHECKPOINT, save_checkpoint
+    from shared.model.config import ModelConfig
+    from shared.model.inference import UUNetEngine
+
+    if Path(DEFAULT_CHECKPOINT).exists():
+        return None
+    path = work / "random-product.pt"
+    if not path.exists():
+        config = ModelConfig.product()
+        save_checkpoint(path, UUNetEngine.from_config(config).generator, config)
+    return path
+
+
+def _prepare_cli(uunet: str, keys: str) -> None:
+    """Key set and weights made before the clock starts."""
     if not Path(keys).exists():
         subprocess.run([uunet, "keys", "init", keys], check=True, capture_output=True)
+    _checkpoint(Path(keys).parent)
+
+
+def cli(uunet: str, src: str, dst: str, device: str, keys: str, every: str) -> dict[str, float]:
+    """``uunet deid`` end to end (process start, imports and weight loading included)."""
+    cmd = [uunet, "deid", src, "-o", dst, "--keys", keys, "--device", device, "-q"]
+    ckpt = _checkpoint(Path(keys).parent)
+    cmd += ["--checkpoint", str(ckpt)] if ckpt is not None else []
+    cmd += ["--detect-every", every] if int(every) else []
     t0 = time.perf_counter()
-    subprocess.run(
-        [uunet, "deid", src, "-o", dst, "--keys", keys, "--device", device],
-        check=True,
-        capture_output=True,
-    )
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"uunet deid failed: {done.stderr.strip()[-500:]}")
     return {"seconds": time.perf_counter() - t0, "faces": -1}
 
 
@@ -116,6 +135,8 @@ def _cpu_s() -> float:
 def run_child(kind: str, argv: list[str]) -> None:
     """Dispatch ``--child-KIND`` and print its JSON line (seconds and CPU seconds of the work)."""
     fn = {"transcode": transcode, "stages": stages, "api": api, "cli": cli}[kind]
+    if kind == "cli":
+        _prepare_cli(argv[0], argv[4])
     cpu0 = _cpu_s()
     out = fn(*argv)
     out["cpu_s"] = _cpu_s() - cpu0  # includes the engine build; small next to the clip

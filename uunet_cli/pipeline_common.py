@@ -58,7 +58,9 @@ def check_input(path: Path) -> None:
 def load_engine(checkpoint: Path | None, device: str) -> Any:
     """The UU-Net engine (torch imported here so ``uunet --help`` stays fast)."""
     from shared.model.inference import UUNetEngine
+    from shared.video.runtime import configure_cpu_threads
 
+    configure_cpu_threads(device)  # torch's spinning threads starve the codec otherwise
     return UUNetEngine.load(checkpoint, device=device)
 
 
