@@ -43,7 +43,8 @@ def _popen_rss(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, f
         if line.startswith("{"):
             data.update(json.loads(line))
     data["wall_s"] = wall
-    data["rss_mib"] = usage.ru_maxrss / 1024
+    # peak RSS of the child; for --via cli, of the uunet process it ran
+    data["rss_mib"] = data.pop("rss_mib_inner", usage.ru_maxrss / 1024)
     return data
 
 

@@ -122,7 +122,9 @@ def cli(uunet: str, src: str, dst: str, device: str, keys: str, every: str) -> d
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode:
         raise SystemExit(f"uunet deid failed: {done.stderr.strip()[-500:]}")
-    return {"seconds": time.perf_counter() - t0, "faces": -1}
+    seconds = time.perf_counter() - t0
+    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the uunet process
+    return {"seconds": seconds, "faces": -1, "rss_mib_inner": rss}
 
 
 def _cpu_s() -> float:
