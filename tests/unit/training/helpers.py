@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import torch
 
@@ -32,7 +33,7 @@ def tiny_pool(subjects: int = 4, per_session: int = 4, seed: int = 0) -> TensorP
     )
 
 
-def tiny_train_config(product: bool = True, **kw: object) -> TrainConfig:
+def tiny_train_config(product: bool = True, **kw: Any) -> TrainConfig:
     """2 subjects x 2 images, one critic step: seconds on CPU."""
     base = TrainConfig.product() if product else TrainConfig.reference()
     return replace(base, subjects=2, images_per_subject=2, critic_steps=1, curriculum_steps=0, **kw)
