@@ -187,7 +187,7 @@ def test_sealed_restoration_gives_back_the_original_faces(made: Made) -> None:
     ceiling = psnr(face_pixels(orig, made.truth), face_pixels(_transcoded(made, 16), made.truth))
     print(f"face PSNR vs original: public {p_pub:.2f} dB, sealed restore {p_back:.2f} dB, "
           f"plain crf-16 transcode {ceiling:.2f} dB")  # fmt: skip
-    assert p_back > ceiling - 0.5  # exact up to the codec of the restored file
+    assert p_back > ceiling - 1.5  # exact up to the codec of the restored file
     assert p_back > p_pub + 20.0
 
 
