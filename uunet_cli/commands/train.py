@@ -60,6 +60,24 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p2.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                     help="override a TrainConfig field, e.g. --set w_rec=50 (repeatable)")  # fmt: skip
     p2.set_defaults(handler=run_phase2)
+    ex = phases.add_parser("export", help="write a run's checkpoint as shippable weights (fp16)",
+                           formatter_class=FMT)  # fmt: skip
+    ex.add_argument(
+        "--checkpoint", type=Path, required=True, help="run checkpoint (latest.pt/best.pt)"
+    )
+    ex.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        help="file to write, e.g. models/default/uunet-default.pt",
+    )
+    ex.add_argument(
+        "--fp32", action="store_true", help="keep float32 (default: float16, half the size)"
+    )
+    ex.add_argument(
+        "--note", action="append", default=[], metavar="KEY=VALUE", help="extra meta entries"
+    )
+    ex.set_defaults(handler=run_export)
 
 
 def _data_args(p: argparse.ArgumentParser) -> None:
@@ -165,4 +183,21 @@ def run_phase2(args: argparse.Namespace) -> int:
         )
         print(" ".join(f"{k}={v:.4f}" for k, v in sorted(last.items())))
     ddp.shutdown(ctx)
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """Copy a checkpoint's generator (with config and meta) to a shippable file, fp16 by default."""
+    from shared.model.checkpoint import load_checkpoint, save_checkpoint
+
+    ckpt = load_checkpoint(args.checkpoint)
+    meta = dict(ckpt.meta)
+    for item in args.note:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise BadInputError(f"--note expects KEY=VALUE, got {item!r}")
+        meta[key] = value
+    path = save_checkpoint(args.out, ckpt.generator, ckpt.config, meta, half=not args.fp32)
+    size_mb = path.stat().st_size / 1e6
+    print(f"wrote {path} ({size_mb:.1f} MB, {ckpt.model_id} {ckpt.version})")
     return 0
