@@ -50,9 +50,12 @@ def bce_logits(logits: torch.Tensor, target: float) -> torch.Tensor:
 
 
 def bce_prob(p: torch.Tensor, target: float) -> torch.Tensor:
-    """BCE of probabilities against a constant label, clamped away from 0/1."""
-    p = p.clamp(1e-6, 1 - 1e-6)
-    return F.binary_cross_entropy(p, torch.full_like(p, target))
+    """BCE of probabilities against a constant label, in float32 and clamped away from 0/1.
+
+    Written out because F.binary_cross_entropy refuses to run under CUDA autocast.
+    """
+    p = p.float().clamp(1e-6, 1 - 1e-6)
+    return -(target * torch.log(p) + (1.0 - target) * torch.log1p(-p)).mean()
 
 
 def gradient_penalty(
@@ -76,9 +79,11 @@ def gradient_penalty(
 
 def reconstruction(o: torch.Tensor, x: torch.Tensor, kind: str, w_ssim: float) -> torch.Tensor:
     """Reference: MSE(O, x). Product: L1 + w_ssim * (1 - SSIM) (sharper than MSE alone)."""
+    o, x = o.float(), x.float()  # SSIM's variance terms underflow in bf16 (autocast on CUDA)
     if kind == "mse":
         return F.mse_loss(o, x)
-    return F.l1_loss(o, x) + w_ssim * (1.0 - ssim(o, x)).mean()
+    with torch.autocast(device_type=o.device.type, enabled=False):
+        return F.l1_loss(o, x) + w_ssim * (1.0 - ssim(o, x)).mean()
 
 
 def scores(

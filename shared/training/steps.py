@@ -66,7 +66,11 @@ class GeneratorLoss(nn.Module):
         self._frozen = (critic, dict(recognisers))
 
     def _degrade(self, a: Tensor) -> Tensor:
-        return self.codec(a) if self.codec is not None else a
+        if self.codec is None:
+            return a
+        # The DCT quantisation needs float32: bf16 rounding alone would be ~0.5 of a level.
+        with torch.autocast(device_type=a.device.type, enabled=False):
+            return self.codec(a.float())
 
     def forward(
         self, x1: Tensor, x2: Tensor, n1: Tensor, n2: Tensor, n_wrong: Tensor | None, full: bool

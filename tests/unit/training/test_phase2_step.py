@@ -102,3 +102,17 @@ def test_training_writes_sample_grids_and_a_loadable_checkpoint(tmp_path: Path) 
     assert engine.model_version.endswith("+steps1")
     out = engine.deidentify(torch.rand(2, 3, 64, 64), torch.rand(2, 1, 64, 64))
     assert out.shape == (2, 3, 64, 64)
+
+
+@pytest.mark.parametrize("product", [True, False])
+def test_a_phase2_step_under_bf16_autocast_gives_finite_losses(
+    tmp_path: Path, product: bool
+) -> None:
+    # CPU autocast stands in for the CUDA bf16 path (same code, same casts).
+    trainer = _trainer(tmp_path, product)
+    pool = tiny_pool()
+    with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+        d_terms = trainer.critic_step(pool)
+        g_terms, _ = trainer.generator_step(pool)
+    values = [*d_terms.values(), *g_terms.values()]
+    assert all(torch.isfinite(torch.tensor(v)) for v in values)
