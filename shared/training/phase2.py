@@ -173,7 +173,9 @@ class Phase2Trainer:
         return last
 
     def _log(self, terms: dict[str, float]) -> None:
-        terms = {k: ddp.mean_across(v, self.ctx) for k, v in terms.items()}
+        terms = {k: ddp.mean_across(v, self.ctx) for k, v in terms.items()}  # every rank joins
+        if not self.ctx.main:
+            return
         log.info(
             "phase2 step %d %s",
             self.step,
