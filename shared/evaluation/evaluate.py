@@ -148,7 +148,19 @@ def score(
         "track_mean_distance": mean(track_d),
         "track_share_below_threshold": rate([d < MATCH_THRESHOLD for d in track_d]),
         "original_track_mean_distance": mean(_track_distances(e["x"], tracks)),
+        "judge_impostor_nonmatch": rate([d >= MATCH_THRESHOLD for d in _impostor(e["x"], tracks)]),
     }
+
+
+def _impostor(emb: list[np.ndarray], tracks: Tensor) -> list[float]:
+    """Judge distances between each original and the next face of ANOTHER track (a swap baseline)."""
+    out = []
+    n = len(emb)
+    for i in range(n):
+        j = next((k % n for k in range(i + 1, i + n) if tracks[k % n] != tracks[i]), None)
+        if j is not None:
+            out.append(float(np.linalg.norm(emb[i] - emb[j])))
+    return out
 
 
 def meets(name: str, value: float | None) -> bool | None:

@@ -26,6 +26,7 @@ ROWS = (
     ("wrong_key_psnr", "  wrong-key restoration PSNR dB"),
     ("track_mean_distance", "stability: judge dist between a track's surrogates"),
     ("original_track_mean_distance", "  same for the originals"),
+    ("judge_impostor_nonmatch", "judge: two different people's originals do not match"),
 )
 
 
