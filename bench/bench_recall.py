@@ -20,6 +20,7 @@ import numpy as np
 from shared.video.decode import iter_frames
 from shared.video.detect import make_detector
 from shared.video.faces import FaceStage, FaceStageOptions
+from shared.video.runtime import configure_cpu_threads
 from shared.video.synthetic import SceneSpec, write_clip
 from shared.video.track import iou_matrix
 from shared.video.types import FaceBox
@@ -95,6 +96,7 @@ def main() -> None:
     ap.add_argument("--ks", default="1,5,10")
     ap.add_argument("--modes", default=",".join(MODES), help=f"of {list(MODES)}")
     args = ap.parse_args()
+    configure_cpu_threads()  # before anything loads yuface's OpenMP runtime
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "clip.mp4"
         spec = SceneSpec(
