@@ -167,7 +167,9 @@ def load_private_engine(settings: PrivateSettings) -> UUNetEngine:
     from shared.crypto.weights import decrypt_file, load_key_file
     from shared.model.checkpoint import part_from_bytes
     from shared.model.inference import UUNetEngine
+    from shared.video.runtime import configure_cpu_threads
 
+    configure_cpu_threads(settings.device)  # before yuface loads: torch threads starve the codec
     if settings.encrypted_weights is None:
         raise ConfigError("UUNET_PRIVATE_ENCRYPTED_WEIGHTS is required (see uunet weights encrypt)")
     key = load_key_file(settings.weights_key_file)

@@ -164,7 +164,9 @@ def load_deidentify(settings: PublicSettings) -> Deidentify:
     from shared.crypto.keys import PublicSideKeys
     from shared.model.inference import UUNetEngine
     from shared.pipeline.api import deidentify_clip
+    from shared.video.runtime import configure_cpu_threads
 
+    configure_cpu_threads(settings.device)  # before yuface loads: torch threads starve the codec
     if settings.keys_dir is None:
         raise ConfigError("UUNET_PUBLIC_KEYS_DIR is required (a key set from uunet keys init)")
     keys = PublicSideKeys.load(Path(settings.keys_dir))
