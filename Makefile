@@ -5,10 +5,7 @@ export PATH := $(CURDIR)/$(BIN):$(CURDIR)/.tools/bin:$(PATH)
 
 .PHONY: setup test lint fmt typecheck protos protos-check pytest unit integration e2e up bench eval-data
 
-seteval-data:
-	bash scripts/fetch_eval_data.sh
-
-up:
+setup:
 	bash scripts/setup.sh
 
 test: lint typecheck protos-check pytest
@@ -41,6 +38,9 @@ integration:
 
 e2e:
 	$(BIN)/python -m pytest -q tests/e2e
+
+eval-data:
+	bash scripts/fetch_eval_data.sh
 
 eval-data:
 	bash scripts/fetch_eval_data.sh
