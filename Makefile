@@ -42,8 +42,5 @@ e2e:
 eval-data:
 	bash scripts/fetch_eval_data.sh
 
-eval-data:
-	bash scripts/fetch_eval_data.sh
-
 up:
 	$(BIN)/uunet up --dev --state-dir .uunet-dev
