@@ -161,4 +161,3 @@ class DevStack:
 
 def _quiet_env() -> dict[str, str]:
     return {"PYTHONUNBUFFERED": "1", "PATH": os.environ.get("PATH", "")}
-
