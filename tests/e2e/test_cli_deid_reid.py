@@ -2,8 +2,9 @@
 
 One session fixture de-identifies a 256x192, 20-frame clip with two real faces (scikit-image's
 astronaut and an LFW face, see ``shared.video.synthetic``); the tests check that output and restore
-it in each mode. The model is the shipped checkpoint when present, else a tiny randomly initialised
-one (then learned restoration is checked to run, not to be faithful).
+it in each mode. The model is ``$UUNET_E2E_CHECKPOINT`` if set, else the shipped checkpoint when
+present, else a tiny randomly initialised one (then learned restoration is checked to run, not to
+be faithful).
 """
 
 from __future__ import annotations
@@ -88,8 +89,14 @@ def _tiny_checkpoint(path: Path) -> Path:
 @pytest.fixture(scope="module")
 def made(tmp_path_factory: pytest.TempPathFactory) -> Made:
     root = tmp_path_factory.mktemp("cli")
-    trained = DEFAULT_CHECKPOINT.exists()
-    model_args = () if trained else ("--checkpoint", str(_tiny_checkpoint(root / "tiny.pt")))
+    override = os.environ.get("UUNET_E2E_CHECKPOINT")  # e.g. a run's latest.pt, as if shipped
+    trained = bool(override) or DEFAULT_CHECKPOINT.exists()
+    if override:
+        model_args: tuple[str, ...] = ("--checkpoint", override)
+    elif trained:
+        model_args = ()
+    else:
+        model_args = ("--checkpoint", str(_tiny_checkpoint(root / "tiny.pt")))
     keys = root / "keys"
     assert uunet("keys", "init", keys).returncode == 0
     clip = root / "two.mp4"
@@ -202,7 +209,7 @@ def test_learned_restoration_runs_with_the_keyed_private_module(made: Made) -> N
     p_pub = psnr(face_pixels(orig, made.truth), face_pixels(pub, made.truth))
     p_back = psnr(face_pixels(orig, made.truth), face_pixels(rest, made.truth))
     print(f"face PSNR vs original: public {p_pub:.2f} dB, learned restore {p_back:.2f} dB "
-          f"({'shipped' if made.trained else 'untrained tiny'} model)")  # fmt: skip
+          f"({'trained' if made.trained else 'untrained tiny'} model)")  # fmt: skip
     assert not np.array_equal(rest, pub)  # the private module rewrote the faces
     if made.trained:
         assert p_back > p_pub + 3.0
