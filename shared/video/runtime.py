@@ -3,9 +3,28 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
+from pathlib import Path
 
 log = logging.getLogger(__name__)
+
+
+def usable_cpus(cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
+    """CPUs this process may really use: its affinity set, capped by a cgroup v2 CPU quota.
+
+    ``os.cpu_count()`` reports the node's cores; a container limited to 4 CPUs on a 64-core node
+    would otherwise start 32 torch threads and be throttled.
+    """
+    count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    count = count or 1
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+        if quota != "max":
+            count = min(count, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass  # no cgroup v2 quota visible: the affinity set is the limit
+    return count
 
 
 def configure_cpu_threads(device: str = "cpu", torch_threads: int | None = None) -> int:
@@ -19,7 +38,7 @@ def configure_cpu_threads(device: str = "cpu", torch_threads: int | None = None)
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # libraries loaded later (yuface's OpenMP)
     if device != "cpu" and torch_threads is None:
         return int(torch.get_num_threads())
-    n = torch_threads or max(1, (os.cpu_count() or 2) // 2)
+    n = torch_threads or max(1, usable_cpus() // 2)
     torch.set_num_threads(n)
     log.debug("torch CPU threads: %d", n)
     return n
