@@ -354,7 +354,7 @@ def test_dev_key_set_is_created_on_first_use_and_announced(made: Made) -> None:
 def test_help_states_defaults() -> None:
     deid, reid = uunet("deid", "--help"), uunet("reid", "--help")
     assert deid.returncode == reid.returncode == 0
-    assert "(default: cpu)" in deid.stdout and "(default: 5)" in deid.stdout
+    assert "(default: cpu)" in deid.stdout and "(default: 10)" in deid.stdout
     assert "(default: auto)" in reid.stdout
 
 

@@ -41,7 +41,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--keep-audio", action="store_true", help="keep the audio track (AAC)")
     p.add_argument("--attributes", default="",
                    help="soft attributes to keep or change, e.g. gender=keep,beard=change")  # fmt: skip
-    p.add_argument("--detect-every", type=int, default=5,
+    p.add_argument("--detect-every", type=int, default=10,
                    help="run the face detector every K frames, track in between")  # fmt: skip
     p.add_argument("--detector", default="yunet", choices=("yunet", "centerface"),
                    help="face detector")  # fmt: skip
