@@ -72,7 +72,7 @@ class DeidOptions:
     device: str = "cpu"
     limits: Limits = field(default_factory=Limits)
     clip_id: str | None = None  # None: a random id
-    detect_every: int = 10  # detector every k-th frame, tracking between (recall 0.996: bench_recall)
+    detect_every: int = 10  # detect every k-th frame, track between (bench_recall)
     detector: str = "yunet"  # yunet|centerface
     batch_frames: int = 8  # frames per model call (all faces of the batch in one call)
     manifest_json: Path | None = None  # also write the manifest here
