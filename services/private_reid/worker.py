@@ -7,41 +7,27 @@ job ends either way, ``on_terminal`` deletes the raw upload, counts the outcome 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import tempfile
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+from services.common.jobthread import HandlerOptions, JobCancelledError, run_in_thread
 from services.common.metrics import JobMetrics
 from services.private_reid.desk import result_key_for
-from shared.domain.errors import BadInputError, NotFoundError, UUNetError
+from shared.domain.errors import BadInputError, NotFoundError
 from shared.domain.jobs import JobState, JobStatus
 from shared.jobs.runner import JobContext
-from shared.pipeline.api import Limits, ReidOptions, ReidReport
+from shared.pipeline.api import ReidOptions, ReidReport
 from shared.ports import AuditLog, JobStore, ObjectStore
 
 log = logging.getLogger(__name__)
+__all__ = ["HandlerOptions", "JobCancelledError", "ReidHandler", "Reidentify"]
 
 # (src, dst, options, progress) -> report; the composition root binds keys and engine.
 Reidentify = Callable[[Path, Path, ReidOptions, Callable[[float], None]], ReidReport]
-PROGRESS_STEP = 0.02
-
-
-class JobCancelledError(UUNetError):
-    """Raised inside the pipeline thread once its job was given up (timeout or shutdown)."""
-
-
-@dataclass(frozen=True)
-class HandlerOptions:
-    """How the handler runs the pipeline."""
-
-    device: str = "cpu"
-    limits: Limits = field(default_factory=Limits)
-    work_dir: Path | None = None
 
 
 @dataclass
@@ -86,26 +72,11 @@ class ReidHandler:
         return result_key
 
     async def _run(self, ctx: JobContext, src: Path, dst: Path, options: ReidOptions) -> ReidReport:
-        loop = asyncio.get_running_loop()
-        cancelled = threading.Event()
-        last = [0.0]
-
-        async def report(fraction: float) -> None:
-            await ctx.progress(fraction)
-
-        def progress(fraction: float) -> None:
-            # Called from the pipeline thread: hop to the loop, never block on the store.
-            if cancelled.is_set():
-                raise JobCancelledError("job cancelled")
-            if fraction - last[0] >= PROGRESS_STEP or fraction >= 1.0:
-                last[0] = fraction
-                asyncio.run_coroutine_threadsafe(report(fraction), loop)
-
-        try:
-            return await asyncio.to_thread(self.reidentify, src, dst, options, progress)
-        except asyncio.CancelledError:
-            cancelled.set()
-            raise
+        return await run_in_thread(
+            ctx,
+            lambda progress: self.reidentify(src, dst, options, progress),
+            {str(src): "the clip", str(dst): "the result"},
+        )
 
     async def on_terminal(self, status: JobStatus) -> None:
         """Delete the raw upload, count the outcome, audit ``done``/``failed``."""

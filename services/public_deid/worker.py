@@ -7,44 +7,26 @@ makes the next progress call raise so the thread ends instead of running on unse
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import logging
 import tempfile
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from services.common.errors import without_paths
+from services.common.jobthread import HandlerOptions, JobCancelledError, run_in_thread
 from services.common.metrics import JobMetrics
 from services.public_deid.service import parse_attributes, result_key_for
-from shared.domain.errors import BadInputError, NotFoundError, UUNetError
+from shared.domain.errors import BadInputError, NotFoundError
 from shared.domain.jobs import JobState, JobStatus
 from shared.jobs.runner import JobContext
-from shared.pipeline.api import DeidOptions, DeidReport, Limits
+from shared.pipeline.api import DeidOptions, DeidReport
 from shared.ports import ObjectStore
 
 log = logging.getLogger(__name__)
+__all__ = ["DeidHandler", "Deidentify", "HandlerOptions", "JobCancelledError"]
 
 # (src, dst, options, progress) -> report; the composition root binds keys and engine.
 Deidentify = Callable[[Path, Path, DeidOptions, Callable[[float], None]], DeidReport]
-
-PROGRESS_STEP = 0.02  # store updates at most every 2 %
-
-
-class JobCancelledError(UUNetError):
-    """Raised inside the pipeline thread once its job was given up (timeout or shutdown)."""
-
-
-@dataclass(frozen=True)
-class HandlerOptions:
-    """How the handler runs the pipeline."""
-
-    device: str = "cpu"
-    limits: Limits = field(default_factory=Limits)
-    work_dir: Path | None = None
 
 
 class DeidHandler:
@@ -97,32 +79,11 @@ class DeidHandler:
         return result_key
 
     async def _run(self, ctx: JobContext, src: Path, dst: Path, options: DeidOptions) -> DeidReport:
-        loop = asyncio.get_running_loop()
-        cancelled = threading.Event()
-        last = [0.0]
-        sent: list[concurrent.futures.Future[None]] = []
-
-        async def report(fraction: float) -> None:
-            await ctx.progress(fraction)
-
-        def progress(fraction: float) -> None:
-            # Called from the pipeline thread: hop to the loop, never block on the store.
-            if cancelled.is_set():
-                raise JobCancelledError("job cancelled")
-            if fraction - last[0] >= PROGRESS_STEP or fraction >= 1.0:
-                last[0] = fraction
-                sent.append(asyncio.run_coroutine_threadsafe(report(fraction), loop))
-
-        try:
-            return await asyncio.to_thread(self.deidentify, src, dst, options, progress)
-        except asyncio.CancelledError:
-            cancelled.set()
-            raise
-        except UUNetError as err:
-            raise without_paths(err, {str(src): "the clip", str(dst): "the result"}) from None
-        finally:
-            # Let every progress write land before the runner records the end state.
-            await asyncio.gather(*map(asyncio.wrap_future, sent), return_exceptions=True)
+        return await run_in_thread(
+            ctx,
+            lambda progress: self.deidentify(src, dst, options, progress),
+            {str(src): "the clip", str(dst): "the result"},
+        )
 
     async def on_terminal(self, status: JobStatus) -> None:
         """Delete the raw upload as soon as the job ends, and count the outcome."""
