@@ -11,14 +11,14 @@ from __future__ import annotations
 import asyncio
 import functools
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
 
 import grpc
 
 from services.common.errors import grpc_status_for
+from services.common.grpc_handlers import aborting_on_domain_errors, job_message
 from services.common.uploads import spool_chunks
 from services.private_reid.auth import Forbidden, Principal
 from services.private_reid.desk import Desk, NotReady, SubmitRequest
@@ -29,13 +29,6 @@ from uunet_api.reid.v1 import reid_pb2, reid_pb2_grpc
 
 SERVICE_NAME = reid_pb2.DESCRIPTOR.services_by_name["ReidService"].full_name
 CHUNK_BYTES = 1 << 20
-_STATES = {
-    JobState.QUEUED: jobs_pb2.JOB_STATE_QUEUED,
-    JobState.RUNNING: jobs_pb2.JOB_STATE_RUNNING,
-    JobState.DONE: jobs_pb2.JOB_STATE_DONE,
-    JobState.FAILED: jobs_pb2.JOB_STATE_FAILED,
-}
-_T = TypeVar("_T")
 
 
 def status_code(err: UUNetError) -> grpc.StatusCode:
@@ -47,40 +40,7 @@ def status_code(err: UUNetError) -> grpc.StatusCode:
     return grpc_status_for(err)
 
 
-def job_message(status: JobStatus) -> jobs_pb2.Job:
-    """JobStatus -> ``uunet.common.v1.Job``."""
-    return jobs_pb2.Job(
-        job_id=status.job_id,
-        state=_STATES[status.state],
-        progress=status.progress,
-        error=status.error or "",
-    )
-
-
-def _unary(fn: Callable[..., Awaitable[_T]]) -> Callable[..., Awaitable[_T]]:
-    @functools.wraps(fn)
-    async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> _T:
-        try:
-            return await fn(self, request, context)
-        except UUNetError as err:
-            await context.abort(status_code(err), str(err))
-            raise  # unreachable: abort raises
-
-    return wrapper
-
-
-def _streaming(fn: Callable[..., AsyncIterator[_T]]) -> Callable[..., AsyncIterator[_T]]:
-    @functools.wraps(fn)
-    async def wrapper(
-        self: Any, request: Any, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[_T]:
-        try:
-            async for item in fn(self, request, context):
-                yield item
-        except UUNetError as err:
-            await context.abort(status_code(err), str(err))
-
-    return wrapper
+_unary, _streaming = aborting_on_domain_errors(status_code)
 
 
 @dataclass(frozen=True)

@@ -9,17 +9,17 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Callable
 
 import grpc
 
 from services.common.errors import grpc_status_for
+from services.common.grpc_handlers import aborting_on_domain_errors, job_message
 from services.common.uploads import spool_chunks
 from services.public_deid.auth import Gate, Vendor
 from services.public_deid.service import ClipRequest, DeidJobs
-from shared.domain.errors import BadInputError, UUNetError
-from shared.domain.jobs import JobState, JobStatus
+from shared.domain.errors import BadInputError
+from shared.domain.jobs import JobState
 from uunet_api.common.v1 import jobs_pb2
 from uunet_api.deid.v1 import deid_pb2, deid_pb2_grpc
 
@@ -27,53 +27,7 @@ log = logging.getLogger(__name__)
 
 SERVICE_NAME = deid_pb2.DESCRIPTOR.services_by_name["DeidService"].full_name
 CHUNK_BYTES = 1 << 20
-_STATES = {
-    JobState.QUEUED: jobs_pb2.JOB_STATE_QUEUED,
-    JobState.RUNNING: jobs_pb2.JOB_STATE_RUNNING,
-    JobState.DONE: jobs_pb2.JOB_STATE_DONE,
-    JobState.FAILED: jobs_pb2.JOB_STATE_FAILED,
-}
-_T = TypeVar("_T")
-
-
-def job_message(status: JobStatus) -> jobs_pb2.Job:
-    """JobStatus -> ``uunet.common.v1.Job``."""
-    return jobs_pb2.Job(
-        job_id=status.job_id,
-        state=_STATES[status.state],
-        progress=status.progress,
-        error=status.error or "",
-    )
-
-
-def _unary(fn: Callable[..., Awaitable[_T]]) -> Callable[..., Awaitable[_T]]:
-    """Abort with the mapped status code when a unary handler raises a domain error."""
-
-    @functools.wraps(fn)
-    async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> _T:
-        try:
-            return await fn(self, request, context)
-        except UUNetError as err:
-            await context.abort(grpc_status_for(err), str(err))
-            raise  # unreachable: abort raises
-
-    return wrapper
-
-
-def _streaming(fn: Callable[..., AsyncIterator[_T]]) -> Callable[..., AsyncIterator[_T]]:
-    """Same as ``_unary`` for server-streaming handlers."""
-
-    @functools.wraps(fn)
-    async def wrapper(
-        self: Any, request: Any, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[_T]:
-        try:
-            async for item in fn(self, request, context):
-                yield item
-        except UUNetError as err:
-            await context.abort(grpc_status_for(err), str(err))
-
-    return wrapper
+_unary, _streaming = aborting_on_domain_errors(grpc_status_for)
 
 
 class DeidServicer(deid_pb2_grpc.DeidServiceServicer):
