@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from grpc_health.v1 import _async as health_aio
 
 from services.common.grpc_server import mark_not_serving, mark_serving
+from services.common.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,16 @@ class ServeOptions:
     grpc_port: int = 50051
     grace_s: float = 5.0
     log_level: str = "info"
+
+    @classmethod
+    def from_settings(cls, settings: ServiceSettings) -> ServeOptions:
+        """Listen where the service's settings say."""
+        return cls(
+            host=settings.http_host,
+            http_port=settings.http_port,
+            grpc_port=settings.grpc_port,
+            log_level=settings.log_level,
+        )
 
 
 @dataclass

@@ -150,12 +150,7 @@ def build_api(settings: PublicSettings, adapters: Adapters, probe: Probe | None)
     names = [grpc_api.SERVICE_NAME]
     interceptor = MetricsInterceptor(GrpcMetrics(registry, METRICS_PREFIX))
     server, health = build_grpc_server([grpc_api.registration(servicer)], names, [interceptor])
-    options = ServeOptions(
-        host=settings.http_host,
-        http_port=settings.http_port,
-        grpc_port=settings.grpc_port,
-        log_level=settings.log_level,
-    )
+    options = ServeOptions.from_settings(settings)
     return ApiProcess(app, server, health, names, options, on_stop=adapters.on_stop)
 
 
