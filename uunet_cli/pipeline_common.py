@@ -55,13 +55,13 @@ def check_input(path: Path) -> None:
         raise BadInputError(f"{path.name}: empty file (0 bytes)")
 
 
-def load_engine(checkpoint: Path | None, device: str) -> Any:
-    """The UU-Net engine (torch imported here so ``uunet --help`` stays fast)."""
-    from shared.model.inference import UUNetEngine
+def load_engine(checkpoint: Path | None, device: str, donors: Path | None = None) -> Any:
+    """The face model of a checkpoint (torch imported here so ``uunet --help`` stays fast)."""
+    from shared.surrogate.model import load_face_model
     from shared.video.runtime import configure_cpu_threads
 
     configure_cpu_threads(device)  # torch's spinning threads starve the codec otherwise
-    return UUNetEngine.load(checkpoint, device=device)
+    return load_face_model(checkpoint, device=device, part="both", donors=donors)
 
 
 @contextmanager

@@ -1,4 +1,7 @@
-"""Helpers shared by de-identification and restoration: box quantisation, keyed noise, temp output."""
+"""Helpers shared by de-identification and restoration: box quantisation, keyed noise, temp output.
+
+``CROP_MARGIN`` is re-exported: the painted squares and the sealed regions are the same squares.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -14,12 +18,14 @@ import torch
 from shared.domain.errors import ConfigError
 from shared.model.keyed_noise import track_noise
 from shared.pipeline.manifest import FaceRecord
-from shared.video.crops import square_geom
+from shared.video.crops import CROP_MARGIN, CropGeom, square_geom
 from shared.video.types import FaceBox
 
 log = logging.getLogger(__name__)
 
-CROP_MARGIN = 0.25  # context around the face box in the 64x64 crop (as in shared.video.crops)
+
+__all__ = ["CROP_MARGIN", "NoiseBank", "from_record", "quantise", "same_file", "square_geoms",
+           "temp_output", "to_record"]  # fmt: skip
 
 
 def quantise(box: FaceBox, width: int, height: int) -> FaceBox | None:
@@ -31,11 +37,20 @@ def quantise(box: FaceBox, width: int, height: int) -> FaceBox | None:
     x1, y1 = min(width, round(box.x1)), min(height, round(box.y1))
     if x1 - x0 < 2 or y1 - y0 < 2:
         return None
-    q = FaceBox(float(x0), float(y0), float(x1), float(y1), box.score, box.track_id)
+    q = replace(box, x0=float(x0), y0=float(y0), x1=float(x1), y1=float(y1))  # keeps landmarks
     g = square_geom(q, 0, width, height, CROP_MARGIN)
     if g.cx1 - g.cx0 < 2 or g.cy1 - g.cy0 < 2:
         return None
     return q
+
+
+def square_geoms(boxes: list[list[FaceBox]], width: int, height: int) -> list[CropGeom]:
+    """The crop square of every (quantised) box, frame by frame: the regions a painter may change."""
+    return [
+        square_geom(box, pos, width, height, CROP_MARGIN)
+        for pos, frame_boxes in enumerate(boxes)
+        for box in frame_boxes
+    ]
 
 
 def to_record(frame: int, box: FaceBox) -> FaceRecord:

@@ -49,6 +49,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="also write the signed manifest as JSON here")  # fmt: skip
     p.add_argument("--clip-id", default=None, help="clip id for the keyed noise (None: random)")
     p.add_argument("--crf", type=int, default=20, help="x264 quality (0-51, lower is better)")
+    p.add_argument("--donors", type=Path, default=None,
+                   help="donor faces for the surrogates: a bank file (uunet donors build) or a "
+                   "folder of face images you have rights to (built once, then cached); None: "
+                   "the shipped DCGAN bank (non-commercial research use only)")  # fmt: skip
     add_common_options(p)
     p.set_defaults(handler=run)
 
@@ -108,14 +112,15 @@ def run(args: argparse.Namespace) -> int:
     )
     probe_clip(args.input, options.limits)  # refuse bad input before loading a model
     keys = PublicSideKeys.load(_keys_dir(args))
-    engine = load_engine(args.checkpoint, args.device)
+    engine = load_engine(args.checkpoint, args.device, args.donors)
     with progress_bar("de-identifying", args.quiet) as progress:
         report = deidentify_clip(args.input, args.output, keys, engine, options, progress)
     if not args.quiet:
         sealed = "sealed originals" if report.sealed else "no sealed originals"
+        blurred = f" ({report.blurred} unconfirmed, blurred)" if report.blurred else ""
         print(
             f"{args.output}: {report.frames} frames, {report.faces} faces in {report.tracks} "
-            f"track(s) replaced, {sealed}, key {keys.key_id}, {report.seconds:.1f} s "
+            f"track(s) replaced{blurred}, {sealed}, key {keys.key_id}, {report.seconds:.1f} s "
             f"({report.frames / max(report.seconds, 1e-9):.1f} frames/s)"
         )
     return 0
