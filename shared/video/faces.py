@@ -185,12 +185,17 @@ class FaceStage:
     def _detect_regions(self, frame: np.ndarray, regions: list[Rect]) -> list[FaceBox]:
         """Full-resolution detection in each window, merged by NMS (windows may overlap)."""
         found: list[FaceBox] = []
+        h, w = frame.shape[:2]
         for x0, y0, x1, y1 in regions:
             if x1 - x0 < 16 or y1 - y0 < 16:
                 continue
             self.detector_calls += 1
             win = np.ascontiguousarray(frame[y0:y1, x0:x1])
-            found += [b.mapped(1.0, 1.0, x0, y0) for b in self.detector.detect(win)]
+            found += [
+                b.mapped(1.0, 1.0, x0, y0)
+                for b in self.detector.detect(win)
+                if not _cut_by_window(b, (x0, y0, x1, y1), w, h)
+            ]
         if len(found) < 2:
             return found
         arr = np.array([[b.x0, b.y0, b.x1, b.y1] for b in found], dtype=np.float32)
@@ -232,6 +237,22 @@ class FaceStage:
             if d < best_d:
                 best, best_d = box.with_track(guess.track_id), d
         return best
+
+
+def _cut_by_window(b: FaceBox, win: Rect, width: int, height: int, edge: float = 2.0) -> bool:
+    """Whether a detection (window pixels) touches a window side that is not the frame's edge.
+
+    A face cut by a motion window is only part of a face (a moving mouth, say): YuNet may still
+    fire on it, and painting that box puts a face on half a face. The whole face is found by the
+    live-track window search or the next full sweep.
+    """
+    x0, y0, x1, y1 = win
+    return (
+        (b.x0 <= edge and x0 > 0)
+        or (b.y0 <= edge and y0 > 0)
+        or (b.x1 >= x1 - x0 - edge and x1 < width)
+        or (b.y1 >= y1 - y0 - edge and y1 < height)
+    )
 
 
 def _emit(
