@@ -102,6 +102,8 @@ class DeidReport:
     seconds: float  # wall time of the whole call
     sealed: bool  # the output carries sealed originals
     manifest_sha256: str  # SHA-256 of the canonical manifest bytes that were signed
+    sealed_bytes: int = 0  # size of the sealed originals inside the output (0: not sealed)
+    audio: str = ""  # what became of requested audio, for the user ("" when none was asked)
 
 
 @dataclass(frozen=True)
