@@ -16,7 +16,7 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """States each default once: not for flags or unset values, nor where the help already says it."""
+    """States each default once: not for flags or unset values, nor where the help gives it."""
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
@@ -24,7 +24,7 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         unset = (
             default is None or default is False or (isinstance(default, str | list) and not default)
         )
-        if unset or "default" in text:
+        if unset or "(default" in text:
             return text
         return super()._get_help_string(action)
 
