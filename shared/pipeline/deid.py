@@ -30,6 +30,7 @@ from shared.pipeline.sealed_regions import RegionWriter
 from shared.pipeline.stages import quantise, same_file, square_geoms, temp_output, to_record
 from shared.pipeline.types import DeidOptions, DeidReport, FaceModel, FacePainter, Progress
 from shared.surrogate.model import painter_for
+from shared.video.audio import AudioResult
 from shared.video.decode import iter_frames, probe
 from shared.video.detect import make_detector
 from shared.video.encode import VideoWriter
@@ -114,11 +115,11 @@ class _SealedSink:
 
 
 def _transcode(src: Path, tmp: Path, info: VideoInfo, run: _Run, options: DeidOptions,
-               progress: Progress | None) -> int:  # fmt: skip
-    """Decode -> faces -> model -> paste -> encode; returns the number of frames written."""
+               progress: Progress | None) -> tuple[int, AudioResult]:  # fmt: skip
+    """Decode -> faces -> model -> paste -> encode; returns the frames written and the audio's fate."""
     stage = FaceStage(make_detector(options.detector),
                       FaceStageOptions(every=max(1, options.detect_every)))  # fmt: skip
-    encode = EncodeOptions(crf=options.crf, keep_audio=run.audio)
+    encode = EncodeOptions(crf=options.crf, keep_audio=options.keep_audio)
     with VideoWriter(tmp, info, encode, audio_source=src) as writer:
         batches = iter_frames(src, options.batch_frames, info, options.limits)
         for batch, boxes in stage.run(batches):
@@ -126,7 +127,7 @@ def _transcode(src: Path, tmp: Path, info: VideoInfo, run: _Run, options: DeidOp
             writer.write(batch.frames)
             if progress is not None:
                 progress(min(writer.frames_written / max(info.frames, 1), 0.99))
-    return writer.frames_written
+    return writer.frames_written, writer.audio
 
 
 @guarded("de-identification")
@@ -148,16 +149,18 @@ def run_deid(
     sealed = _want_seal(keys, options)
     clip_id = options.clip_id or uuid.uuid4().hex
     with ExitStack() as stack:
-        tmp = stack.enter_context(temp_output(dst))
+        tmp = stack.enter_context(temp_output(dst, public=True))
         sink = _SealedSink(stack, keys) if sealed else None
         painter = painter_for(engine, keys.secret, clip_id, attributes)
-        audio = options.keep_audio and info.has_audio
-        run = _Run(engine, painter, attributes, sink.regions if sink else None, clip_id, audio,
+        run = _Run(engine, painter, attributes, sink.regions if sink else None, clip_id, False,
                    options.detector)  # fmt: skip
-        frames = _transcode(src, tmp, info, run, options, progress)
+        frames, audio = _transcode(src, tmp, info, run, options, progress)
+        run.audio = audio.kept  # the manifest says what the output carries, not what was asked
         manifest = _manifest(info, run, keys, frames)
         canonical = manifest.canonical_bytes()
-        append_box(tmp, canonical, keys.signing_key, sink.finish() if sink else None)
+        sealed_file = sink.finish() if sink else None
+        sealed_bytes = sealed_file.stat().st_size if sealed_file else 0
+        append_box(tmp, canonical, keys.signing_key, sealed_file)
         if options.manifest_json is not None:
             write_sidecar(options.manifest_json, read_box(tmp))
     if progress is not None:
@@ -172,4 +175,6 @@ def run_deid(
         sealed=sealed,
         manifest_sha256=hashlib.sha256(canonical).hexdigest(),
         blurred=int(getattr(getattr(painter, "stats", None), "kinds", {}).get("blur", 0)),
+        sealed_bytes=sealed_bytes,
+        audio=audio.summary(),
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -86,23 +86,32 @@ class NoiseBank:
 
 
 @contextlib.contextmanager
-def temp_output(dst: Path) -> Iterator[Path]:
-    """A temporary file beside ``dst`` that replaces it on success and vanishes on failure."""
+def temp_output(dst: Path, public: bool = False) -> Iterator[Path]:
+    """A temporary file beside ``dst`` that replaces it on success and vanishes on failure.
+
+    Mode 0600 (restored faces are evidence) unless ``public``: a clip meant for publishing gets
+    the user's umask, like any file they create.
+    """
     dst = Path(dst)
     if dst.is_dir():
         raise ConfigError(f"output {dst} is a directory")
     try:
         dst.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".part", dir=dst.parent)
+        tmp = _create_beside(dst, 0o666 if public else 0o600)
     except OSError as err:
         raise ConfigError(f"cannot write to {dst.parent}: {err.strerror}") from err
-    os.close(fd)
-    tmp = Path(name)
     try:
         yield tmp
         os.replace(tmp, dst)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _create_beside(dst: Path, mode: int) -> Path:
+    """A new empty file ``.NAME.<random>.part`` beside ``dst``, created with ``mode`` & ~umask."""
+    tmp = dst.with_name(f".{dst.name}.{secrets.token_hex(8)}.part")
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode))
+    return tmp
 
 
 def same_file(a: Path, b: Path) -> bool:

@@ -95,6 +95,8 @@ class DeidReport:
     sealed: bool  # the output carries sealed originals
     manifest_sha256: str  # SHA-256 of the canonical manifest bytes that were signed
     blurred: int = 0  # of ``faces``: covered by a soft blur (not confirmed as a face) not a donor
+    sealed_bytes: int = 0  # size of the sealed originals inside the output (0: not sealed)
+    audio: str = ""  # what became of requested audio, for the user ("" when none was asked)
 
 
 @dataclass(frozen=True)
