@@ -54,6 +54,8 @@ class ServiceSettings(BaseSettings):
     job_timeout_s: float = 3600.0
     max_retries: int = 3
     visibility_timeout_s: float = 300.0
+    # Worker shutdown: the job in flight may run this long after SIGTERM, then it is handed back.
+    shutdown_drain_s: float = 20.0
     log_level: str = "INFO"
 
     @model_validator(mode="before")

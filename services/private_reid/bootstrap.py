@@ -225,6 +225,7 @@ def build_worker(
         registry=registry,
         on_terminal=handler.on_terminal,
         metrics_port=metrics_port,
+        drain_s=settings.shutdown_drain_s,
         on_stop=adapters.on_stop,
     )
 

@@ -140,10 +140,9 @@ def http_status(url: str, headers: dict[str, str] | None = None) -> int:
         return 0
 
 
-@contextmanager
-def running(module: str, role: str, env: dict[str, str], probe_url: str) -> Iterator[None]:
-    """Start `python -m module role` with `env` (and nothing else UUNET_*), wait until `probe_url`
-    answers 200, stop it with SIGTERM at the end."""
+def start(module: str, role: str, env: dict[str, str], probe_url: str) -> subprocess.Popen[str]:
+    """Start `python -m module role` with `env` (and nothing else UUNET_*); return once
+    `probe_url` answers 200."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("UUNET_")}
     proc = subprocess.Popen(
         [sys.executable, "-m", module, role],
@@ -153,21 +152,35 @@ def running(module: str, role: str, env: dict[str, str], probe_url: str) -> Iter
         stderr=subprocess.PIPE,
         text=True,
     )
+    deadline = time.monotonic() + 120
+    while http_status(probe_url) != 200:
+        if proc.poll() is not None:
+            raise AssertionError(f"{module} {role} exited {proc.returncode}: {_tail(proc)}")
+        if time.monotonic() > deadline:
+            stop(proc)
+            raise AssertionError(f"{module} {role} never answered {probe_url}")
+        time.sleep(0.3)
+    return proc
+
+
+def stop(proc: subprocess.Popen[str], timeout_s: float = 30) -> int:
+    """SIGTERM, then SIGKILL after `timeout_s`; the exit status."""
+    proc.terminate()
     try:
-        deadline = time.monotonic() + 120
-        while http_status(probe_url) != 200:
-            if proc.poll() is not None:
-                raise AssertionError(f"{module} {role} exited {proc.returncode}: {_tail(proc)}")
-            assert time.monotonic() < deadline, f"{module} {role} never answered {probe_url}"
-            time.sleep(0.3)
+        return proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()
+
+
+@contextmanager
+def running(module: str, role: str, env: dict[str, str], probe_url: str) -> Iterator[None]:
+    """`start` the process, stop it with SIGTERM at the end."""
+    proc = start(module, role, env, probe_url)
+    try:
         yield
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 def _tail(proc: subprocess.Popen[str]) -> str:

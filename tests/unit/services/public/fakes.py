@@ -148,6 +148,10 @@ class FakeQueue:
         await self.ack(message.msg_id)
         return f"dead-{len(self.dead)}"
 
+    async def release(self, message: QueueMessage, changes: Mapping[str, str]) -> str:
+        await self.ack(message.msg_id)
+        return await self.enqueue({**message.fields, **changes})
+
     async def depth(self) -> int:
         return len(self.entries)
 
