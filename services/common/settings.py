@@ -49,6 +49,10 @@ class ServiceSettings(BaseSettings):
     checkpoint: Path | None = None
     device: str = "cpu"
     max_upload_mb: int = 2000
+    max_concurrent_uploads: int = 2  # per API process: the scratch volume holds this many uploads
+    shutdown_grace_s: float = (
+        30.0  # API: in-flight calls (uploads) may finish this long after SIGTERM
+    )
     stream: str = "uunet:jobs"
     group: str = "workers"
     job_timeout_s: float = 3600.0

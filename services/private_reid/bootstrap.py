@@ -21,6 +21,7 @@ from services.common.http import ReadinessCheck
 from services.common.infra import build_infra, wait_for_dependency
 from services.common.metrics import GrpcMetrics, JobMetrics
 from services.common.serve import ApiProcess, ServeOptions
+from services.common.uploads import UploadSlots
 from services.common.worker import WorkerProcess, consumer_name
 from services.private_reid import grpc_api
 from services.private_reid.app import METRICS_PREFIX, build_app
@@ -135,11 +136,13 @@ def build_api(settings: PrivateSettings, adapters: Adapters, verify: ClipVerifie
     """REST and gRPC sharing one desk."""
     registry = CollectorRegistry()
     desk = build_desk(settings, adapters, verify, registry)
+    slots = UploadSlots(settings.max_concurrent_uploads)  # one budget for REST and gRPC
     rest = RestOptions(
         max_upload_bytes=settings.max_upload_bytes,
         work_dir=settings.work_dir,
         result_redirect=settings.result_redirect,
         presign_expiry_s=settings.presign_expiry_s,
+        slots=slots,
     )
     app = build_app(desk, rest, registry, adapters.readiness)
     servicer = grpc_api.ReidServicer(
@@ -148,6 +151,7 @@ def build_api(settings: PrivateSettings, adapters: Adapters, verify: ClipVerifie
             settings.max_upload_bytes,
             settings.work_dir,
             watch_timeout_s=settings.job_timeout_s + 300,
+            slots=slots,
         ),
     )
     names = [grpc_api.SERVICE_NAME]

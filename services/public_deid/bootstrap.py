@@ -23,6 +23,7 @@ from services.common.infra import build_infra, wait_for_dependency
 from services.common.metrics import GrpcMetrics, JobMetrics
 from services.common.ratelimit import RateLimiter, RedisRateLimiter
 from services.common.serve import ApiProcess, ServeOptions
+from services.common.uploads import UploadSlots
 from services.common.worker import WorkerProcess, consumer_name
 from services.public_deid import grpc_api
 from services.public_deid.auth import ApiKeys, Gate
@@ -139,6 +140,7 @@ def deid_jobs(settings: PublicSettings, adapters: Adapters, probe: Probe | None)
         probe=probe,
         presign_expiry_s=settings.presign_expiry_s,
         work_dir=settings.work_dir,
+        slots=UploadSlots(settings.max_concurrent_uploads),
     )
 
 
