@@ -41,6 +41,10 @@ class ServiceSettings(BaseSettings):
     s3_public_endpoint: str | None = None  # host:port clients use for presigned URLs
     s3_public_secure: bool | None = None
     raw_expiry_days: int = 1  # lifecycle backstop for raw uploads a job never deleted
+    # True: create the bucket and its raw/ expiry rule at start. False (deployments): a
+    # least-privilege S3 user cannot, so the deployment's init job does; the process only waits
+    # for the bucket to answer.
+    s3_manage_bucket: bool = True
     http_host: str = "0.0.0.0"
     http_port: int = 8080
     grpc_port: int = 50051

@@ -19,7 +19,7 @@ import shared
 from services.common.grpc_metrics import MetricsInterceptor
 from services.common.grpc_server import build_grpc_server
 from services.common.http import AppSpec, ReadinessCheck, create_app
-from services.common.infra import build_infra, wait_for_dependency
+from services.common.infra import build_infra, prepare_bucket, wait_for_dependency
 from services.common.metrics import GrpcMetrics, JobMetrics
 from services.common.ratelimit import RateLimiter, RedisRateLimiter
 from services.common.serve import ApiProcess, ServeOptions
@@ -64,8 +64,7 @@ def real_adapters(settings: PublicSettings) -> Adapters:
     infra = build_infra(settings)
 
     async def prepare() -> None:
-        await wait_for_dependency(f"S3 at {settings.s3_endpoint}", infra.objects.ensure_bucket)
-        await infra.objects.set_expiry_rule("raw/", settings.raw_expiry_days)
+        await prepare_bucket(settings, infra.objects)
         await wait_for_dependency("Redis", infra.queue.ensure_group)
 
     return Adapters(
