@@ -76,6 +76,9 @@ class JobQueue(Protocol):
 
     async def lag(self) -> int: ...
 
+    async def dead_count(self) -> int:
+        """Entries in the dead-letter stream (jobs that failed every attempt)."""
+
 
 class JobStore(Protocol):
     """Job state and progress, readable by the API while a worker updates it."""

@@ -57,6 +57,9 @@ class FakeQueue:
     async def lag(self) -> int:
         return len(self.messages)
 
+    async def dead_count(self) -> int:
+        return 0
+
 
 class FakeJobStore:
     def __init__(self) -> None:

@@ -158,6 +158,9 @@ class FakeQueue:
     async def lag(self) -> int:
         return len(self.entries) - self._cursor
 
+    async def dead_count(self) -> int:
+        return len(self.dead)
+
 
 class MemoryRateLimiter:
     """Counts hits per caller; over ``per_minute`` raises like the Redis limiter."""
