@@ -4,6 +4,7 @@
 #   REDIS_PASSWORD_<U>   a user's password (k8s: from the credentials Secret), or
 #   REDIS_URL_FILE_<U>   a file holding redis://<user>:<password>@... (compose secrets)
 #   REDIS_KEY_PATTERN    keys the services may touch (default uunet:*)
+#   REDIS_RUN_AS         started as root (compose): the user redis-server runs as
 # The ACL file holds SHA-256 hashes only. The default user can do nothing but PING (probes);
 # api/worker may run data, stream, transaction and script commands on the product's keys, nothing
 # @dangerous (CONFIG, FLUSHALL, KEYS, ACL, ...); keda may only read stream and group sizes; admin
@@ -39,4 +40,10 @@ password_of() {
     echo "user $user on #$(printf %s "$password" | sha256sum | cut -d' ' -f1) $rules"
   done
 } > "$acl"
+if [ -n "${REDIS_RUN_AS:-}" ] && [ "$(id -u)" = 0 ]; then
+  # compose starts the container as root to read the secret files; Redis itself runs unprivileged.
+  chown "$REDIS_RUN_AS" "$acl"
+  exec setpriv --reuid="$REDIS_RUN_AS" --regid="$REDIS_RUN_AS" --clear-groups \
+    redis-server "$@" --aclfile "$acl"
+fi
 exec redis-server "$@" --aclfile "$acl"

@@ -1,13 +1,15 @@
 """Run the real service processes under the env and secret files docker-compose.yml gives them.
 
 Only what cannot exist outside Docker is mapped: compose host names (redis, minio, ...) to the
-test's real servers, /run/secrets to a directory holding exactly the secrets compose mounts into
-that service, ports to free ones, and the model weights to a tiny real checkpoint (the shipped file
-may be absent on a fresh checkout). Everything else is the compose env verbatim.
+test's real servers (the redis_url secret file names the test's Redis), /run/secrets to a
+directory holding exactly the secrets compose mounts into that service, ports to free ones, and
+the model weights to a tiny real checkpoint (the shipped file may be absent on a fresh checkout).
+Everything else is the compose env verbatim.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import subprocess
@@ -98,23 +100,42 @@ class Servers:
     s3: S3Config
 
 
+def make_bucket(s3: S3Config, bucket: str) -> None:
+    """What the deployment's init job (k8s/uunet/files/minio-init.sh) does before the services
+    start: the bucket and its raw/ expiry rule (the services' own users may not)."""
+    import asyncio
+
+    from shared.adapters.s3_store import S3ObjectStore
+
+    async def make() -> None:
+        store = S3ObjectStore(dataclasses.replace(s3, bucket=bucket))
+        await store.ensure_bucket()
+        await store.set_expiry_rule("raw/", 1)
+
+    asyncio.run(make())
+
+
 def compose_process_env(
     service: str, pool: Pool, root: Path, servers: Servers, bucket: str
 ) -> tuple[dict[str, str], dict[str, int]]:
-    """(env, {"http"|"grpc"|"metrics": port}) of one compose service, mapped as described above."""
+    """(env, {"http"|"grpc"|"metrics": port}) of one compose service, mapped as described above;
+    its bucket made as the init service would."""
+    make_bucket(servers.s3, bucket)
     part = "public" if service.startswith("public") else "private"
     prefix = f"UUNET_{part.upper()}_"
     secrets = root / f"run-secrets-{service}"
     secrets.mkdir(parents=True, exist_ok=True)
     for name in mounted_secrets(service):
-        (secrets / name).write_bytes((pool.files / name).read_bytes())
+        if name == "redis_url":  # each process's own Redis user in compose; the test server here
+            (secrets / name).write_text(servers.redis_url)
+        else:
+            (secrets / name).write_bytes((pool.files / name).read_bytes())
     env = compose_env(service)
     for key, value in env.items():
         if value.startswith("/run/secrets"):
             env[key] = str(secrets) + value.removeprefix("/run/secrets")
     ports = {"http": free_port(), "grpc": free_port(), "metrics": free_port()}
     env |= {
-        f"{prefix}REDIS_URL": servers.redis_url,
         f"{prefix}S3_ENDPOINT": servers.s3.endpoint,
         f"{prefix}S3_BUCKET": bucket,
         f"{prefix}HTTP_HOST": "127.0.0.1",
