@@ -14,7 +14,7 @@ import yaml
 
 from services.private_reid import desk
 from services.public_deid import service
-from tests.integration.deploy.tools import CHART, require_tool, run
+from tests.integration.deploy.tools import CHART, REPO, require_tool, run
 
 POLICIES = CHART / "files" / "s3-policies"
 BUCKET = "uunet-test"
@@ -110,11 +110,12 @@ def test_each_process_may_do_nothing_else(process: str) -> None:
             assert resource.split(":::", 1)[1].split("/")[0] == BUCKET
 
 
-def test_the_init_script_installs_one_policy_per_process_and_passes_shellcheck() -> None:
+def test_the_init_script_installs_one_policy_per_process_and_the_scripts_pass_shellcheck() -> None:
     script = (CHART / "files" / "minio-init.sh").read_text()
     assert "for role in api worker" in script and '"$POLICY_DIR/$PART-$role.json"' in script
     assert {p.stem for p in POLICIES.glob("*.json")} == set(NEEDS)
     shellcheck = require_tool("shellcheck")
     files = [str(p) for p in (CHART / "files").glob("*.sh")]
+    files += [str(REPO / "scripts" / name) for name in ("compose_secrets.sh", "build_images.sh")]
     result = run([shellcheck, *files])
     assert result.returncode == 0, result.stdout + result.stderr
