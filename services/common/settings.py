@@ -45,7 +45,7 @@ class ServiceSettings(BaseSettings):
     # least-privilege S3 user cannot, so the deployment's init job does; the process only waits
     # for the bucket to answer.
     s3_manage_bucket: bool = True
-    http_host: str = "0.0.0.0"
+    http_host: str = "0.0.0.0"  # every listener binds here: REST, gRPC, a worker's metrics
     http_port: int = 8080
     grpc_port: int = 50051
     metrics_port: int = 9100

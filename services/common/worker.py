@@ -38,6 +38,7 @@ class WorkerProcess:
     registry: CollectorRegistry
     on_terminal: Finalizer | None = None
     metrics_port: int | None = 9100  # None: no metrics endpoint (tests)
+    metrics_host: str = "0.0.0.0"  # the service's HTTP_HOST: loopback under `uunet up`
     queue_refresh_s: float = 5.0
     drain_s: float = 20.0  # on stop: how long the job in flight may run on before it is handed back
     on_stop: Sequence[Callable[[], Awaitable[None]]] = field(default_factory=tuple)
@@ -53,8 +54,8 @@ async def run_worker(proc: WorkerProcess, stop: asyncio.Event | None = None) -> 
     ``proc.drain_s`` to finish, then goes back to the stream."""
     stop = stop or install_stop_signals()
     if proc.metrics_port is not None:
-        start_http_server(proc.metrics_port, registry=proc.registry)
-        log.info("metrics on :%d", proc.metrics_port)
+        start_http_server(proc.metrics_port, addr=proc.metrics_host, registry=proc.registry)
+        log.info("metrics on %s:%d", proc.metrics_host, proc.metrics_port)
     runner = JobRunner(proc.queue, proc.store, proc.handler, proc.options, proc.on_terminal)
     refresher = asyncio.create_task(
         refresh_forever(lambda: proc.metrics.refresh_queue(proc.queue), proc.queue_refresh_s, stop)

@@ -229,6 +229,7 @@ def build_worker(
         on_terminal=handler.on_terminal,
         metrics_port=metrics_port,
         drain_s=settings.shutdown_drain_s,
+        metrics_host=settings.http_host,
         on_stop=adapters.on_stop,
     )
 
