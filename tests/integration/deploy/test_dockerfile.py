@@ -161,6 +161,10 @@ def test_deploy_doc_builds_every_target_of_the_dockerfile() -> None:
     doc = (REPO / "docs" / "DEPLOY.md").read_text()
     documented = set(re.findall(r"^docker build .*--target ([\w-]+)", doc, re.MULTILINE))
     assert built == set(TARGETS) == documented
+    # scripts/build_images.sh builds, pushes and records the digest of every target by default.
+    script = (REPO / "scripts" / "build_images.sh").read_text()
+    defaults = script.split("targets=${*:-", 1)[1].split("}", 1)[0].split()
+    assert set(defaults) == built
 
 
 def _docker_included(path: str) -> bool:

@@ -10,12 +10,9 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator
 
 import pytest
-import pytest_asyncio
 from prometheus_client import CollectorRegistry
-from redis.asyncio import Redis
 
 from services.common.jobthread import Progress, run_in_thread
 from services.common.metrics import JobMetrics
@@ -29,17 +26,6 @@ pytestmark = pytest.mark.integration
 
 # Far longer than any test: a job that comes back sooner was handed back, not reclaimed.
 NEVER_MS = 600_000
-
-
-@pytest_asyncio.fixture
-async def parts(
-    redis_url: str, key_prefix: str
-) -> AsyncIterator[tuple[RedisStreamQueue, RedisJobStore]]:
-    redis = Redis.from_url(redis_url)
-    queue = RedisStreamQueue(redis, f"{key_prefix}jobs", "workers")
-    await queue.ensure_group()
-    yield queue, RedisJobStore(redis, prefix=key_prefix)
-    await redis.aclose()
 
 
 class SlowJob:
@@ -65,6 +51,15 @@ class SlowJob:
             return "out/result.mp4"
         finally:
             self.thread_ended.set()
+
+
+async def _assert_back_in_the_stream(
+    queue: RedisStreamQueue, store: RedisJobStore, job_id: str
+) -> None:
+    """Queued again, waiting in the stream, nothing left pending with the stopped consumer."""
+    status = await store.get(job_id)
+    assert status is not None and status.state is JobState.QUEUED
+    assert await queue.pending() == 0 and await queue.lag() == 1
 
 
 async def _submit(queue: RedisStreamQueue, store: RedisJobStore, job_id: str) -> None:
@@ -113,9 +108,7 @@ async def test_stopping_worker_hands_its_job_back_after_the_drain(parts) -> None
     stopped_after = time.monotonic() - t0
     assert 0.3 <= stopped_after < 5, stopped_after
     assert job.thread_ended.wait(5), "the pipeline thread must stop with its job"
-    status = await store.get("long1")
-    assert status is not None and status.state is JobState.QUEUED
-    assert await queue.pending() == 0 and await queue.lag() == 1
+    await _assert_back_in_the_stream(queue, store, "long1")
 
     # Another worker takes it at once, as the same attempt, and finishes it.
     rescuer = SlowJob()
@@ -161,9 +154,7 @@ async def test_cancelled_runner_hands_its_job_back(parts) -> None:  # type: igno
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    status = await store.get("cut1")
-    assert status is not None and status.state is JobState.QUEUED
-    assert await queue.pending() == 0 and await queue.lag() == 1
+    await _assert_back_in_the_stream(queue, store, "cut1")
 
 
 async def test_stalled_message_claimed_while_stopping_goes_back_unstarted(parts) -> None:  # type: ignore[no-untyped-def]
