@@ -14,7 +14,7 @@ secret() {
   printf %s "${value//[$'\r\n']/}"
 }
 
-mc alias set uunet "$S3_URL" "$(secret "$S3_ROOT_ACCESS_KEY_FILE")" \
+mc alias set --api S3v4 uunet "$S3_URL" "$(secret "$S3_ROOT_ACCESS_KEY_FILE")" \
   "$(secret "$S3_ROOT_SECRET_KEY_FILE")" >/dev/null
 mc mb --ignore-existing "uunet/$BUCKET"
 

@@ -220,7 +220,7 @@ models/); only the worker's weights key opens them.
   command: ["/bin/sh", "-ec"]
   args:
     - >-
-      mc alias set uunet {{ ternary "https" "http" (and (not .Values.minio.enabled) .Values.externalS3.secure) }}://{{ include "uunet.s3Endpoint" . }}
+      mc alias set --api S3v4 uunet {{ ternary "https" "http" (and (not .Values.minio.enabled) .Values.externalS3.secure) }}://{{ include "uunet.s3Endpoint" . }}
       "$(cat /var/run/secrets/uunet/credentials/s3-access-key)"
       "$(cat /var/run/secrets/uunet/credentials/s3-secret-key)"
       && mc cp uunet/{{ $part.bucket }}/{{ $part.weights.objectKey }} /var/lib/uunet/weights/private-weights.enc

@@ -312,3 +312,19 @@ def test_helm_test_checks_the_api_through_its_service(part: str) -> None:
     script = pod["spec"]["containers"][0]["command"][-1]
     service = one(docs, "Service", "-api")["metadata"]["name"]
     assert f"http://{service}:{CONTRACT[part]['http']}" in script and "/readyz" in script
+
+
+def test_private_worker_fetches_the_encrypted_weights_with_its_own_s3_user() -> None:
+    spec = one(render("private", "production"), "Deployment", "-worker")["spec"]["template"]["spec"]
+    (init,) = spec["initContainers"]
+    env = {e["name"]: e.get("value") for e in spec["containers"][0]["env"]}
+    target = env["UUNET_PRIVATE_ENCRYPTED_WEIGHTS"]
+    script = init["args"][0]
+    assert target in script and "mc cp uunet/uunet-private/models/private-weights.enc" in script
+    assert env["UUNET_PRIVATE_WEIGHTS_KEY_FILE"].endswith("/weights.key")
+    credentials = next(v for v in spec["volumes"] if v["name"] == "credentials")["secret"]
+    assert {i["key"] for i in credentials["items"]} == {
+        "s3-worker-access-key",
+        "s3-worker-secret-key",
+    }
+    assert "@sha256:" in init["image"]
