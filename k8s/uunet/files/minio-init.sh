@@ -4,6 +4,8 @@
 # user per process (api, worker) whose policy, s3-policies/<part>-<role>.json, limits it to the
 # bucket's prefixes and the actions that process performs. Safe to run again (upgrades).
 #   S3_URL, BUCKET, PART (public|private), RAW_EXPIRY_DAYS (default 1), POLICY_DIR
+#   AUDIT_BUCKET, AUDIT_RETENTION_DAYS (private part): the audit-anchor bucket, made with object
+#   lock and a COMPLIANCE default retention (nobody, root included, can delete an anchor early)
 #   S3_ROOT_ACCESS_KEY_FILE, S3_ROOT_SECRET_KEY_FILE
 #   S3_API_ACCESS_KEY_FILE, S3_API_SECRET_KEY_FILE, S3_WORKER_ACCESS_KEY_FILE, S3_WORKER_SECRET_KEY_FILE
 set -euo pipefail
@@ -23,6 +25,10 @@ trap 'rm -rf "$work"' EXIT
 printf '{"Rules":[{"ID":"expire-raw","Status":"Enabled","Filter":{"Prefix":"raw/"},"Expiration":{"Days":%d}}]}\n' \
   "${RAW_EXPIRY_DAYS:-1}" > "$work/lifecycle.json"
 mc ilm import "uunet/$BUCKET" < "$work/lifecycle.json"
+if [ -n "${AUDIT_BUCKET:-}" ]; then
+  mc mb --ignore-existing --with-lock "uunet/$AUDIT_BUCKET"
+  mc retention set --default COMPLIANCE "${AUDIT_RETENTION_DAYS:-365}d" "uunet/$AUDIT_BUCKET"
+fi
 
 for role in api worker; do
   upper=${role^^}
@@ -31,6 +37,7 @@ for role in api worker; do
   access=$(secret "${!key_file}")
   name="uunet-$PART-$role"
   policy=$(cat "$POLICY_DIR/$PART-$role.json")
+  policy=${policy//AUDIT_BUCKET/${AUDIT_BUCKET:-none}}
   printf '%s\n' "${policy//BUCKET/$BUCKET}" > "$work/$name.json"
   mc admin policy create uunet "$name" "$work/$name.json" >/dev/null
   mc admin user add uunet "$access" "$(secret "${!secret_file}")" >/dev/null

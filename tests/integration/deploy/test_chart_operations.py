@@ -328,3 +328,20 @@ def test_private_worker_fetches_the_encrypted_weights_with_its_own_s3_user() -> 
         "s3-worker-secret-key",
     }
     assert "@sha256:" in init["image"]
+
+
+@pytest.mark.parametrize("part", ["public", "private"])
+def test_bucket_job_makes_the_users_and_on_the_private_side_the_locked_audit_bucket(
+    part: str,
+) -> None:
+    job = one(render(part, "production"), "Job", "-minio-bucket")
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == ["bash", "/scripts/minio-init.sh"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["PART"] == part and env["BUCKET"] == f"uunet-{part}"
+    assert ("AUDIT_BUCKET" in env) == (part == "private")
+    mounted = job["spec"]["template"]["spec"]["volumes"]
+    keys = {i["key"] for v in mounted if "secret" in v for i in v["secret"]["items"]}
+    assert keys == {
+        f"s3-{who}-{k}-key" for who in ("root", "api", "worker") for k in ("access", "secret")
+    }

@@ -17,7 +17,7 @@ from services.public_deid import service
 from tests.integration.deploy.tools import CHART, REPO, require_tool, run
 
 POLICIES = CHART / "files" / "s3-policies"
-BUCKET = "uunet-test"
+BUCKET, AUDIT = "uunet-test", "uunet-test-audit"
 JOB = "0123456789abcdef0123456789abcdef"
 WEIGHTS = yaml.safe_load((CHART / "values.yaml").read_text())["private"]["weights"]["objectKey"]
 Op = tuple[str, str]  # (action, object key or "" for the bucket itself)
@@ -74,13 +74,14 @@ ADMIN_OPS: list[Op] = [
 
 
 def _policy(process: str) -> dict[str, Any]:
-    text = (POLICIES / f"{process}.json").read_text().replace("BUCKET", BUCKET)
+    text = (POLICIES / f"{process}.json").read_text()
+    text = text.replace("AUDIT_BUCKET", AUDIT).replace("BUCKET", BUCKET)  # as minio-init.sh does
     return dict(json.loads(text))
 
 
-def allowed(policy: dict[str, Any], action: str, key: str) -> bool:
+def allowed(policy: dict[str, Any], action: str, key: str, bucket: str = BUCKET) -> bool:
     """IAM evaluation for Allow-only policies: any statement whose action and resource match."""
-    resource = f"arn:aws:s3:::{BUCKET}" + (f"/{key}" if key else "")
+    resource = f"arn:aws:s3:::{bucket}" + (f"/{key}" if key else "")
     for statement in policy["Statement"]:
         assert statement["Effect"] == "Allow", "these policies only allow"
         actions, resources = statement["Action"], statement["Resource"]
@@ -89,6 +90,34 @@ def allowed(policy: dict[str, Any], action: str, key: str) -> bool:
         ):
             return True
     return False
+
+
+# The private API anchors the audit log's head in its own object-locked bucket (issue 14 item 3):
+# it checks the lock, writes anchors and reads every version back; nobody may delete one.
+AUDIT_NEEDS: list[Op] = [
+    ("s3:ListBucket", ""),
+    ("s3:GetBucketObjectLockConfiguration", ""),
+    ("s3:ListBucketVersions", ""),
+    ("s3:PutObject", "anchors/00000005-abc.json"),
+    ("s3:GetObjectVersion", "anchors/00000005-abc.json"),
+]
+AUDIT_NEVER: list[Op] = [
+    ("s3:DeleteObject", "anchors/x.json"),
+    ("s3:DeleteObjectVersion", "anchors/x.json"),
+    ("s3:BypassGovernanceRetention", "anchors/x.json"),
+    ("s3:PutObjectRetention", "anchors/x.json"),
+    ("s3:PutBucketObjectLockConfiguration", ""),
+]
+
+
+def test_only_the_private_api_writes_audit_anchors_and_nobody_deletes_them() -> None:
+    api = _policy("private-api")
+    assert all(allowed(api, *op, bucket=AUDIT) for op in AUDIT_NEEDS)
+    for process in NEEDS:
+        policy = _policy(process)
+        assert not any(allowed(policy, *op, bucket=AUDIT) for op in AUDIT_NEVER), process
+        if process != "private-api":
+            assert not any(allowed(policy, *op, bucket=AUDIT) for op in AUDIT_NEEDS), process
 
 
 @pytest.mark.parametrize("process", sorted(NEEDS))
@@ -105,9 +134,9 @@ def test_each_process_may_do_nothing_else(process: str) -> None:
     assert not extra, f"{process} policy allows {extra}"
     for statement in policy["Statement"]:
         assert "*" not in statement["Action"] and "s3:*" not in statement["Action"]
-        # Only this part's bucket (BUCKET is substituted by minio-init.sh), never another one.
+        # Only this part's buckets (substituted by minio-init.sh), never another one.
         for resource in statement["Resource"]:
-            assert resource.split(":::", 1)[1].split("/")[0] == BUCKET
+            assert resource.split(":::", 1)[1].split("/")[0] in (BUCKET, AUDIT)
 
 
 def test_the_init_script_installs_one_policy_per_process_and_the_scripts_pass_shellcheck() -> None:
