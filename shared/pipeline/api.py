@@ -53,8 +53,11 @@ __all__ = [
     "DeidReport",
     "FaceModel",
     "Limits",
+    "ReidKeys",
     "ReidOptions",
+    "ReidPlan",
     "ReidReport",
+    "check_reidentify",
     "deidentify_clip",
     "probe_clip",
     "reidentify_clip",
@@ -67,7 +70,9 @@ class DeidOptions:
     """How to de-identify one clip."""
 
     keep_audio: bool = False
-    seal: bool | None = None  # None: seal when an authority public key is present
+    seal: str | None = (
+        None  # none|regions|original|both; None: regions when an authority key is there
+    )
     attributes: Mapping[str, str] = field(default_factory=dict)
     device: str = "cpu"
     limits: Limits = field(default_factory=Limits)
@@ -89,6 +94,8 @@ class ReidOptions:
     limits: Limits = field(default_factory=Limits)
     batch_frames: int = 8
     crf: int = 16  # x264 quality of the restored clip: evidence, so finer than the public one
+    lossless: bool = False  # H.264 High 4:4:4 Predictive, qp 0, RGB: sealed faces come back exact
+    original: bool = False  # hand back the sealed original input file instead of a video
 
 
 @dataclass(frozen=True)
@@ -102,6 +109,7 @@ class DeidReport:
     seconds: float  # wall time of the whole call
     sealed: bool  # the output carries sealed originals
     manifest_sha256: str  # SHA-256 of the canonical manifest bytes that were signed
+    seal: str = "none"  # what was sealed: none|regions|original|both
 
 
 @dataclass(frozen=True)
@@ -111,9 +119,12 @@ class ReidReport:
     frames: int
     faces_restored: int  # face boxes restored, over all frames
     tracks: tuple[int, ...]  # the track ids restored
-    mode_used: str  # "learned" or "sealed"
+    mode_used: str  # "learned", "sealed" or "original" (the sealed input file, byte for byte)
     clip_sha256: str  # SHA-256 of the whole input file
     seconds: float
+    manifest_sha256: str = ""  # SHA-256 of the clip's signed manifest bytes
+    output_sha256: str = ""  # SHA-256 of the file written
+    exact: bool = False  # every restored face region is bit-exact in the output file
 
 
 @dataclass(frozen=True)
@@ -161,6 +172,45 @@ def verify_clip(src: Path, verify_key: Ed25519PublicKey, key_id: str | None = No
     from shared.pipeline.errors import guarded
 
     return guarded("verification")(read_verified)(Path(src), verify_key, key_id).manifest
+
+
+class ReidKeys(Protocol):
+    """What checking a restoration request needs (``PrivateSideKeys`` has it; no secret used)."""
+
+    @property
+    def verify_key(self) -> Ed25519PublicKey: ...
+
+    @property
+    def key_id(self) -> str: ...
+
+    @property
+    def authority_key_id(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class ReidPlan:
+    """What a restoration request will do, once checked."""
+
+    manifest: Manifest
+    mode: str  # learned | sealed | original
+    tracks: frozenset[int]
+
+
+def check_reidentify(src: Path, keys: ReidKeys, options: ReidOptions) -> ReidPlan:
+    """Everything ``reidentify_clip`` would refuse, refused now and cheaply (nothing is written).
+
+    Verifies the signature and key set, then the mode, tracks, seal kind and authority key against
+    the manifest: TamperedError, WrongKeyError, BadInputError or ConfigError with one line.
+    """
+    from shared.pipeline.container import read_verified
+    from shared.pipeline.errors import guarded
+    from shared.pipeline.reid import plan_restore
+
+    def check() -> ReidPlan:
+        manifest = read_verified(Path(src), keys.verify_key, keys.key_id).manifest
+        return ReidPlan(manifest, *plan_restore(manifest, keys, options))
+
+    return guarded("verification")(check)()
 
 
 def reidentify_clip(

@@ -3,8 +3,10 @@
 ``learned``: re-crop the surrogates at the manifest's boxes, run the private module with the keyed
 noise of each track, paste back with the same feathered seam. ``sealed``: decrypt the original
 regions with the authority's X25519 key and paste them back exactly. ``auto``: sealed when the clip
-carries originals and this side holds the authority key, else learned. ``tracks`` restricts
-restoration to chosen subjects; every other face stays a surrogate.
+carries sealed regions for this side's authority key, else learned. ``tracks`` restricts
+restoration to chosen subjects; every other face stays a surrogate. ``lossless`` writes the result
+without loss (sealed faces then equal the decoded original frames); ``original`` writes back the
+sealed input file itself, checked against the SHA-256 in the signed manifest.
 """
 
 from __future__ import annotations
@@ -20,13 +22,27 @@ import numpy as np
 
 from shared.crypto.keys import PrivateSideKeys
 from shared.crypto.seal import open_stream
-from shared.domain.errors import BadInputError, ConfigError, LimitExceededError
-from shared.pipeline.api import MODES, FaceModel, Progress, ReidOptions, ReidReport
+from shared.domain.errors import (
+    BadInputError,
+    ConfigError,
+    LimitExceededError,
+    TamperedError,
+    WrongKeyError,
+)
+from shared.pipeline.api import MODES, FaceModel, Progress, ReidKeys, ReidOptions, ReidReport
 from shared.pipeline.container import Embedded, read_verified, sealed_reader
 from shared.pipeline.errors import guarded
 from shared.pipeline.manifest import FaceRecord, Manifest
-from shared.pipeline.sealed_regions import RegionRecord, iter_records, paste_record
-from shared.pipeline.stages import CROP_MARGIN, NoiseBank, from_record, same_file, temp_output
+from shared.pipeline.region_reader import RegionReader, paste_record
+from shared.pipeline.sealed_payload import copy_original, read_records
+from shared.pipeline.stages import (
+    CROP_MARGIN,
+    NoiseBank,
+    file_sha256,
+    from_record,
+    same_file,
+    temp_output,
+)
 from shared.video.crops import crop_faces, paste_faces
 from shared.video.decode import iter_frames, probe
 from shared.video.encode import VideoWriter, even_size
@@ -35,26 +51,59 @@ from shared.video.types import EncodeOptions
 log = logging.getLogger(__name__)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+def _check_authority(manifest: Manifest, keys: ReidKeys) -> None:
+    """The seal must be for this side's authority key (ConfigError without one)."""
+    if keys.authority_key_id is None:
+        raise ConfigError("sealed restoration needs authority_x25519.pem in the key set")
+    if manifest.authority_key_id != keys.authority_key_id:
+        raise WrongKeyError(
+            f"the seal was made for authority key {manifest.authority_key_id}, "
+            f"not this key set's {keys.authority_key_id}"
+        )
 
 
-def resolve_mode(mode: str, manifest: Manifest, keys: PrivateSideKeys) -> str:
+def resolve_mode(mode: str, manifest: Manifest, keys: ReidKeys) -> str:
     """The mode actually used ("learned" or "sealed"), or a one-line reason why not."""
     if mode not in MODES:
         raise BadInputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     if mode == "auto":
-        return "sealed" if manifest.sealed and keys.authority_private is not None else "learned"
+        mine = keys.authority_key_id is not None
+        ours = mine and manifest.authority_key_id == keys.authority_key_id
+        return "sealed" if manifest.seals_regions and ours else "learned"
     if mode == "sealed":
-        if not manifest.sealed:
+        if manifest.seal == "original":
+            raise BadInputError(
+                "this clip seals the original file, not the face regions; use --original"
+            )
+        if not manifest.seals_regions:
             raise BadInputError("this clip carries no sealed originals; use --mode learned")
-        if keys.authority_private is None:
-            raise ConfigError("sealed restoration needs authority_x25519.pem in the key set")
+        _check_authority(manifest, keys)
     return mode
+
+
+def _check_original(manifest: Manifest, keys: ReidKeys, options: ReidOptions) -> None:
+    if not manifest.seals_original:
+        raise BadInputError(
+            f"this clip carries no sealed original file (seal: {manifest.seal}); "
+            "it must be de-identified with --seal original or both"
+        )
+    if options.mode == "learned":
+        raise BadInputError("--original returns the sealed file; it cannot use --mode learned")
+    if options.tracks is not None:
+        raise BadInputError("--tracks selects faces to restore; --original returns the whole file")
+    if options.lossless:
+        raise BadInputError("--lossless applies to a restored video; --original is the file as is")
+    _check_authority(manifest, keys)
+
+
+def plan_restore(
+    manifest: Manifest, keys: ReidKeys, options: ReidOptions
+) -> tuple[str, frozenset[int]]:
+    """(mode, tracks) for ``options``: "learned", "sealed" or "original"; one-line refusals."""
+    if options.original:
+        _check_original(manifest, keys, options)
+        return "original", select_tracks(manifest, None)
+    return resolve_mode(options.mode, manifest, keys), select_tracks(manifest, options.tracks)
 
 
 def select_tracks(manifest: Manifest, wanted: frozenset[int] | None) -> frozenset[int]:
@@ -104,26 +153,35 @@ class LearnedRestorer:
 class _Sealed:
     """Sealed restoration: originals decrypted in frame order, pasted back exactly."""
 
-    def __init__(self, records: Iterator[RegionRecord], tracks: frozenset[int]) -> None:
-        self._records, self._tracks = records, tracks
-        self._next: RegionRecord | None = next(records, None)  # opens (and checks) the seal now
+    def __init__(self, reader: RegionReader) -> None:
+        self.reader = reader
 
     def apply(self, frames: np.ndarray, indices: np.ndarray) -> int:
         done = 0
         for pos, index in enumerate(indices.tolist()):
-            while self._next is not None and self._next.frame <= index:
-                rec = self._next
-                if rec.frame == index and rec.track_id in self._tracks:
-                    paste_record(frames[pos], rec)
-                    done += 1
-                self._next = next(self._records, None)
+            for rec in self.reader.for_frame(index):
+                paste_record(frames[pos], rec)
+                done += 1
         return done
 
 
-def _open_sealed(stack: ExitStack, emb: Embedded, keys: PrivateSideKeys) -> Iterator[RegionRecord]:
+def _open_sealed(stack: ExitStack, emb: Embedded, keys: PrivateSideKeys) -> Iterator[bytes]:
+    """The decrypted payload, chunk by chunk (the header is checked on the first read)."""
     assert keys.authority_private is not None
     fh = stack.enter_context(sealed_reader(emb))
-    return iter_records(open_stream(fh, keys.authority_private))
+    return open_stream(fh, keys.authority_private)
+
+
+def _restore_original(dst: Path, emb: Embedded, keys: PrivateSideKeys) -> str:
+    """Write the sealed input file to ``dst``; its SHA-256 must equal the signed manifest's."""
+    with ExitStack() as stack:
+        tmp = stack.enter_context(temp_output(dst))
+        _legacy, records = read_records(_open_sealed(stack, emb, keys))
+        with open(tmp, "wb") as out:
+            digest, _size = copy_original(records, out)
+        if digest != emb.manifest.original_sha256:
+            raise TamperedError("the sealed original's SHA-256 differs from the signed manifest's")
+    return digest
 
 
 @guarded("restoration")
@@ -143,8 +201,45 @@ def run_reid(
         raise LimitExceededError(f"{src.name}: over the limit of {options.limits.max_bytes} bytes")
     emb = read_verified(src, keys.verify_key, keys.key_id)  # before anything else
     manifest = emb.manifest
-    mode = resolve_mode(options.mode, manifest, keys)
-    tracks = select_tracks(manifest, options.tracks)
+    mode, tracks = plan_restore(manifest, keys, options)
+    if mode == "original":
+        out_sha, restored, frames, exact = (
+            _restore_original(dst, emb, keys),
+            0,
+            manifest.frames,
+            True,
+        )
+    else:
+        restored, frames, out_sha, exact = _restore_video(src, dst, emb, keys, engine, options,
+                                                          (mode, tracks), progress)  # fmt: skip
+    if progress is not None:
+        progress(1.0)
+    return ReidReport(
+        frames=frames,
+        faces_restored=restored,
+        tracks=tuple(sorted(tracks)),
+        mode_used=mode,
+        clip_sha256=file_sha256(src),
+        seconds=time.perf_counter() - start,
+        manifest_sha256=hashlib.sha256(emb.manifest_bytes).hexdigest(),
+        output_sha256=out_sha,
+        exact=exact,
+    )
+
+
+def _restore_video(
+    src: Path,
+    dst: Path,
+    emb: Embedded,
+    keys: PrivateSideKeys,
+    engine: FaceModel | None,
+    options: ReidOptions,
+    plan: tuple[str, frozenset[int]],
+    progress: Progress | None,
+) -> tuple[int, int, str, bool]:
+    """Decode, restore, encode; returns (faces restored, frames, output SHA-256, exact)."""
+    mode, tracks = plan
+    manifest = emb.manifest
     model = _check_engine(engine, manifest) if mode == "learned" else None
     info = probe(src, options.limits)
     # yuv420p codes odd sizes rounded up to even: the public clip may be 1 px wider/taller.
@@ -158,18 +253,14 @@ def run_reid(
         for f, recs in manifest.faces_by_frame().items()
     }
     restored = 0
+    encode = EncodeOptions(crf=options.crf, lossless=options.lossless, keep_audio=info.has_audio)
     with ExitStack() as stack:
         tmp = stack.enter_context(temp_output(dst))
         learned = LearnedRestorer(model, keys, manifest) if model is not None else None
-        sealed = _Sealed(_open_sealed(stack, emb, keys), tracks) if mode == "sealed" else None
-        writer = stack.enter_context(
-            VideoWriter(
-                tmp,
-                info,
-                EncodeOptions(crf=options.crf, keep_audio=info.has_audio),
-                audio_source=src,
-            )
-        )
+        sealed = None
+        if mode == "sealed":
+            sealed = _Sealed(RegionReader(_open_sealed(stack, emb, keys), tracks))
+        writer = stack.enter_context(VideoWriter(tmp, info, encode, audio_source=src))
         for batch in iter_frames(src, options.batch_frames, info, options.limits):
             if learned is not None:
                 recs = [by_frame.get(int(i), []) for i in batch.indices]
@@ -180,14 +271,9 @@ def run_reid(
             if progress is not None:
                 progress(min(writer.frames_written / max(info.frames, 1), 0.99))
         writer.close()
-        frames = writer.frames_written
-    if progress is not None:
-        progress(1.0)
-    return ReidReport(
-        frames=frames,
-        faces_restored=restored,
-        tracks=tuple(sorted(tracks)),
-        mode_used=mode,
-        clip_sha256=_sha256(src),
-        seconds=time.perf_counter() - start,
-    )
+        out_sha = file_sha256(tmp)
+    mismatches = sealed.reader.mismatches if sealed is not None else 0
+    if mismatches:
+        log.warning("%d restored regions differ from their sealed checksum", mismatches)
+    exact = sealed is not None and options.lossless and mismatches == 0
+    return restored, writer.frames_written, out_sha, exact

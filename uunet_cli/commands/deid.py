@@ -35,9 +35,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--keys", type=Path, default=None,
                    help="key set directory; when omitted, a dev key set in $UUNET_HOME/dev-keys "
                    "or ~/.config/uunet/dev-keys is used (created on first use)")  # fmt: skip
-    p.add_argument("--seal", action=argparse.BooleanOptionalAction, default=None,
-                   help="seal the original faces to the authority's public key "
-                   "(None: seal when the key set holds authority_x25519.pub.pem)")  # fmt: skip
+    p.add_argument("--seal", nargs="?", const="regions", default=None, metavar="KIND",
+                   choices=("regions", "original", "both"),
+                   help="seal to the authority's public key: regions (the face regions, lossless: "
+                   "exact restore, one subject at a time), original (the input file byte for "
+                   "byte), both; --seal alone is regions (None: regions when the key set holds "
+                   "authority_x25519.pub.pem)")  # fmt: skip
+    p.add_argument("--no-seal", dest="seal", action="store_const", const="none",
+                   help="seal nothing (learned restoration only)")  # fmt: skip
     p.add_argument("--keep-audio", action="store_true", help="keep the audio track (AAC)")
     p.add_argument("--attributes", default="",
                    help="soft attributes to keep or change, e.g. gender=keep,beard=change")  # fmt: skip
@@ -48,7 +53,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--manifest-json", type=Path, default=None,
                    help="also write the signed manifest as JSON here")  # fmt: skip
     p.add_argument("--clip-id", default=None, help="clip id for the keyed noise (None: random)")
-    p.add_argument("--crf", type=int, default=20, help="x264 quality (0-51, lower is better)")
+    p.add_argument("--crf", type=int, default=20, help="x264 quality (1-51, lower is better)")
     add_common_options(p)
     p.set_defaults(handler=run)
 
@@ -87,10 +92,10 @@ def run(args: argparse.Namespace) -> int:
     """Load keys and model, run the pipeline with a progress bar, print a summary."""
     from shared.crypto.keys import PublicSideKeys
     from shared.pipeline.api import DeidOptions, deidentify_clip, probe_clip
+    from shared.video.encode import check_crf
 
     check_input(args.input)
-    if not 0 <= args.crf <= 51:
-        raise BadInputError("--crf must be within 0..51")
+    check_crf(args.crf)
     if args.detect_every < 1:
         raise BadInputError("--detect-every must be at least 1")
     options = DeidOptions(
@@ -112,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     with progress_bar("de-identifying", args.quiet) as progress:
         report = deidentify_clip(args.input, args.output, keys, engine, options, progress)
     if not args.quiet:
-        sealed = "sealed originals" if report.sealed else "no sealed originals"
+        sealed = f"sealed: {report.seal}" if report.sealed else "nothing sealed"
         print(
             f"{args.output}: {report.frames} frames, {report.faces} faces in {report.tracks} "
             f"track(s) replaced, {sealed}, key {keys.key_id}, {report.seconds:.1f} s "
