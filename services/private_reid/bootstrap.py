@@ -134,9 +134,7 @@ def custody_signer(settings: PrivateSettings) -> CustodySigner:
     from shared.crypto.keys import PrivateSideKeys, custody_key
 
     keys = PrivateSideKeys.load(_keys_dir(settings))
-    if keys.authority_private is None:
-        raise ConfigError("the private worker needs authority_x25519.pem to sign custody records")
-    return CustodySigner(custody_key(keys.authority_private))
+    return CustodySigner(custody_key(keys.authority()))  # the worker holds the authority key
 
 
 def build_desk(

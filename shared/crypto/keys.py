@@ -273,6 +273,12 @@ class PrivateSideKeys:
             return None
         return authority_key_id(self.authority_private.public_key())
 
+    def authority(self) -> X25519PrivateKey:
+        """The authority key; ConfigError when this key set has none."""
+        if self.authority_private is None:
+            raise ConfigError("the key set has no authority_x25519.pem")
+        return self.authority_private
+
     @classmethod
     def load(cls, directory: Path) -> PrivateSideKeys:
         """Load the private side's files; ConfigError with a one-line reason if missing or bad."""

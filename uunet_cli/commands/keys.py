@@ -48,10 +48,6 @@ def run_init(args: argparse.Namespace) -> int:
 def run_custody_key(args: argparse.Namespace) -> int:
     """Print the custody verify key (PEM) of a key set."""
     from shared.crypto.keys import PrivateSideKeys, custody_public_pem
-    from shared.domain.errors import ConfigError
 
-    keys = PrivateSideKeys.load(args.dir)
-    if keys.authority_private is None:
-        raise ConfigError(f"key set {args.dir} has no authority_x25519.pem")
-    print(custody_public_pem(keys.authority_private).decode(), end="")
+    print(custody_public_pem(PrivateSideKeys.load(args.dir).authority()).decode(), end="")
     return 0
