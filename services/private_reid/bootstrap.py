@@ -253,6 +253,7 @@ def build_worker(
         registry=registry,
         on_terminal=handler.on_terminal,
         metrics_port=metrics_port,
+        metrics_host=settings.http_host,
         on_stop=adapters.on_stop,
     )
 

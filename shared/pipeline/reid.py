@@ -29,7 +29,6 @@ from shared.domain.errors import (
     TamperedError,
     WrongKeyError,
 )
-from shared.pipeline.api import MODES, FaceModel, Progress, ReidKeys, ReidOptions, ReidReport
 from shared.pipeline.container import Embedded, read_verified, sealed_reader
 from shared.pipeline.errors import guarded
 from shared.pipeline.manifest import FaceRecord, Manifest
@@ -43,6 +42,8 @@ from shared.pipeline.stages import (
     same_file,
     temp_output,
 )
+from shared.pipeline.types import MODES, FaceModel, Progress, ReidKeys, ReidOptions, ReidReport
+from shared.surrogate.model import NO_LEARNED_RESTORATION
 from shared.video.crops import crop_faces, paste_faces
 from shared.video.decode import iter_frames, probe
 from shared.video.encode import VideoWriter, even_size
@@ -121,6 +122,8 @@ def select_tracks(manifest: Manifest, wanted: frozenset[int] | None) -> frozense
 def _check_engine(engine: FaceModel | None, manifest: Manifest) -> FaceModel:
     if engine is None:
         raise ConfigError("learned restoration needs a model checkpoint")
+    if not getattr(engine, "can_restore", True):  # a donor model: nothing to learn back from
+        raise ConfigError(NO_LEARNED_RESTORATION.format(model=engine.model_id))
     if engine.model_id != manifest.model_id:
         raise ConfigError(
             f"clip was de-identified with model {manifest.model_id}; "

@@ -34,10 +34,12 @@ class RegionSink(Protocol):
     def write(self, frame: int, geom: CropGeom, region: np.ndarray) -> None: ...
 
 
-def seal_kind(requested: str | None, can_seal: bool) -> str:
+def seal_kind(requested: str | bool | None, can_seal: bool) -> str:
     """The kind to seal: ``requested``, or ``regions`` when None and an authority key is there."""
     if requested is None:
         return "regions" if can_seal else "none"
+    if isinstance(requested, bool):  # the first release's --seal/--no-seal
+        requested = "regions" if requested else "none"
     if requested not in SEAL_KINDS:
         raise BadInputError(f"seal must be one of {', '.join(SEAL_KINDS)}, got {requested!r}")
     if requested != "none" and not can_seal:

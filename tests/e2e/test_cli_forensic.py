@@ -65,7 +65,7 @@ def sealed(tmp_path_factory: pytest.TempPathFactory) -> Sealed:
     public = root / "public.mp4"
     res = uunet("deid", clip, "-o", public, "--keys", keys, "--seal", "both", *model_args)
     assert res.returncode == 0, res.stderr
-    assert "sealed: both" in res.stdout
+    assert "sealed originals (both;" in res.stdout
     return Sealed(root, keys, clip, public, model_args)
 
 
@@ -159,7 +159,7 @@ def test_sealed_mode_on_a_clip_without_seal_is_refused(sealed: Sealed) -> None:
     clip, public = sealed.root / "plain.mp4", sealed.root / "unsealed.mp4"
     write_clip(clip, SceneSpec(96, 64, frames=4, n_faces=0))
     res = cli("deid", clip, "-o", public, "--keys", sealed.keys, "--no-seal", *sealed.model_args)
-    assert res.returncode == 0 and "nothing sealed" in res.stdout
+    assert res.returncode == 0 and "no sealed originals" in res.stdout
     out = sealed.root / "never3.mp4"
     for extra, reason in ((("--mode", "sealed"), "no sealed originals"),
                           (("--original",), "no sealed original file")):  # fmt: skip

@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--mode", default="auto", choices=("auto", "learned", "sealed"),
                    help="auto: sealed originals when present and openable, else learned")  # fmt: skip
     p.add_argument("--tracks", default=None,
-                   help="restore only these track ids, e.g. 1,4 (None: all tracks)")  # fmt: skip
+                   help="restore only these track ids, e.g. 1,4 (default: all tracks)")  # fmt: skip
     p.add_argument("--crf", type=int, default=16, help="x264 quality (1-51, lower is better)")
     p.add_argument("--lossless", action="store_true",
                    help="write the restored clip without loss (H.264 High 4:4:4 Predictive, "
@@ -83,8 +83,8 @@ def run(args: argparse.Namespace) -> int:
         original=args.original,
     )
     keys = PrivateSideKeys.load(args.keys)
-    engine = _engine_if_needed(args, keys, options)
-    with progress_bar("restoring", args.quiet) as progress:
+    engine, frames = _engine_if_needed(args, keys, options)
+    with progress_bar("restoring", args.quiet, frames) as progress:
         report = reidentify_clip(args.input, args.output, keys, engine, options, progress)
     if not args.quiet:
         note(args, f"signature verified (key {keys.key_id})")
@@ -106,8 +106,8 @@ def _summary(output: Path, report: Any) -> str:
     )
 
 
-def _engine_if_needed(args: argparse.Namespace, keys: Any, options: Any) -> Any:
-    """The model, or None when restoration will be sealed (no weights needed).
+def _engine_if_needed(args: argparse.Namespace, keys: Any, options: Any) -> tuple[Any, int]:
+    """The model, or None when restoration will be sealed (no weights needed); the clip's frames.
 
     The request is checked here before any model is loaded, so a foreign or tampered clip, or an
     option the clip cannot serve, is refused with its own reason and nothing is written
@@ -117,6 +117,7 @@ def _engine_if_needed(args: argparse.Namespace, keys: Any, options: Any) -> Any:
 
     if args.input.stat().st_size > args.max_bytes:
         raise LimitExceededError(f"{args.input.name}: over the limit of {args.max_bytes} bytes")
-    if check_reidentify(args.input, keys, options).mode != "learned":
-        return None
-    return load_engine(args.checkpoint, args.device)
+    plan = check_reidentify(args.input, keys, options)
+    if plan.mode != "learned":
+        return None, plan.manifest.frames
+    return load_engine(args.checkpoint, args.device), plan.manifest.frames

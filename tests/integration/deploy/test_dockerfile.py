@@ -130,6 +130,14 @@ def test_compose_and_chart_use_only_existing_targets() -> None:
     assert (used | images) <= set(TARGETS) <= set(stages)
 
 
+def test_deploy_doc_builds_every_target_of_the_dockerfile() -> None:
+    final = DOCKERFILE.read_text().split("# ---- targets ----", 1)[1]
+    built = set(re.findall(r"^FROM \S+ AS ([\w-]+)", final, re.MULTILINE))
+    doc = (REPO / "docs" / "DEPLOY.md").read_text()
+    documented = set(re.findall(r"^docker build .*--target ([\w-]+)", doc, re.MULTILINE))
+    assert built == set(TARGETS) == documented
+
+
 def _docker_included(path: str) -> bool:
     """.dockerignore semantics as used there: last matching pattern wins, `!` re-includes."""
     included = True
