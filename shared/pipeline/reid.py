@@ -16,7 +16,9 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -205,46 +207,52 @@ def run_reid(
     emb = read_verified(src, keys.verify_key, keys.key_id)  # before anything else
     manifest = emb.manifest
     mode, tracks = plan_restore(manifest, keys, options)
+    request = _Request(src, dst, emb, keys, options, progress)
     if mode == "original":
-        out_sha, restored, frames, exact = (
-            _restore_original(dst, emb, keys),
-            0,
-            manifest.frames,
-            True,
-        )
+        done = _Done(0, manifest.frames, _restore_original(dst, emb, keys), exact=True)
     else:
-        restored, frames, out_sha, exact = _restore_video(src, dst, emb, keys, engine, options,
-                                                          (mode, tracks), progress)  # fmt: skip
+        done = _restore_video(request, engine, mode, tracks)
     if progress is not None:
         progress(1.0)
     return ReidReport(
-        frames=frames,
-        faces_restored=restored,
+        frames=done.frames,
+        faces_restored=done.faces,
         tracks=tuple(sorted(tracks)),
         mode_used=mode,
         clip_sha256=file_sha256(src),
         seconds=time.perf_counter() - start,
         manifest_sha256=hashlib.sha256(emb.manifest_bytes).hexdigest(),
-        output_sha256=out_sha,
-        exact=exact,
+        output_sha256=done.output_sha256,
+        exact=done.exact,
     )
 
 
+@dataclass(frozen=True)
+class _Request:
+    """One verified restoration: files, the clip's box, keys, options."""
+
+    src: Path
+    dst: Path
+    emb: Embedded
+    keys: PrivateSideKeys
+    options: ReidOptions
+    progress: Progress | None
+
+
+class _Done(NamedTuple):
+    faces: int  # face boxes restored
+    frames: int
+    output_sha256: str
+    exact: bool
+
+
 def _restore_video(
-    src: Path,
-    dst: Path,
-    emb: Embedded,
-    keys: PrivateSideKeys,
-    engine: FaceModel | None,
-    options: ReidOptions,
-    plan: tuple[str, frozenset[int]],
-    progress: Progress | None,
-) -> tuple[int, int, str, bool]:
-    """Decode, restore, encode; returns (faces restored, frames, output SHA-256, exact)."""
-    mode, tracks = plan
-    manifest = emb.manifest
+    req: _Request, engine: FaceModel | None, mode: str, tracks: frozenset[int]
+) -> _Done:
+    """Decode, restore (learned or sealed), encode."""
+    manifest, options = req.emb.manifest, req.options
     model = _check_engine(engine, manifest) if mode == "learned" else None
-    info = probe(src, options.limits)
+    info = probe(req.src, options.limits)
     # yuv420p codes odd sizes rounded up to even: the public clip may be 1 px wider/taller.
     if (info.width, info.height) not in {
         (manifest.width, manifest.height),
@@ -258,25 +266,25 @@ def _restore_video(
     restored = 0
     encode = EncodeOptions(crf=options.crf, lossless=options.lossless, keep_audio=info.has_audio)
     with ExitStack() as stack:
-        tmp = stack.enter_context(temp_output(dst))
-        learned = LearnedRestorer(model, keys, manifest) if model is not None else None
+        tmp = stack.enter_context(temp_output(req.dst))
+        learned = LearnedRestorer(model, req.keys, manifest) if model is not None else None
         sealed = None
         if mode == "sealed":
-            sealed = _Sealed(RegionReader(_open_sealed(stack, emb, keys), tracks))
-        writer = stack.enter_context(VideoWriter(tmp, info, encode, audio_source=src))
-        for batch in iter_frames(src, options.batch_frames, info, options.limits):
+            sealed = _Sealed(RegionReader(_open_sealed(stack, req.emb, req.keys), tracks))
+        writer = stack.enter_context(VideoWriter(tmp, info, encode, audio_source=req.src))
+        for batch in iter_frames(req.src, options.batch_frames, info, options.limits):
             if learned is not None:
                 recs = [by_frame.get(int(i), []) for i in batch.indices]
                 restored += learned.apply(batch.frames, recs)
             elif sealed is not None:
                 restored += sealed.apply(batch.frames, batch.indices)
             writer.write(batch.frames)
-            if progress is not None:
-                progress(min(writer.frames_written / max(info.frames, 1), 0.99))
+            if req.progress is not None:
+                req.progress(min(writer.frames_written / max(info.frames, 1), 0.99))
         writer.close()
         out_sha = file_sha256(tmp)
     mismatches = sealed.reader.mismatches if sealed is not None else 0
     if mismatches:
         log.warning("%d restored regions differ from their sealed checksum", mismatches)
     exact = sealed is not None and options.lossless and mismatches == 0
-    return restored, writer.frames_written, out_sha, exact
+    return _Done(restored, writer.frames_written, out_sha, exact)

@@ -44,7 +44,7 @@ class NativeFrames:
         stream.thread_type = "AUTO"
         self._frames: Iterator[Any] = self._container.decode(stream)
         self._size = (width, height)
-        self._index, self._current = -1, None
+        self._index = -1
         self._frame: Any = None
 
     def at(self, index: int) -> NativeFrame | None:

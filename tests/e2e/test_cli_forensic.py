@@ -12,7 +12,6 @@ import contextlib
 import hashlib
 import io
 import json
-import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -23,10 +22,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from shared.model.checkpoint import DEFAULT_CHECKPOINT
 from shared.pipeline.container import read_box
 from shared.video.synthetic import SceneSpec, write_clip
-from tests.e2e.test_cli_deid_reid import _tiny_checkpoint, frames_of, uunet
+from tests.e2e.test_cli_deid_reid import frames_of, model_choice, uunet
 from uunet_cli.main import main
 
 pytestmark = pytest.mark.e2e
@@ -52,12 +50,7 @@ class Sealed:
 @pytest.fixture(scope="module")
 def sealed(tmp_path_factory: pytest.TempPathFactory) -> Sealed:
     root = tmp_path_factory.mktemp("forensic")
-    if os.environ.get("UUNET_E2E_CHECKPOINT"):
-        model_args: tuple[str, ...] = ("--checkpoint", os.environ["UUNET_E2E_CHECKPOINT"])
-    elif DEFAULT_CHECKPOINT.exists():
-        model_args = ()
-    else:
-        model_args = ("--checkpoint", str(_tiny_checkpoint(root / "tiny.pt")))
+    model_args, _trained = model_choice(root)
     keys = root / "keys"
     assert uunet("keys", "init", keys).returncode == 0
     clip = root / "two.mp4"

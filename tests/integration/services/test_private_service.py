@@ -140,6 +140,26 @@ def _assert_restored(assets: ReidAssets, restored: Path) -> None:
     assert restored_err < surrogate_err / 3, (restored_err, surrogate_err)
 
 
+async def _rest_job_done(
+    client: httpx.AsyncClient, headers: dict[str, str], clip: Path, form: dict[str, str]
+) -> str:
+    """Submit ``clip`` over REST and wait until its job is done; returns the job id."""
+    url = "/v1/reconstructions"
+    files = {"file": (clip.name, clip.read_bytes(), "video/mp4")}
+    response = await client.post(url, headers=headers, files=files, data=form)
+    assert response.status_code == 202, response.text
+    job_id = str(response.json()["job_id"])
+
+    async def finished() -> bool:
+        status = (await client.get(f"{url}/{job_id}", headers=headers)).json()
+        return bool(status["state"] in ("done", "failed"))
+
+    await _wait_for(finished)
+    status = (await client.get(f"{url}/{job_id}", headers=headers)).json()
+    assert status["state"] == "done", status
+    return job_id
+
+
 async def _job_outcomes(private: Running, job_id: str) -> list[str]:
     return [e.outcome for e in await private.audit() if job_id in e.detail]
 
@@ -150,18 +170,7 @@ async def test_rest_submission_with_good_token_is_restored_audited_and_cleaned(
     headers = {"Authorization": f"Bearer {assets.token()}"}
     url = "/v1/reconstructions"
     async with httpx.AsyncClient(base_url=private.rest_url, timeout=30) as client:
-        files = {"file": ("public.mp4", assets.public_clip.read_bytes(), "video/mp4")}
-        response = await client.post(url, headers=headers, files=files, data={"case_id": "CASE-1"})
-        assert response.status_code == 202, response.text
-        job_id = response.json()["job_id"]
-
-        async def finished() -> bool:
-            status = (await client.get(f"{url}/{job_id}", headers=headers)).json()
-            return bool(status["state"] in ("done", "failed"))
-
-        await _wait_for(finished)
-        status = (await client.get(f"{url}/{job_id}", headers=headers)).json()
-        assert status["state"] == "done", status
+        job_id = await _rest_job_done(client, headers, assets.public_clip, {"case_id": "CASE-1"})
         result = await client.get(f"{url}/{job_id}/result", headers=headers)
         assert result.status_code == 200
     restored = tmp_path / "restored.mp4"
@@ -329,16 +338,7 @@ async def test_rest_lossless_restore_is_exact_with_a_signed_custody_record(
     url = "/v1/reconstructions"
     form = {"case_id": "CASE-1", "mode": "sealed", "lossless": "true"}
     async with httpx.AsyncClient(base_url=private.rest_url, timeout=30) as client:
-        files = {"file": ("public.mp4", assets.public_clip.read_bytes(), "video/mp4")}
-        response = await client.post(url, headers=headers, files=files, data=form)
-        assert response.status_code == 202, response.text
-        job_id = response.json()["job_id"]
-
-        async def finished() -> bool:
-            status = (await client.get(f"{url}/{job_id}", headers=headers)).json()
-            return bool(status["state"] in ("done", "failed"))
-
-        await _wait_for(finished)
+        job_id = await _rest_job_done(client, headers, assets.public_clip, form)
         result = (await client.get(f"{url}/{job_id}/result", headers=headers)).content
         custody = (await client.get(f"{url}/{job_id}/custody", headers=headers)).json()
     signed = SignedCustody.from_json(json.dumps(custody))
