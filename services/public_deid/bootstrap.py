@@ -157,15 +157,15 @@ def build_api(settings: PublicSettings, adapters: Adapters, probe: Probe | None)
 def load_deidentify(settings: PublicSettings) -> Deidentify:
     """The real pipeline bound to the key set and the public half of the model (loaded once)."""
     from shared.crypto.keys import PublicSideKeys
-    from shared.model.inference import UUNetEngine
     from shared.pipeline.api import deidentify_clip
+    from shared.surrogate.model import load_face_model
     from shared.video.runtime import configure_cpu_threads
 
     configure_cpu_threads(settings.device)  # before yuface loads: torch threads starve the codec
     if settings.keys_dir is None:
         raise ConfigError("UUNET_PUBLIC_KEYS_DIR is required (a key set from uunet keys init)")
     keys = PublicSideKeys.load(Path(settings.keys_dir))
-    engine = UUNetEngine.load(settings.checkpoint, device=settings.device, part="public")
+    engine = load_face_model(settings.checkpoint, settings.device, "public", settings.donors)
     log.info("model %s %s on %s", engine.model_id, engine.model_version, settings.device)
 
     def run(src: Path, dst: Path, options: DeidOptions, progress: Progress) -> DeidReport:

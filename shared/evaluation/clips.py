@@ -142,63 +142,86 @@ def _track_of(events: dict[int, list[PaintEvent]], index: int, box: Box) -> tupl
     return best.track_id, best.kind
 
 
+@dataclass
+class _Original:
+    """The original side of one sampled face, measured once for every repeat."""
+
+    face: FaceBox
+    embedding: np.ndarray
+    yunet: bool
+    hog: bool
+
+
+def _originals(clip: EvalClip, samples: set[int], judge: FrameJudge
+               ) -> tuple[dict[int, list[Box]], dict[int, list[_Original]], dict[int, np.ndarray]]:  # fmt: skip
+    """True boxes of every frame; measured faces and the frames themselves at sampled indices."""
+    finder = YuNetDetector(score_threshold=0.4)
+    real: dict[int, list[Box]] = {}
+    measured: dict[int, list[_Original]] = {}
+    frames: dict[int, np.ndarray] = {}
+    for batch in iter_frames(clip.path, 16):
+        for frame, index in zip(batch.frames, batch.indices.tolist(), strict=True):
+            faces = _faces(clip, index, finder.detect(frame))
+            real[index] = [_box(f) for f in faces]
+            if index in samples:
+                frames[index] = frame
+                measured[index] = [_measure(f, frame, judge) for f in faces]
+    return real, measured, frames
+
+
+def _measure(face: FaceBox, frame: np.ndarray, judge: FrameJudge) -> _Original:
+    box = _box(face)
+    return _Original(face, judge.embed(frame, box), judge.yunet_finds(frame, box),
+                     judge.hog_finds(frame, box))  # fmt: skip
+
+
 def score_clip(model: Any, clip: EvalClip, keys: PublicSideKeys, judge: FrameJudge,
-               samples: int = 12) -> ClipScore:  # fmt: skip
-    """De-identify ``clip`` with ``model`` and score it (see the module docstring)."""
+               samples: int = 12, repeats: int = 3) -> ClipScore:  # fmt: skip
+    """De-identify ``clip`` ``repeats`` times (another clip id each time, so other donors) with
+    ``model`` and score every run (see the module docstring)."""
     import time
 
     from shared.pipeline.api import deidentify_clip
 
     info = probe(clip.path)
-    rec = RecordingModel(model)
-    with tempfile.TemporaryDirectory(prefix="uunet-eval-") as tmp:
-        public = Path(tmp) / "public.mp4"
-        t0 = time.perf_counter()
-        deidentify_clip(clip.path, public, keys, rec,
-                        DeidOptions(seal=False, clip_id=f"eval-{clip.name}"))  # fmt: skip
-        out = ClipScore(clip.name, info.frames, float(info.fps), seconds=time.perf_counter() - t0)
-        events: dict[int, list[PaintEvent]] = defaultdict(list)
-        for e in rec.events:
-            events[e.frame].append(e)
-        wanted = _sample(info.frames, samples)
-        finder = YuNetDetector(score_threshold=0.4)
-        pub_iter = iter_frames(public, 16)
-        for batch in iter_frames(clip.path, 16):
-            pub_batch = next(pub_iter)
-            for frame, pub, index in zip(
-                batch.frames, pub_batch.frames, batch.indices, strict=True
-            ):
-                _score_frame(out, clip, int(index), frame, pub, events, finder, judge, wanted)
+    wanted = _sample(info.frames, samples)
+    real, measured, originals = _originals(clip, wanted, judge)
+    out = ClipScore(clip.name, info.frames * repeats, float(info.fps))
+    for r in range(repeats):
+        rec = RecordingModel(model)
+        with tempfile.TemporaryDirectory(prefix="uunet-eval-") as tmp:
+            public = Path(tmp) / "public.mp4"
+            t0 = time.perf_counter()
+            deidentify_clip(clip.path, public, keys, rec,
+                            DeidOptions(seal=False, clip_id=f"eval-{clip.name}-{r}"))  # fmt: skip
+            out.seconds += time.perf_counter() - t0
+            events: dict[int, list[PaintEvent]] = defaultdict(list)
+            for e in rec.events:
+                events[e.frame].append(e)
+            for batch in iter_frames(public, 16):
+                for pub, index in zip(batch.frames, batch.indices.tolist(), strict=True):
+                    out.false_surrogates += sum(
+                        1
+                        for e in events.get(index, [])
+                        if e.kind == "donor" and all(_iou(e.box, t) < 0.3 for t in real[index])
+                    )
+                    for orig in measured.get(index, []):
+                        _score_face(out, r, orig, originals[index], pub, events, index, judge)
     return out
 
 
-def _score_frame(out: ClipScore, clip: EvalClip, index: int, frame: np.ndarray, pub: np.ndarray,
-                 events: dict[int, list[PaintEvent]], finder: YuNetDetector, judge: FrameJudge,
-                 wanted: set[int]) -> None:  # fmt: skip
-    """Count false surrogates on every frame; score every true face of the sampled frames."""
-    found = finder.detect(frame)
-    faces = _faces(clip, index, found)
-    real = [_box(f) for f in faces]
-    out.false_surrogates += sum(
-        1
-        for e in events.get(index, [])
-        if e.kind == "donor" and all(_iou(e.box, t) < 0.3 for t in real)
-    )
-    if index not in wanted:
-        return
-    for face in faces:
-        box = _box(face)
-        track, kind = _track_of(events, index, box)
-        emb_pub = judge.embed(pub, box)
-        dist = float(np.linalg.norm(judge.embed(frame, box) - emb_pub))
-        out.faces.append(FaceScore(
-            face.x1 - face.x0, dist,
-            judge.yunet_finds(frame, box), judge.yunet_finds(pub, box),
-            judge.hog_finds(frame, box), judge.hog_finds(pub, box),
-            _seam(frame, pub, face), kind, track,
-        ))  # fmt: skip
-        if track >= 0 and kind == "donor":
-            out.track_embeddings.setdefault(track, []).append(emb_pub)
+def _score_face(out: ClipScore, run: int, orig: _Original, frame: np.ndarray, pub: np.ndarray,
+                events: dict[int, list[PaintEvent]], index: int, judge: FrameJudge) -> None:  # fmt: skip
+    box = _box(orig.face)
+    track, kind = _track_of(events, index, box)
+    emb_pub = judge.embed(pub, box)
+    out.faces.append(FaceScore(
+        box[2] - box[0], float(np.linalg.norm(orig.embedding - emb_pub)),
+        orig.yunet, judge.yunet_finds(pub, box), orig.hog, judge.hog_finds(pub, box),
+        _seam(frame, pub, orig.face), kind, track,
+    ))  # fmt: skip
+    if track >= 0 and kind == "donor":
+        out.track_embeddings.setdefault(run * 1_000_000 + track, []).append(emb_pub)
 
 
 def summarise(scores: list[ClipScore], wide_only: bool = False) -> dict[str, Any]:

@@ -123,7 +123,10 @@ def select_tracks(manifest: Manifest, wanted: frozenset[int] | None) -> frozense
 
 def _check_engine(engine: FaceModel | None, manifest: Manifest) -> FaceModel:
     if engine is None:
-        raise ConfigError("learned restoration needs a model checkpoint")
+        raise ConfigError(
+            "learned restoration is not available here: no private module is loaded "
+            "(restore from the sealed originals instead)"
+        )
     if not getattr(engine, "can_restore", True):  # a donor model: nothing to learn back from
         raise ConfigError(NO_LEARNED_RESTORATION.format(model=engine.model_id))
     if engine.model_id != manifest.model_id:

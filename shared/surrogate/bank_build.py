@@ -1,6 +1,8 @@
 """Build donor banks: from the frozen DCGAN face prior, or from a folder of face images a deployment
-has rights to. Each candidate is kept only when two independent detectors (YuNet and CenterFace)
-agree it is a face, with landmarks that form one (``geometry.plausible``) and agree between them.
+has rights to. Each candidate is kept only when three independent detectors agree it is a face
+(YuNet and CenterFace, with landmarks that form one and agree between them, and OpenCV's Haar
+frontal cascade, a classical gradient-style detector that blurry or garbled faces fail), and its
+eyes, colours and mouth pass the checks of ``features``.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ import hashlib
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import cv2
@@ -44,6 +47,7 @@ class BankOptions:
     max_mouth_open: float = 0.6  # share of dark or bright pixels between the mouth corners
     min_eye_contrast: float = 0.45  # eyes.eye_contrast: drops washed-out, blind-looking eyes
     max_chroma_spread: float = 6.0  # features.chroma_spread: drops garish colour artefacts
+    haar: bool = True  # OpenCV's Haar frontal cascade must find the face too
     bounds: Plausibility = field(default_factory=lambda: Plausibility(min_score=0.0, max_yaw=0.6))
 
 
@@ -96,7 +100,22 @@ def check_face(image: np.ndarray, detectors: tuple[YuNetDetector, CenterFaceDete
     chroma = chroma_spread(image, points)
     if eyes < options.min_eye_contrast or chroma > options.max_chroma_spread:
         return None
+    if options.haar and not _haar_finds(canvas):
+        return None
     return Checked(points, yn.score + cf.score - disagreement + eyes - chroma / 10.0, feats)
+
+
+@lru_cache(maxsize=1)
+def _haar() -> cv2.CascadeClassifier:
+    path = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"  # type: ignore[attr-defined]
+    return cv2.CascadeClassifier(path)
+
+
+def _haar_finds(canvas: np.ndarray) -> bool:
+    """OpenCV's frontal-face Haar cascade finds a face at least a third of the canvas wide."""
+    grey = cv2.cvtColor(canvas, cv2.COLOR_RGB2GRAY)
+    side = canvas.shape[0] // 3
+    return len(_haar().detectMultiScale(grey, 1.1, 4, minSize=(side, side))) > 0
 
 
 def _detectors() -> tuple[YuNetDetector, CenterFaceDetector]:

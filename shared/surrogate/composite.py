@@ -29,7 +29,9 @@ class CompositeOptions:
         True  # the target's linear luminance gradient (light direction) replaces the donor's
     )
     blur_sigma: float = 0.2  # soft-blur cover: Gaussian sigma as a fraction of the box size
-    sharpen: float = 0.8  # unsharp-mask amount on a donor upsampled more than 1.5x (0: off)
+    sharpen: float = 0.8  # unsharp-mask amount on a donor upsampled more than sharpen_from (0: off)
+    sharpen_from: float = 1.5  # upsampling factor from which the donor is sharpened
+    min_contrast: float = 0.5  # lowest gain on the donor's luminance contrast in colour matching
     grain: float = 1.0  # film grain at the strength of the target's own fine noise (0: off)
 
 
@@ -61,11 +63,11 @@ def donor_scale(matrix: np.ndarray) -> float:
     return float(np.hypot(matrix[0, 0], matrix[1, 0]))
 
 
-def sharpen(image: np.ndarray, scale: float, amount: float) -> np.ndarray:
+def sharpen(image: np.ndarray, scale: float, amount: float, start: float = 1.5) -> np.ndarray:
     """Unsharp mask sized to the upsampling: gives an enlarged 64 px donor back some edge contrast."""
-    if amount <= 0 or scale <= 1.5:
+    if amount <= 0 or scale <= start:
         return image
-    soft = cv2.GaussianBlur(image, (0, 0), 0.5 * scale)
+    soft = cv2.GaussianBlur(image, (0, 0), max(0.5 * scale, 0.8))
     out = image + amount * (image - soft)
     return np.clip(out, 0, 255, out=out)
 
@@ -100,8 +102,8 @@ def _plane(lum: np.ndarray, sel: np.ndarray) -> np.ndarray:
     return (coef[0] + coef[1] * gx + coef[2] * gy).astype(np.float32)
 
 
-def match_colour(donor: np.ndarray, target: np.ndarray, mask: np.ndarray,
-                 light: bool = True) -> np.ndarray:  # fmt: skip
+def match_colour(donor: np.ndarray, target: np.ndarray, mask: np.ndarray, light: bool = True,
+                 min_contrast: float = 0.5) -> np.ndarray:  # fmt: skip
     """Donor (float32 RGB 0..255) with the target's Lab mean/std inside ``mask`` > 0.5.
 
     With ``light``, the luminance plane (the light's direction) is swapped too: the donor keeps
@@ -118,7 +120,7 @@ def match_colour(donor: np.ndarray, target: np.ndarray, mask: np.ndarray,
             pd, pt = _plane(d, sel), _plane(t, sel)
             rd, rt = d - pd, t - pt
             gain = float(rt[sel].std()) / max(float(rd[sel].std()), 1e-3)
-            d_lab[..., 0] = pt + rd * min(max(gain, 0.5), 2.0)
+            d_lab[..., 0] = pt + rd * min(max(gain, min_contrast), 2.0)
         else:
             gain = float(t[sel].std()) / max(float(d[sel].std()), 1e-3)
             d_lab[..., c] = (d - float(d[sel].mean())) * min(max(gain, 0.5), 2.0) + float(
@@ -142,9 +144,9 @@ def compose(region: np.ndarray, donor: np.ndarray, donor_points: np.ndarray,
     d_mask = oval_mask(apply(m, donor_points), (h, w), o.donor_scale, o.feather)
     t_mask = oval_mask(target_points, (h, w), o.target_scale, o.feather)
     mask = np.minimum(d_mask, t_mask) * border
-    warped = sharpen(warped, donor_scale(m), o.sharpen)
+    warped = sharpen(warped, donor_scale(m), o.sharpen, o.sharpen_from)
     if o.colour:
-        warped = match_colour(warped, region, mask, o.light)
+        warped = match_colour(warped, region, mask, o.light, o.min_contrast)
     if rng is not None:
         warped = add_grain(warped, region, mask, o.grain, rng)
     return Composite(warped, mask)
