@@ -92,7 +92,7 @@ def check_reidentify(src: Path, keys: ReidKeys, options: ReidOptions) -> ReidPla
     """
     from shared.pipeline.container import read_verified
     from shared.pipeline.errors import guarded
-    from shared.pipeline.reid import plan_restore
+    from shared.pipeline.plan import plan_restore
 
     def check() -> ReidPlan:
         manifest = read_verified(Path(src), keys.verify_key, keys.key_id).manifest

@@ -11,7 +11,7 @@ from shared.crypto.keys import PrivateSideKeys, authority_key_id
 from shared.domain.errors import BadInputError, ConfigError, WrongKeyError
 from shared.pipeline.api import ReidOptions
 from shared.pipeline.manifest import FaceRecord, Manifest
-from shared.pipeline.reid import plan_restore, resolve_mode, select_tracks
+from shared.pipeline.plan import plan_restore, resolve_mode, select_tracks
 from shared.pipeline.stages import CROP_MARGIN, NoiseBank, from_record, quantise, to_record
 from shared.video.crops import square_geom
 from shared.video.types import FaceBox
