@@ -13,7 +13,7 @@ import json
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,7 +22,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
-from services.common.uploads import receive_multipart
+from services.common.uploads import UploadSlots, receive_multipart
 from services.private_reid.auth import Forbidden, Principal, TokenRejected
 from services.private_reid.desk import Desk, NotReady, SubmitRequest, parse_flag, result_media
 from shared.domain.errors import BadInputError, LimitExceededError
@@ -39,6 +39,7 @@ class RestOptions:
     work_dir: Path | None = None
     result_redirect: bool = False
     presign_expiry_s: int = 300
+    slots: UploadSlots = field(default_factory=UploadSlots)  # shared with gRPC
 
 
 def get_desk(request: Request) -> Desk:
@@ -120,8 +121,11 @@ router = APIRouter(prefix="/v1/reconstructions", tags=["reconstructions"])
 
 
 @contextmanager
-def _spool(work_dir: Path | None) -> Iterator[Path]:
-    with tempfile.TemporaryDirectory(prefix="uunet-reid-", dir=work_dir) as tmp:
+def _spool(options: RestOptions) -> Iterator[Path]:
+    with (
+        options.slots.take(),
+        tempfile.TemporaryDirectory(prefix="uunet-reid-", dir=options.work_dir) as tmp,
+    ):
         yield Path(tmp) / "upload.mp4"
 
 
@@ -135,7 +139,7 @@ async def post_reconstruction(
 ) -> JobCreated:
     """Upload a de-identified clip with a case reference and queue its reconstruction."""
     principal = await _principal(desk, creds, request, "submit")
-    with _spool(options.work_dir) as path:
+    with _spool(options) as path:
         try:
             form = await receive_multipart(request, "file", path, options.max_upload_bytes)
         except BadInputError as err:
