@@ -6,13 +6,13 @@ and S3 test servers (integration), and a fake or the real clip verifier / reiden
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from prometheus_client import CollectorRegistry
 
 from services.common.grpc_metrics import MetricsInterceptor
@@ -31,6 +31,7 @@ from services.private_reid.rest import RestOptions
 from services.private_reid.settings import PrivateSettings
 from services.private_reid.worker import HandlerOptions, Reidentify, ReidHandler
 from shared.adapters.redis_audit import RedisAuditLog
+from shared.audit.custody import CustodySigner
 from shared.domain.errors import ConfigError, UUNetError
 from shared.jobs.runner import RunnerOptions
 from shared.pipeline.api import Limits, Progress, ReidOptions, ReidReport
@@ -106,13 +107,34 @@ def token_verifier(settings: PrivateSettings) -> TokenVerifier:
     )
 
 
+@dataclass(frozen=True)
+class CheckKeys:
+    """What the API checks a request with (``shared.pipeline.api.ReidKeys``): it never opens seals,
+    so the authority key's id may come from ``keyset.json``."""
+
+    verify_key: Ed25519PublicKey
+    key_id: str
+    authority_key_id: str | None
+
+
 def clip_verifier(settings: PrivateSettings) -> ClipVerifier:
-    """The pipeline's signature check bound to the key set's verify key."""
-    from shared.crypto.keys import PrivateSideKeys
-    from shared.pipeline.api import verify_clip
+    """The pipeline's request check (signature, key set, seal kind, authority key, tracks)."""
+    from shared.crypto.keys import PrivateSideKeys, recorded_authority_key_id
+    from shared.pipeline.api import check_reidentify
+
+    directory = _keys_dir(settings)
+    keys = PrivateSideKeys.load(directory)
+    authority = keys.authority_key_id or recorded_authority_key_id(directory)
+    check = CheckKeys(keys.verify_key, keys.key_id, authority)
+    return lambda path, options: check_reidentify(path, check, options)
+
+
+def custody_signer(settings: PrivateSettings) -> CustodySigner:
+    """The custody signer: its key derives from the authority key the worker already holds."""
+    from shared.crypto.keys import PrivateSideKeys, custody_key
 
     keys = PrivateSideKeys.load(_keys_dir(settings))
-    return functools.partial(verify_clip, verify_key=keys.verify_key)
+    return CustodySigner(custody_key(keys.authority()))  # the worker holds the authority key
 
 
 def build_desk(
@@ -200,10 +222,15 @@ def load_reidentify(settings: PrivateSettings) -> Reidentify:
 
 
 def build_worker(
-    settings: PrivateSettings, adapters: Adapters, reidentify: Reidentify, metrics_port: int | None
+    settings: PrivateSettings,
+    adapters: Adapters,
+    reidentify: Reidentify,
+    metrics_port: int | None,
+    custody: CustodySigner | None = None,
 ) -> WorkerProcess:
     """A JobRunner on ``uunet:reid:jobs`` / ``reid-workers`` with the reconstruction handler."""
     _make_work_dir(settings)
+    custody = custody or custody_signer(settings)
     registry = CollectorRegistry()
     metrics = JobMetrics(registry, METRICS_PREFIX)
     handler = ReidHandler(
@@ -217,6 +244,7 @@ def build_worker(
             limits=Limits(max_bytes=settings.max_upload_bytes),
             work_dir=settings.work_dir,
         ),
+        custody=custody,
     )
     options = RunnerOptions(
         consumer=consumer_name("reid"),

@@ -86,17 +86,20 @@ def _tiny_checkpoint(path: Path) -> Path:
     return path
 
 
+def model_choice(root: Path) -> tuple[tuple[str, ...], bool]:
+    """The ``--checkpoint`` arguments for the CLI and whether that model is trained."""
+    override = os.environ.get("UUNET_E2E_CHECKPOINT")  # e.g. a run's latest.pt, as if shipped
+    if override:
+        return ("--checkpoint", override), True
+    if DEFAULT_CHECKPOINT.exists():
+        return (), True
+    return ("--checkpoint", str(_tiny_checkpoint(root / "tiny.pt"))), False
+
+
 @pytest.fixture(scope="module")
 def made(tmp_path_factory: pytest.TempPathFactory) -> Made:
     root = tmp_path_factory.mktemp("cli")
-    override = os.environ.get("UUNET_E2E_CHECKPOINT")  # e.g. a run's latest.pt, as if shipped
-    trained = bool(override) or DEFAULT_CHECKPOINT.exists()
-    if override:
-        model_args: tuple[str, ...] = ("--checkpoint", override)
-    elif trained:
-        model_args = ()
-    else:
-        model_args = ("--checkpoint", str(_tiny_checkpoint(root / "tiny.pt")))
+    model_args, trained = model_choice(root)
     keys = root / "keys"
     assert uunet("keys", "init", keys).returncode == 0
     clip = root / "two.mp4"
