@@ -5,19 +5,25 @@ For carphone (176x144, 120 frames, one real face) and a 720p many-face clip (``b
 
 - sizes: the original, the public clip without a seal and with each seal kind, the sealed payload
   alone, and what the first release's PNG-per-face payload would have been for the same regions;
-- face-box PSNR of sealed restoration against the decoded original (the manifest's boxes), at the
-  default CRF 16 and with ``--lossless`` ("exact" when identical);
-- de-identification wall time per seal kind (the time ``--seal`` adds); on a shared machine these
-  are noisy, so each is the best of ``--repeat`` runs;
+- PSNR of sealed restoration against the decoded original in the face boxes (the manifest's) and
+  in the margins around them (the rest of each crop square), at the default CRF 16 and with
+  ``--lossless`` ("exact" when identical), beside the public clip's PSNR outside the squares;
+- de-identification wall time and CPU time (all threads) per seal kind (what ``--seal`` adds); on a
+  shared machine these are noisy, so each is the best of ``--repeat`` runs;
 - the restored clip written losslessly both ways considered (H.264 High 4:4:4 Predictive qp 0 in
   MP4, FFV1 in Matroska): size and encode speed.
 
     .venv/bin/python bench/bench_seal.py [--frames 150] [--faces 10] [--repeat 1] [--clips carphone,720]
+                                         [--inline-seal]
+
+``--inline-seal`` seals regions on the pipeline's own thread (as before the sealing thread), to
+measure what the thread hides.
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import sys
 import tempfile
 import time
@@ -33,37 +39,68 @@ sys.path.insert(0, str(ROOT))
 KINDS = ("none", "regions", "original", "both")
 
 
+def _cpu() -> float:
+    """CPU seconds of this process so far, every thread (less noisy than wall time when shared)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _frames(path: Path) -> np.ndarray:
     from shared.video.decode import iter_frames
 
     return np.concatenate([b.frames for b in iter_frames(path)])
 
 
-def face_psnr(original: np.ndarray, restored: np.ndarray, faces: Any) -> str:
-    """PSNR over every manifest face box, or "exact" when every pixel is identical."""
-    a = np.concatenate([original[f.frame, f.y : f.y + f.h, f.x : f.x + f.w].ravel() for f in faces])
-    b = np.concatenate([restored[f.frame, f.y : f.y + f.h, f.x : f.x + f.w].ravel() for f in faces])
+def _psnr(a: np.ndarray, b: np.ndarray) -> str:
     mse = float(np.mean((a.astype(np.float64) - b) ** 2))
     return "exact" if mse == 0 else f"{10 * np.log10(255.0**2 / mse):.2f} dB"
 
 
-def legacy_png_bytes(public: Path, keys: Any) -> int:
-    """What the first release's payload (one PNG per face per frame) holds for the same regions."""
+def region_psnr(original: np.ndarray, restored: np.ndarray, manifest: Any) -> tuple[str, str]:
+    """PSNR over every manifest face box ("exact" when identical), and over the margins around
+    them (the rest of each crop square the public module may paint)."""
+    from shared.pipeline.stages import CROP_MARGIN, from_record
+    from shared.video.crops import square_geom
+
+    boxes, margins = [], []
+    for f in manifest.faces:
+        g = square_geom(from_record(f), 0, manifest.width, manifest.height, CROP_MARGIN)
+        sq = (f.frame, slice(g.cy0, g.cy1), slice(g.cx0, g.cx1))
+        outside = np.ones((g.cy1 - g.cy0, g.cx1 - g.cx0), bool)
+        outside[f.y - g.cy0 : f.y + f.h - g.cy0, f.x - g.cx0 : f.x + f.w - g.cx0] = False
+        box = (f.frame, slice(f.y, f.y + f.h), slice(f.x, f.x + f.w))
+        boxes.append((original[box].ravel(), restored[box].ravel()))
+        margins.append((original[sq][outside].ravel(), restored[sq][outside].ravel()))
+    return tuple(
+        _psnr(np.concatenate([a for a, _ in r]), np.concatenate([b for _, b in r]))
+        for r in (boxes, margins)
+    )  # type: ignore[return-value]
+
+
+def outside_psnr(original: np.ndarray, public: np.ndarray, manifest: Any) -> str:
+    """PSNR of the public clip against the original outside every crop square."""
+    from shared.pipeline.stages import CROP_MARGIN, from_record
+    from shared.video.crops import square_geom
+
+    keep = np.ones(original.shape[:3], bool)
+    for f in manifest.faces:
+        g = square_geom(from_record(f), 0, manifest.width, manifest.height, CROP_MARGIN)
+        keep[f.frame, g.cy0 : g.cy1, g.cx0 : g.cx1] = False
+    return _psnr(original[keep], public[keep])
+
+
+def legacy_png_bytes(original: np.ndarray, manifest: Any) -> int:
+    """What the first release's payload (one PNG per crop square per frame) holds for this clip."""
     import cv2
 
-    from shared.crypto.seal import open_stream
-    from shared.pipeline.container import read_box, sealed_reader
-    from shared.pipeline.region_reader import RegionReader
+    from shared.pipeline.stages import CROP_MARGIN, from_record
+    from shared.video.crops import square_geom
 
-    emb = read_box(public)
     total = 0
-    with sealed_reader(emb) as fh:
-        tracks = frozenset(t.track_id for t in emb.manifest.tracks)
-        reader = RegionReader(open_stream(fh, keys.authority_private), tracks)
-        for index in range(emb.manifest.frames):
-            for rec in reader.for_frame(index):
-                png = cv2.imencode(".png", np.ascontiguousarray(rec.pixels[:, :, ::-1]))[1]
-                total += 32 + len(png)  # the record header of the first release
+    for f in manifest.faces:
+        g = square_geom(from_record(f), 0, manifest.width, manifest.height, CROP_MARGIN)
+        square = np.ascontiguousarray(original[f.frame, g.cy0 : g.cy1, g.cx0 : g.cx1, ::-1])
+        total += 32 + len(cv2.imencode(".png", square)[1])  # the record header of the first release
     return total
 
 
@@ -106,38 +143,57 @@ def bench_clip(name: str, src: Path, work: Path, engine: Any, repeat: int) -> No
     size = src.stat().st_size
     print(f"\n== {name}: {src.name}, original {size:,d} B")
     print(f"  {'seal':9s} {'public clip':>14s} {'x orig':>7s} {'sealed payload':>15s} {'x orig':>7s}"
-          f" {'deid s':>7s} {'+s vs none':>10s}")  # fmt: skip
-    seconds: dict[str, float] = {}
+          f" {'deid s':>7s} {'+s vs none':>10s} {'cpu s':>6s} {'+cpu s':>7s}")  # fmt: skip
+    seconds: dict[str, tuple[float, float]] = {}  # kind -> (wall, cpu) seconds, best of repeat
     for kind in KINDS:
         out = work / f"{name}-{kind}.mp4"
         runs = []
         for _ in range(repeat):
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), _cpu()
             deidentify_clip(src, out, pub, engine, DeidOptions(seal=kind, clip_id="bench"))
-            runs.append(time.perf_counter() - start)
-        seconds[kind] = min(runs)
+            runs.append((time.perf_counter() - start, _cpu() - cpu))
+        seconds[kind] = (min(r[0] for r in runs), min(r[1] for r in runs))
+        (wall, cpu), (wall0, cpu0) = seconds[kind], seconds["none"]
         sealed = read_box(out).sealed_length
         print(f"  {kind:9s} {out.stat().st_size:>14,d} {out.stat().st_size / size:>7.3f} "
-              f"{sealed:>15,d} {sealed / size:>7.3f} {seconds[kind]:>7.1f} "
-              f"{seconds[kind] - seconds['none']:>+10.1f}", flush=True)  # fmt: skip
+              f"{sealed:>15,d} {sealed / size:>7.3f} {wall:>7.1f} {wall - wall0:>+10.1f} "
+              f"{cpu:>6.1f} {cpu - cpu0:>+7.1f}", flush=True)  # fmt: skip
     regions = work / f"{name}-regions.mp4"
-    png = legacy_png_bytes(regions, priv)
-    print(f"  first-release payload for the same regions (PNG per face per frame): {png:,d} B "
-          f"= {png / size:.3f} x original")  # fmt: skip
     manifest = read_box(regions).manifest
     original = _frames(src)
-    print(f"  sealed restore, face-box PSNR vs the decoded original ({len(manifest.faces)} boxes):")
+    png = legacy_png_bytes(original, manifest)
+    print(f"  first-release payload for the same regions (PNG per face per frame): {png:,d} B "
+          f"= {png / size:.3f} x original")  # fmt: skip
+    print(f"  sealed restore, PSNR vs the decoded original ({len(manifest.faces)} boxes):")
+    print(f"    {'':18s} {'face boxes':>10s} {'margins':>10s} {'restored clip':>14s}")
     for lossless in (False, True):
         back = work / f"{name}-back-{lossless}.mp4"
         report = reidentify_clip(regions, back, priv, None,
                                  ReidOptions(mode="sealed", lossless=lossless))  # fmt: skip
         label = "--lossless" if lossless else "default (CRF 16)"
-        print(f"    {label:18s} {face_psnr(original, _frames(back), manifest.faces):>9s}  "
-              f"{back.stat().st_size:>12,d} B  {report.seconds:.1f} s", flush=True)  # fmt: skip
+        box, margin = region_psnr(original, _frames(back)[:, : manifest.height, : manifest.width],
+                                  manifest)  # fmt: skip
+        print(f"    {label:18s} {box:>10s} {margin:>10s} {back.stat().st_size:>12,d} B  "
+              f"{report.seconds:.1f} s", flush=True)  # fmt: skip
+    public = _frames(work / f"{name}-none.mp4")[:, : manifest.height, : manifest.width]
+    print(
+        f"    the public clip outside the crop squares keeps {outside_psnr(original, public, manifest)}"
+        " of the original (what surrounds the restored margins)"
+    )
     print("  the lossless restored clip written both ways considered:")
     restored = _frames(work / f"{name}-back-True.mp4")
     for row in lossless_containers(restored, Fraction(manifest.rate), work):
         print(row, flush=True)
+
+
+class _Inline:
+    """The sealer called on the pipeline's thread (``--inline-seal``)."""
+
+    def __init__(self, sealer: Any) -> None:
+        self.write, self.close = sealer.write, sealer.close
+
+    def abort(self) -> None:
+        """Nothing runs in the background."""
 
 
 def main() -> None:
@@ -146,7 +202,12 @@ def main() -> None:
     ap.add_argument("--faces", type=int, default=10, help="faces in the 720p clip")
     ap.add_argument("--repeat", type=int, default=1, help="deid runs per seal kind (best kept)")
     ap.add_argument("--clips", default="carphone,720", help="carphone and/or 720")
+    ap.add_argument("--inline-seal", action="store_true", help="no sealing thread")
     args = ap.parse_args()
+    if args.inline_seal:
+        import shared.pipeline.seal_sink as seal_sink
+
+        seal_sink.BackgroundRegions = _Inline  # type: ignore[misc, assignment]
     from bench.bench_deid import make_clip
     from shared.data.real_faces import carphone_path
     from shared.model.inference import UUNetEngine

@@ -66,9 +66,10 @@ class _Run:
         if not any(kept):
             return
         if self.regions is not None:  # originals before they are overwritten
-            for g in square_geoms(kept, w, h):
+            flat = [box for fb in kept for box in fb]
+            for g, box in zip(square_geoms(kept, w, h), flat, strict=True):
                 region = frames[g.pos, g.cy0 : g.cy1, g.cx0 : g.cx1]
-                self.regions.write(int(indices[g.pos]), g, region)
+                self.regions.write(int(indices[g.pos]), g, box, region)
         self.painter.paint(frames, indices, kept)
         for pos, fb in enumerate(kept):
             self.records += [to_record(int(indices[pos]), box) for box in fb]

@@ -92,7 +92,7 @@ class LearnedRestorer:
 
 
 class _Sealed:
-    """Sealed restoration: originals decrypted in frame order, pasted back exactly."""
+    """Sealed restoration: originals decrypted in frame order, pasted back (boxes exactly)."""
 
     def __init__(self, reader: RegionReader) -> None:
         self.reader = reader
@@ -100,9 +100,9 @@ class _Sealed:
     def apply(self, frames: np.ndarray, indices: np.ndarray) -> int:
         done = 0
         for pos, index in enumerate(indices.tolist()):
-            for rec in self.reader.for_frame(index):
+            for rec in self.reader.for_frame(index):  # margins first, then the exact boxes
                 paste_record(frames[pos], rec)
-                done += 1
+                done += rec.exact  # one exact region per face
         return done
 
 
