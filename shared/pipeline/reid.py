@@ -2,10 +2,11 @@
 
 ``learned``: re-crop the surrogates at the manifest's boxes, run the private module with the keyed
 noise of each track, paste back with the same feathered seam. ``sealed``: decrypt the original
-regions with the authority's X25519 key and paste them back exactly. ``auto``: sealed when the clip
-carries sealed regions for this side's authority key, else learned. ``tracks`` restricts
-restoration to chosen subjects; every other face stays a surrogate. ``lossless`` writes the result
-without loss (sealed faces then equal the decoded original frames); ``original`` writes back the
+regions with the authority's X25519 key and paste them back (face boxes exactly, the margins around
+them at high quality). ``auto``: sealed when the clip carries sealed regions for this side's
+authority key, else learned. ``tracks`` restricts restoration to chosen subjects; every other face
+stays a surrogate. ``lossless`` writes the result without loss (sealed face boxes then equal the
+decoded original frames); ``original`` writes back the
 sealed input file itself, checked against the SHA-256 in the signed manifest.
 """
 

@@ -86,7 +86,7 @@ class ReidOptions:
     limits: Limits = field(default_factory=Limits)
     batch_frames: int = 8
     crf: int = 16  # x264 quality of the restored clip: evidence, so finer than the public one
-    lossless: bool = False  # H.264 High 4:4:4 Predictive, qp 0, RGB: sealed faces come back exact
+    lossless: bool = False  # H.264 High 4:4:4 Predictive, qp 0, RGB: sealed face boxes exact
     original: bool = False  # hand back the sealed original input file instead of a video
 
 
@@ -119,7 +119,7 @@ class ReidReport:
     seconds: float
     manifest_sha256: str = ""  # SHA-256 of the clip's signed manifest bytes
     output_sha256: str = ""  # SHA-256 of the file written
-    exact: bool = False  # every restored face region is bit-exact in the output file
+    exact: bool = False  # every restored face box is bit-exact in the output file (margins: lossy)
 
 
 class ReidKeys(Protocol):
