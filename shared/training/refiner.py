@@ -157,7 +157,7 @@ def train_refiner(pool: RefinerPool, val: RefinerPool, rec: PairRecogniser, out_
         if step % cfg.log_every == 0 or step == cfg.steps:
             row: dict[str, Any] = {
                 "step": step,
-                **{k: round(float(v), 5) for k, v in parts.items()},
+                **{k: round(float(v.detach()), 5) for k, v in parts.items()},
             }
             if step % (cfg.log_every * 10) == 0 or step == cfg.steps:
                 row["held_out"] = {k: round(v, 5) for k, v in held_out(gen, rec, val, cfg).items()}
