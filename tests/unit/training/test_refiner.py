@@ -28,7 +28,7 @@ def test_pool_holds_originals_composites_and_masks(pool) -> None:  # type: ignor
     assert len(pool) == 20
     assert pool.x.shape == pool.comp.shape == (20, 3, 64, 64)
     assert pool.mask.shape == (20, 1, 64, 64)
-    assert 0.0 <= float(pool.mask.min()) and float(pool.mask.max()) <= 1.0
+    assert float(pool.mask.min()) >= 0.0 and float(pool.mask.max()) <= 1.0
     assert float(pool.mask.mean()) > 0.1  # the face is covered
     inside = pool.mask > 0.5
     assert float((pool.x - pool.comp).abs()[inside.expand_as(pool.x)].mean()) > 0.03  # a new face
