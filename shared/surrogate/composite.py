@@ -172,7 +172,8 @@ def compose(region: np.ndarray, donor: np.ndarray, donor_points: np.ndarray,
     """
     o = options or CompositeOptions()
     h, w = region.shape[:2]
-    f = min(1.0, o.work_px / max(h, w))
+    work = max(o.work_px, 2 * donor.shape[0])  # a sharper (deployment) donor earns more pixels
+    f = min(1.0, work / max(h, w))
     size = (max(2, round(h * f)), max(2, round(w * f)))
     small = region if f == 1.0 else cv2.resize(region, size[::-1], interpolation=cv2.INTER_AREA)
     pts = target_points * np.array([size[1] / w, size[0] / h])
