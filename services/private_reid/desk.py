@@ -18,12 +18,12 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, Counter
 
 from services.private_reid.auth import (
-    SCOPE,
     Forbidden,
     Principal,
     TokenRejected,
     TokenVerifier,
     authorize,
+    check_token_scope,
 )
 from shared.domain.errors import BadInputError, NotFoundError, TamperedError
 from shared.domain.jobs import JobState, JobStatus
@@ -74,7 +74,7 @@ class Desk:
     metrics: DeskMetrics
 
     async def authenticate(self, authorization: str | None, what: str) -> Principal:
-        """The caller of ``authorization``, with the scope checked; audits a refusal (401/403)."""
+        """The caller of ``authorization``, with scope and case binding checked; audits a refusal."""
         try:
             if self.verifier.uses_network:
                 principal = await asyncio.to_thread(self.verifier.authenticate, authorization)
@@ -83,12 +83,11 @@ class Desk:
         except TokenRejected as err:
             await self.refuse(ANONYMOUS, "", err.code, f"{what}: {err}")
             raise
-        if SCOPE not in principal.scopes:
-            denied = Forbidden(
-                "missing-scope", f"token lacks the {SCOPE!r} scope", principal.subject
-            )
+        try:
+            check_token_scope(principal)
+        except Forbidden as denied:
             await self.refuse(principal.subject, "", denied.code, f"{what}: {denied}")
-            raise denied
+            raise
         return principal
 
     async def submit(self, principal: Principal, request: SubmitRequest, clip: Path) -> str:

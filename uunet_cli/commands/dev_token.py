@@ -37,8 +37,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from services.private_reid.auth import SCOPE_ANY_CASE
+
     if args.ttl <= 0:
         raise ConfigError("--ttl must be positive")
+    if not args.case.strip():
+        raise ConfigError("--case must name a case")
+    if SCOPE_ANY_CASE in args.scope.split():
+        raise ConfigError(f"the dev issuer never grants {SCOPE_ANY_CASE!r} (every case)")
     key = load_issuer_key(args.state_dir / ISSUER_KEY)
     claims = dev_claims(args.sub, args.case, args.scope, args.ttl, args.issuer, args.audience)
     print(sign(claims, key))

@@ -55,7 +55,7 @@ async def test_unsigned_file_is_refused_as_bad_clip(world: World) -> None:
 async def test_missing_case_id_is_refused_and_audited(world: World) -> None:
     response = await world.client.post(
         "/v1/reconstructions",
-        headers=world.issuer.header(),
+        headers=world.issuer.header(case_id="CASE-1"),
         files={"file": ("clip.mp4", SIGNED_CLIP, "video/mp4")},
     )
     assert response.status_code == 422
@@ -97,7 +97,7 @@ async def test_status_then_result_after_the_job_is_done(world: World) -> None:
 
 async def test_unknown_job_is_404_and_audited(world: World) -> None:
     response = await world.client.get(
-        "/v1/reconstructions/" + "f" * 32, headers=world.issuer.header()
+        "/v1/reconstructions/" + "f" * 32, headers=world.issuer.header(case_id="CASE-1")
     )
     assert response.status_code == 404
     assert world.audit.snapshot[-1].outcome == "refused:unknown-job"

@@ -65,6 +65,21 @@ def test_dev_token_without_issuer_key_is_a_one_line_error(
     assert err.startswith("uunet dev-token: error: cannot read dev issuer key")
 
 
+@pytest.mark.parametrize(
+    ("extra", "reason"),
+    [
+        (["--case", " "], "--case must name a case"),
+        (["--case", "C", "--scope", "reconstruct:any"], "never grants"),
+    ],
+)
+def test_dev_token_never_grants_every_case(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], reason: str
+) -> None:
+    _write_issuer(tmp_path, ed25519.Ed25519PrivateKey.generate())
+    assert uunet(["dev-token", "--state-dir", str(tmp_path), *extra]) == 2
+    assert reason in capsys.readouterr().err
+
+
 def test_weights_encrypt_cli_writes_a_private_module_only_that_key_opens(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
