@@ -1,8 +1,9 @@
 """Secrets of the dev profile that ``uunet up`` makes once in its state directory and then reuses.
 
 Only for ``--dev``: a key set, one vendor API key (its hash in ``api_keys.json``, the key itself in
-``dev-api-key`` for ``dev.json``), the dev token issuer (Ed25519), the weights key and the
-encrypted private module. Every file is mode 0600 in a 0700 directory.
+``dev-api-key`` for ``dev.json``), the dev token issuer (Ed25519), the weights key, the
+encrypted private module and the public module on its own (as the two sides hold them in
+production). Every file is mode 0600 in a 0700 directory.
 """
 
 from __future__ import annotations
@@ -19,7 +20,12 @@ from services.public_deid.auth import hash_key, new_api_key
 from shared.crypto.keys import init_keyset
 from shared.crypto.weights import encrypt_weights, generate_key_file, load_key_file
 from shared.devstack.stack import DevSecrets
-from shared.model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, part_to_bytes
+from shared.model.checkpoint import (
+    DEFAULT_CHECKPOINT,
+    load_checkpoint,
+    part_to_bytes,
+    save_public_only,
+)
 from uunet_cli.commands.dev_token import ISSUER_KEY, ISSUER_PUB
 
 
@@ -30,7 +36,7 @@ def _write_private(path: Path, data: bytes) -> None:
 
 
 def prepare_secrets(state_dir: Path, checkpoint: Path | None) -> DevSecrets:
-    """Create what is missing under ``state_dir``; re-encrypt the private module every start."""
+    """Create what is missing under ``state_dir``; split the checkpoint again every start."""
     state_dir.mkdir(parents=True, exist_ok=True)
     state_dir.chmod(0o700)
     keys_dir = state_dir / "keys"
@@ -64,6 +70,8 @@ def prepare_secrets(state_dir: Path, checkpoint: Path | None) -> DevSecrets:
     meta = {"part": "private", "model_id": ckpt.model_id, "version": ckpt.version}
     blob = encrypt_weights(part_to_bytes(ckpt, "private"), load_key_file(weights_key_file), meta)
     _write_private(encrypted, blob)
+    public_checkpoint = save_public_only(ckpt, state_dir / "public-weights.pt")
+    public_checkpoint.chmod(0o600)
     return DevSecrets(
         keys_dir=keys_dir,
         api_key=api_key_path.read_text().strip(),
@@ -74,4 +82,5 @@ def prepare_secrets(state_dir: Path, checkpoint: Path | None) -> DevSecrets:
         issuer_public=issuer_public,
         weights_key_file=weights_key_file,
         encrypted_weights=encrypted,
+        public_checkpoint=public_checkpoint,
     )

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
@@ -34,6 +35,9 @@ from shared.domain.errors import ConfigError
 from shared.jobs.runner import RunnerOptions
 from shared.pipeline.api import DeidOptions, DeidReport, Limits, Progress
 from shared.ports import JobQueue, JobStore, ObjectStore
+
+if TYPE_CHECKING:
+    from shared.model.inference import UUNetEngine
 
 log = logging.getLogger(__name__)
 
@@ -154,10 +158,33 @@ def build_api(settings: PublicSettings, adapters: Adapters, probe: Probe | None)
     return ApiProcess(app, server, health, names, options, on_stop=adapters.on_stop)
 
 
+def load_public_engine(settings: PublicSettings) -> UUNetEngine:
+    """The public module from a checkpoint that holds nothing else (ConfigError otherwise).
+
+    The public side must never hold the private module, so there is no fallback to the shipped
+    two-module file: the image ships the output of ``uunet weights export --part public``.
+    """
+    from shared.model.checkpoint import load_checkpoint, split_state
+    from shared.model.inference import UUNetEngine
+
+    if settings.checkpoint is None:
+        raise ConfigError(
+            "UUNET_PUBLIC_CHECKPOINT is required: a checkpoint without the private module "
+            "(uunet weights export --part public)"
+        )
+    ckpt = load_checkpoint(settings.checkpoint)
+    public, private = split_state(ckpt)
+    if private:
+        raise ConfigError(
+            f"checkpoint {settings.checkpoint} carries the private module; the public worker "
+            "loads only the public one (uunet weights export --part public)"
+        )
+    return UUNetEngine.from_parts(ckpt.config, public, None, settings.device, ckpt.meta)
+
+
 def load_deidentify(settings: PublicSettings) -> Deidentify:
     """The real pipeline bound to the key set and the public half of the model (loaded once)."""
     from shared.crypto.keys import PublicSideKeys
-    from shared.model.inference import UUNetEngine
     from shared.pipeline.api import deidentify_clip
     from shared.video.runtime import configure_cpu_threads
 
@@ -165,7 +192,7 @@ def load_deidentify(settings: PublicSettings) -> Deidentify:
     if settings.keys_dir is None:
         raise ConfigError("UUNET_PUBLIC_KEYS_DIR is required (a key set from uunet keys init)")
     keys = PublicSideKeys.load(Path(settings.keys_dir))
-    engine = UUNetEngine.load(settings.checkpoint, device=settings.device, part="public")
+    engine = load_public_engine(settings)
     log.info("model %s %s on %s", engine.model_id, engine.model_version, settings.device)
 
     def run(src: Path, dst: Path, options: DeidOptions, progress: Progress) -> DeidReport:

@@ -37,6 +37,7 @@ class DevSecrets:
     issuer_public: Path
     weights_key_file: Path
     encrypted_weights: Path
+    public_checkpoint: Path  # the checkpoint without the private module
 
 
 @dataclass
@@ -45,7 +46,6 @@ class DevStack:
 
     state_dir: Path
     device: str = "cpu"
-    checkpoint: Path | None = None
     ready_timeout_s: float = 120.0
     redis: RedisServer | None = None
     s3: S3Server | None = None
@@ -103,8 +103,6 @@ class DevStack:
             "HTTP_HOST": "127.0.0.1",
             "WORK_DIR": str(self.state_dir / "work"),
         }
-        if self.checkpoint:
-            env["CHECKPOINT"] = str(self.checkpoint)
         return env
 
     def _public_env(self, secrets: DevSecrets, ports: dict[str, int]) -> dict[str, str]:
@@ -113,6 +111,7 @@ class DevStack:
             "GRPC_PORT": str(ports["pg"]),
             "METRICS_PORT": str(ports["pm"]),
             "API_KEYS_FILE": str(secrets.api_keys_file),
+            "CHECKPOINT": str(secrets.public_checkpoint),
         }
         return {f"UUNET_PUBLIC_{k}": v for k, v in env.items()} | _quiet_env()
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -173,3 +175,77 @@ def test_dockerfile_passes_hadolint(tmp_path: Path) -> None:
     sloppy = tmp_path / "Dockerfile"
     sloppy.write_text("FROM debian:latest\nRUN apt-get install curl\nCMD python app.py\n")
     assert run([hadolint, "--no-color", str(sloppy)]).returncode != 0
+
+
+PUBLIC_WEIGHTS_STAGE = "weights-public"
+PUBLIC_WORKERS = {"public-worker-cpu", "public-worker-gpu"}
+
+
+def _copies(stages: dict[str, Stage], target: str) -> list[tuple[str | None, list[str], str]]:
+    """Every COPY that ends up in a target's filesystem: (--from stage or None, sources, dest)."""
+    out = []
+    for stage in _chain(stages, target):
+        for line in stage.lines:
+            if not line.startswith("COPY "):
+                continue
+            words = line.split()[1:]
+            origin = next(
+                (w.removeprefix("--from=") for w in words if w.startswith("--from=")), None
+            )
+            paths = [w for w in words if not w.startswith("--")]
+            out.append((origin, paths[:-1], paths[-1]))
+    return out
+
+
+def _is_weights(path: str) -> bool:
+    return (
+        path.rstrip("/") in ("models", ".", "/")
+        or path.startswith("models/")
+        or (path.endswith((".pt", ".enc")))
+    )
+
+
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_no_image_target_copies_the_private_module(target: str) -> None:
+    """Weights reach an image only as the public-only export, and only the public worker's."""
+    _, stages = _parse()
+    assert PUBLIC_WEIGHTS_STAGE not in {s.name for s in _chain(stages, target)}
+    copies = _copies(stages, target)
+    for origin, sources, _dest in copies:
+        if origin is None:
+            assert not any(_is_weights(src) for src in sources), (target, sources)
+    weights = [dest for origin, _src, dest in copies if origin == PUBLIC_WEIGHTS_STAGE]
+    if target in PUBLIC_WORKERS:
+        assert len(weights) == 1
+        env = " ".join(line for s in _chain(stages, target) for line in s.lines if "ENV " in line)
+        assert f"UUNET_PUBLIC_CHECKPOINT={weights[0]}" in env
+    else:
+        assert weights == []
+
+
+def test_public_weights_stage_writes_a_checkpoint_without_the_private_module(
+    tmp_path: Path,
+) -> None:
+    """Run the stage's own export command here; the public worker's loader takes what it writes."""
+    from services.public_deid.bootstrap import load_public_engine
+    from services.public_deid.settings import PublicSettings
+    from shared.domain.errors import ConfigError
+    from shared.model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, split_state
+
+    _, stages = _parse()
+    (run_line,) = [line for line in stages[PUBLIC_WEIGHTS_STAGE].lines if line.startswith("RUN ")]
+    argv = run_line.removeprefix("RUN ").split()
+    assert argv[:6] == ["python", "-m", "uunet_cli.main", "weights", "export", "--part"]
+    out = argv[argv.index("-o") + 1]
+    local = [str(tmp_path / Path(out).name) if a == out else a for a in argv]
+    result = subprocess.run(
+        [sys.executable, *local[1:]], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    written = tmp_path / Path(out).name
+    public, private = split_state(load_checkpoint(written))
+    assert public and private == {}
+    settings = PublicSettings(dev=True, checkpoint=written)
+    assert load_public_engine(settings).has_part("public")
+    with pytest.raises(ConfigError, match="carries the private module"):
+        load_public_engine(PublicSettings(dev=True, checkpoint=DEFAULT_CHECKPOINT))
