@@ -1,7 +1,7 @@
 """Secrets of the dev profile that ``uunet up`` makes once in its state directory and then reuses.
 
 Only for ``--dev``: a key set, one vendor API key (its hash in ``api_keys.json``, the key itself in
-``dev-api-key`` for ``dev.json``), the dev token issuer (Ed25519), the weights key, the
+``dev-api-key`` for ``dev.json``), the dev token issuer (Ed25519), the audit key, the weights key, the
 encrypted private module and the public module on its own (as the two sides hold them in
 production). Every file is mode 0600 in a 0700 directory.
 """
@@ -62,6 +62,9 @@ def prepare_secrets(state_dir: Path, checkpoint: Path | None) -> DevSecrets:
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
         _write_private(issuer_public, pub)
+    audit_key_file = state_dir / "audit.key"
+    if not audit_key_file.exists():
+        _write_private(audit_key_file, os.urandom(32).hex().encode())
     weights_key_file = state_dir / "weights.key"
     if not weights_key_file.exists():
         generate_key_file(weights_key_file)
@@ -83,4 +86,5 @@ def prepare_secrets(state_dir: Path, checkpoint: Path | None) -> DevSecrets:
         weights_key_file=weights_key_file,
         encrypted_weights=encrypted,
         public_checkpoint=public_checkpoint,
+        audit_key_file=audit_key_file,
     )

@@ -6,6 +6,7 @@ and S3 test servers (integration), and a fake or the real clip verifier / reiden
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -18,7 +19,7 @@ from prometheus_client import CollectorRegistry
 from services.common.grpc_metrics import MetricsInterceptor
 from services.common.grpc_server import build_grpc_server
 from services.common.http import ReadinessCheck
-from services.common.infra import build_infra, wait_for_dependency
+from services.common.infra import build_infra, s3_config, wait_for_dependency
 from services.common.metrics import GrpcMetrics, JobMetrics
 from services.common.serve import ApiProcess, ServeOptions
 from services.common.worker import WorkerProcess, consumer_name
@@ -30,6 +31,8 @@ from services.private_reid.rest import RestOptions
 from services.private_reid.settings import PrivateSettings
 from services.private_reid.worker import HandlerOptions, Reidentify, ReidHandler
 from shared.adapters.redis_audit import RedisAuditLog
+from shared.adapters.s3_anchor import S3AnchorStore
+from shared.audit.anchor import AuditAnchorer
 from shared.domain.errors import ConfigError, UUNetError
 from shared.jobs.runner import RunnerOptions
 from shared.pipeline.api import Limits, Progress, ReidOptions, ReidReport
@@ -66,24 +69,51 @@ class Adapters:
             raise ConfigError(f"cannot prepare Redis/S3 at start: {reason}") from err
 
 
-def real_adapters(settings: PrivateSettings) -> Adapters:
-    """Redis Streams queue, Redis job store and audit log, S3 (bucket + raw/ expiry rule)."""
+def real_adapters(settings: PrivateSettings, anchor: bool = False) -> Adapters:
+    """Redis Streams queue, Redis job store and MACed audit log, S3 (bucket + raw/ expiry rule);
+    with ``anchor`` (the API) also the task that anchors the audit head in its locked bucket."""
     infra = build_infra(settings, key_prefix=settings.job_prefix)
+    audit = RedisAuditLog(infra.redis, settings.audit_prefix, key=audit_key(settings))
 
     async def prepare() -> None:
         await wait_for_dependency(f"S3 at {settings.s3_endpoint}", infra.objects.ensure_bucket)
         await infra.objects.set_expiry_rule("raw/", settings.raw_expiry_days)
         await wait_for_dependency("Redis", infra.queue.ensure_group)
 
+    on_start: list[Hook] = [prepare]
+    on_stop: list[Hook] = [infra.close]
+    if anchor and settings.audit_anchor_bucket:
+        store = anchor_store(settings)
+        anchorer = AuditAnchorer(audit, store, settings.audit_anchor_interval_s)
+        on_start += [store.ensure, anchorer.start]
+        on_stop.insert(0, anchorer.stop)
+    elif anchor:
+        log.warning("audit anchoring is off (dev): a truncated audit log goes unnoticed")
     return Adapters(
         objects=infra.objects,
         jobs=infra.jobs,
         queue=infra.queue,
-        audit=RedisAuditLog(infra.redis, settings.audit_prefix),
+        audit=audit,
         readiness=infra.readiness(),
-        on_start=(prepare,),
-        on_stop=(infra.close,),
+        on_start=on_start,
+        on_stop=on_stop,
     )
+
+
+def audit_key(settings: PrivateSettings) -> bytes:
+    """The key that MACs audit entries (ConfigError when shorter than 32 bytes)."""
+    from shared.audit.chain import check_key
+
+    try:
+        return check_key(settings.secret("audit_key").encode())
+    except UUNetError as err:
+        raise ConfigError(f"UUNET_PRIVATE_AUDIT_KEY: {err}") from None
+
+
+def anchor_store(settings: PrivateSettings) -> S3AnchorStore:
+    """The object-locked bucket that keeps the audit log's anchored heads."""
+    config = dataclasses.replace(s3_config(settings), bucket=settings.audit_anchor_bucket)
+    return S3AnchorStore(config, settings.audit_anchor_retention_days, settings.audit_prefix)
 
 
 def token_verifier(settings: PrivateSettings) -> TokenVerifier:

@@ -38,6 +38,7 @@ class DevSecrets:
     weights_key_file: Path
     encrypted_weights: Path
     public_checkpoint: Path  # the checkpoint without the private module
+    audit_key_file: Path
 
 
 @dataclass
@@ -84,6 +85,13 @@ class DevStack:
             "s3_secret_key": self.s3.secret_key,
             "logs": str(self.log_dir),
         }
+        # The private side's settings as a dotenv file: `uunet audit verify --env-file` reads it.
+        private_env_file = self.state_dir / "private.env"
+        lines = "".join(f"{k}={v}\n" for k, v in private_env.items() if k.startswith("UUNET_"))
+        fd = os.open(private_env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(lines)
+        self.info["private_env_file"] = str(private_env_file)
         dev_json = self.state_dir / "dev.json"
         dev_json.write_text(json.dumps(self.info, indent=2) + "\n")
         dev_json.chmod(0o600)
@@ -126,6 +134,9 @@ class DevStack:
             "JWT_AUDIENCE": secrets.audience,
             "WEIGHTS_KEY_FILE": str(secrets.weights_key_file),
             "ENCRYPTED_WEIGHTS": str(secrets.encrypted_weights),
+            "AUDIT_KEY_FILE": str(secrets.audit_key_file),
+            "AUDIT_ANCHOR_BUCKET": "uunet-audit-anchors",
+            "AUDIT_ANCHOR_INTERVAL_S": "2",
         }
         return {f"UUNET_PRIVATE_{k}": v for k, v in env.items()} | _quiet_env()
 

@@ -80,6 +80,14 @@
   value: {{ $part.jwt.issuer | quote }}
 - name: {{ $p }}JWT_AUDIENCE
   value: {{ $part.jwt.audience | quote }}
+- name: {{ $p }}AUDIT_KEY_FILE
+  value: {{ $secretDir }}/credentials/audit-key
+- name: {{ $p }}AUDIT_ANCHOR_BUCKET
+  value: {{ $part.audit.anchorBucket | quote }}
+- name: {{ $p }}AUDIT_ANCHOR_INTERVAL_S
+  value: {{ $part.audit.anchorIntervalS | quote }}
+- name: {{ $p }}AUDIT_ANCHOR_RETENTION_DAYS
+  value: {{ $part.audit.anchorRetentionDays | quote }}
 {{- if eq $role "worker" }}
 - name: {{ $p }}WEIGHTS_KEY_FILE
   value: {{ $secretDir }}/weights/weights.key
@@ -151,6 +159,9 @@
     items:
       - {key: s3-access-key, path: s3-access-key}
       - {key: s3-secret-key, path: s3-secret-key}
+      {{- if eq $root.Values.component "private" }}
+      - {key: audit-key, path: audit-key}
+      {{- end }}
 {{- if and (eq $root.Values.component "public") (eq $role "api") }}
 - name: api-keys
   secret:

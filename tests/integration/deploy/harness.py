@@ -63,6 +63,7 @@ def make_pool(root: Path, s3: S3Config, with_weights: bool) -> Pool:
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     (files / "jwt_public.pem").write_bytes(pem)
+    (files / "audit_key").write_text(os.urandom(32).hex())
     checkpoint = root / "tiny.pt"
     if with_weights:
         _tiny_weights(files, checkpoint)

@@ -17,7 +17,7 @@ KEYS = {"deid_secret.key", "keyset.json"}
 PUBLIC_WORKER = {"public_s3_access_key", "public_s3_secret_key", "signing_ed25519.pem"}
 PUBLIC_WORKER |= KEYS | {"authority_x25519.pub.pem"}
 PRIVATE_BASE = {"private_s3_access_key", "private_s3_secret_key", "signing_ed25519.pub.pem"}
-PRIVATE_BASE |= KEYS
+PRIVATE_BASE |= KEYS | {"audit_key"}
 # Least privilege: the public API holds no key; only the private worker opens sealed originals.
 EXPECTED_SECRETS = {
     "public-api": {"public_s3_access_key", "public_s3_secret_key", "api_keys.json"},

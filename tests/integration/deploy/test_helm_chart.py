@@ -227,7 +227,7 @@ def test_chart_made_secrets_hold_only_the_side_s_keys(part: str, tmp_path: Path)
     validator = require_tool("kubernetes-validate")
     names = ["s3AccessKey", "s3SecretKey", "redisPassword", "deidSecret", "keyset", "signingKey"]
     names += ["signingPublicKey", "authorityKey", "authorityPublicKey", "apiKeys", "jwtPublicKey"]
-    names += ["weightsKey"]
+    names += ["weightsKey", "auditKey"]
     extra: list[str] = ["--set", "secrets.create=true"]
     for name in names:
         extra += ["--set", f"secrets.values.{name}=dummy-{name}"]
@@ -296,6 +296,22 @@ def test_private_worker_fetches_the_encrypted_weights_before_it_starts() -> None
     target = env["UUNET_PRIVATE_ENCRYPTED_WEIGHTS"]
     assert target in init["args"][0] and "mc cp uunet/uunet-private/" in init["args"][0]
     assert env["UUNET_PRIVATE_WEIGHTS_KEY_FILE"].endswith("/weights.key")
+
+
+@pytest.mark.parametrize("role", ["api", "worker"])
+def test_private_processes_get_the_audit_key_and_the_anchor_bucket(role: str) -> None:
+    """Both private processes MAC audit entries; the key comes from the credentials secret."""
+    spec = one(render("private", "production"), "Deployment", f"-{role}")["spec"]["template"][
+        "spec"
+    ]
+    env = {e["name"]: e.get("value") for e in spec["containers"][0]["env"]}
+    assert env["UUNET_PRIVATE_AUDIT_KEY_FILE"].endswith("/credentials/audit-key")
+    assert env["UUNET_PRIVATE_AUDIT_ANCHOR_BUCKET"] == "uunet-private-audit"
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    items = {i["key"] for i in volumes["credentials"]["secret"]["items"]}
+    assert "audit-key" in items
+    public = one(render("public", "production"), "Deployment", "-api")["spec"]["template"]["spec"]
+    assert not [e for e in public["containers"][0]["env"] if "AUDIT" in e["name"]]
 
 
 def test_distributed_minio_in_production_uses_every_peer() -> None:

@@ -34,7 +34,11 @@ def _chart_env(part: str, pool: Pool, root: Path, servers: Servers) -> tuple[dic
     docs = render(part, "production", ("--set", "redis.auth.enabled=false"))
     spec = one(docs, "Deployment", "-api")["spec"]["template"]["spec"]
     (container,) = spec["containers"]
-    by_key = {"s3-access-key": f"{part}_s3_access_key", "s3-secret-key": f"{part}_s3_secret_key"}
+    by_key = {
+        "s3-access-key": f"{part}_s3_access_key",
+        "s3-secret-key": f"{part}_s3_secret_key",
+        "audit-key": "audit_key",
+    }
     volumes = {v["name"]: v for v in spec["volumes"]}
     mounts: dict[str, Path] = {}
     for mount in container["volumeMounts"]:

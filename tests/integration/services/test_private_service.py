@@ -24,6 +24,7 @@ from services.common.worker import run_worker
 from services.private_reid import bootstrap
 from services.private_reid.desk import raw_key
 from services.private_reid.settings import PrivateSettings
+from shared.audit.anchor import AuditAnchorer
 from shared.audit.chain import verify
 from shared.devstack.servers import S3Server
 from shared.ports import AuditEntry
@@ -40,6 +41,7 @@ from uunet_api.reid.v1 import reid_pb2, reid_pb2_grpc
 from uunet_cli.main import main as uunet
 
 pytestmark = pytest.mark.integration
+AUDIT_KEY = "it-audit-key-" + "0" * 40
 
 
 @dataclass
@@ -82,6 +84,9 @@ def _settings(assets: ReidAssets, redis_url: str, s3: S3Server, work: Path) -> P
         stream=f"it{tag}:reid:jobs",
         job_prefix=f"it{tag}:reid:",
         audit_prefix=f"it{tag}:audit",
+        audit_key=SecretStr(AUDIT_KEY),
+        audit_anchor_bucket="it-audit-anchors",
+        audit_anchor_interval_s=0.2,
         work_dir=work,
         max_upload_mb=20,
     )
@@ -95,7 +100,7 @@ async def private(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Running]:
     settings = _settings(assets, redis_url, s3_server, tmp_path_factory.mktemp("work"))
-    api_adapters = bootstrap.real_adapters(settings)
+    api_adapters = bootstrap.real_adapters(settings, anchor=True)
     await api_adapters.start()
     server = ApiServer(
         bootstrap.build_api(settings, api_adapters, bootstrap.clip_verifier(settings))
@@ -274,24 +279,18 @@ async def test_audit_verify_passes_then_detects_an_entry_edited_in_redis(
     await private.adapters.audit.append(
         actor="it", case_id="CASE-1", clip_sha256="", tracks="", outcome="status", detail="x"
     )
+    key_file = tmp_path / "audit.key"
+    key_file.write_text(AUDIT_KEY)
     argv = ["audit", "verify", "--redis-url", private.settings.secret("redis_url")]
-    argv += ["--prefix", private.settings.audit_prefix]
+    argv += ["--prefix", private.settings.audit_prefix, "--key-file", str(key_file)]
     assert await asyncio.to_thread(uunet, argv) == 0
     count = len(await private.audit())
-    assert f"OK: {count} entries" in capsys.readouterr().out
+    assert f"OK: {count} entries, chain and MACs intact" in capsys.readouterr().out
     export = tmp_path / "audit.jsonl"
-    export_argv = [
-        "audit",
-        "export",
-        "--redis-url",
-        argv[3],
-        "--prefix",
-        argv[5],
-        "-o",
-        str(export),
-    ]
-    assert await asyncio.to_thread(uunet, export_argv) == 0
-    assert await asyncio.to_thread(uunet, ["audit", "verify", "--file", str(export)]) == 0
+    export_argv = ["audit", "export", "--redis-url", argv[3], "--prefix", argv[5]]
+    assert await asyncio.to_thread(uunet, [*export_argv, "-o", str(export)]) == 0
+    file_argv = ["audit", "verify", "--file", str(export), "--key-file", str(key_file)]
+    assert await asyncio.to_thread(uunet, file_argv) == 0
 
     key = f"{private.settings.audit_prefix}:entries"
     stored = await private.redis.lindex(key, 1)
@@ -306,4 +305,24 @@ async def test_audit_verify_passes_then_detects_an_entry_edited_in_redis(
         assert "FAILED: first bad entry at index 1 (seq 1)" in out and "edited" in out
     finally:
         await private.redis.lset(key, 1, original)
-    assert verify(await private.audit()).ok
+    assert verify(await private.audit(), key=AUDIT_KEY.encode()).ok
+
+
+async def test_the_api_anchors_the_audit_head_in_the_locked_bucket(private: Running) -> None:
+    """The API's own loop anchors the moving head; the anchors check the log it holds."""
+    store = bootstrap.anchor_store(private.settings)
+    for _ in range(50):  # the API anchors every 0.2 s once its log is not empty
+        if await store.anchors():
+            break
+        await asyncio.sleep(0.1)
+    assert await store.anchors(), "the API wrote no anchor"
+    await private.adapters.audit.append(
+        actor="it", case_id="CASE-1", clip_sha256="", tracks="", outcome="status", detail="y"
+    )
+    anchorer = AuditAnchorer(private.adapters.audit, store, interval_s=3600)
+    written = await anchorer.anchor_once()
+    entries = await private.audit()
+    assert written is not None and written.count == len(entries)
+    anchors = await store.anchors()
+    assert len(anchors) >= 2  # the API's and this one
+    assert verify(entries, key=AUDIT_KEY.encode(), anchors=anchors).ok

@@ -13,10 +13,22 @@ from services.private_reid.auth import DEV_AUDIENCE, DEV_ISSUER, AuthConfig, Tok
 from services.private_reid.settings import PrivateSettings
 from uunet_cli.main import main as uunet
 
+PRODUCTION = {"redis_url": "redis://x", "s3_access_key": "a", "s3_secret_key": "b"}
+TOKENS = {"jwt_issuer": "https://idp", "jwt_audience": "uunet-private"}
+
 
 def test_production_settings_need_issuer_and_audience() -> None:
     with pytest.raises(ValidationError, match="JWT_ISSUER"):
-        PrivateSettings(redis_url="redis://x", s3_access_key="a", s3_secret_key="b")
+        PrivateSettings(**PRODUCTION, audit_key="k" * 32)
+
+
+def test_production_settings_need_the_audit_key_and_an_anchor_bucket() -> None:
+    with pytest.raises(ValidationError, match="UUNET_PRIVATE_AUDIT_KEY"):
+        PrivateSettings(**PRODUCTION, **TOKENS)
+    with pytest.raises(ValidationError, match="AUDIT_ANCHOR_BUCKET is required"):
+        PrivateSettings(**PRODUCTION, **TOKENS, audit_key="k" * 32, audit_anchor_bucket="")
+    settings = PrivateSettings(**PRODUCTION, **TOKENS, audit_key="k" * 32)
+    assert settings.audit_anchor_bucket  # anchoring is on unless dev turns it off
 
 
 def test_dev_settings_default_the_dev_issuer_and_stream_names() -> None:
