@@ -126,16 +126,17 @@ async def test_presigned_upload_flow_queues_after_complete(
     assert created.status_code == 201
     body = created.json()
     upload_id = body["upload_id"]
-    assert body["method"] == "PUT" and body["url"].startswith(f"memory://put/raw/{upload_id}")
+    assert body["method"] == "PUT"
+    assert body["url"].startswith(f"memory://put/raw/{upload_id}.upload")
     too_early = await client.post(f"/v1/uploads/{upload_id}/complete", headers=headers)
     assert too_early.status_code == 409
-    await wired.objects.put_bytes(f"raw/{upload_id}", CLIP)
+    await wired.objects.put_bytes(f"raw/{upload_id}.upload", CLIP)
     not_mine = await client.post(f"/v1/uploads/{upload_id}/complete", headers={"X-API-Key": KEY_B})
     done = await client.post(f"/v1/uploads/{upload_id}/complete", headers=headers)
     assert not_mine.status_code == 404
     assert done.status_code == 202 and done.json() == {"job_id": upload_id}
     assert wired.queue.entries[0][1]["filename"] == "big.mp4"
-    assert f"raw/{upload_id}.pending.json" not in wired.objects.data
+    assert set(wired.objects.data) == {f"raw/{upload_id}"}  # the copy; staging and pending gone
 
 
 async def test_presigned_upload_over_the_limit_is_413_and_deleted(
@@ -143,7 +144,7 @@ async def test_presigned_upload_over_the_limit_is_413_and_deleted(
 ) -> None:
     headers = {"X-API-Key": KEY_A}
     upload_id = (await client.post("/v1/uploads", headers=headers, json={})).json()["upload_id"]
-    await wired.objects.put_bytes(f"raw/{upload_id}", bytes(1024 * 1024 + 1))
+    await wired.objects.put_bytes(f"raw/{upload_id}.upload", bytes(1024 * 1024 + 1))
     resp = await client.post(f"/v1/uploads/{upload_id}/complete", headers=headers)
     assert resp.status_code == 413
     assert wired.objects.data == {} and wired.queue.entries == []
