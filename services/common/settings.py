@@ -55,6 +55,7 @@ class ServiceSettings(BaseSettings):
     max_retries: int = 3
     visibility_timeout_s: float = 300.0
     log_level: str = "INFO"
+    api_docs: bool | None = None  # OpenAPI docs on the HTTP port; None: only in the dev profile
 
     @model_validator(mode="before")
     @classmethod
@@ -85,6 +86,11 @@ class ServiceSettings(BaseSettings):
                     f"{prefix}{name.upper()} (or {prefix}{name.upper()}_FILE) is required"
                 )
         return self
+
+    @property
+    def docs_enabled(self) -> bool:
+        """Serve /docs, /redoc and /openapi.json: off in production unless API_DOCS=true."""
+        return self.dev if self.api_docs is None else self.api_docs
 
     @property
     def max_upload_bytes(self) -> int:

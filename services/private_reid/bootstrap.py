@@ -170,6 +170,7 @@ def build_api(settings: PrivateSettings, adapters: Adapters, verify: ClipVerifie
         work_dir=settings.work_dir,
         result_redirect=settings.result_redirect,
         presign_expiry_s=settings.presign_expiry_s,
+        docs=settings.docs_enabled,
     )
     app = build_app(desk, rest, registry, adapters.readiness)
     servicer = grpc_api.ReidServicer(
@@ -184,7 +185,9 @@ def build_api(settings: PrivateSettings, adapters: Adapters, verify: ClipVerifie
     interceptor = MetricsInterceptor(GrpcMetrics(registry, METRICS_PREFIX))
     server, health = build_grpc_server([grpc_api.registration(servicer)], names, [interceptor])
     options = ServeOptions.from_settings(settings)
-    return ApiProcess(app, server, health, names, options, on_stop=adapters.on_stop)
+    return ApiProcess(
+        app, server, health, names, options, on_stop=adapters.on_stop, registry=registry
+    )
 
 
 def load_private_engine(settings: PrivateSettings) -> UUNetEngine:

@@ -36,6 +36,7 @@ class RestOptions:
     work_dir: Path | None = None
     result_redirect: bool = False
     presign_expiry_s: int = 300
+    docs: bool = False  # OpenAPI docs (dev, or API_DOCS=true)
 
 
 def get_desk(request: Request) -> Desk:

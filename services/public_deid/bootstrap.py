@@ -125,6 +125,7 @@ def build_app(
         registry=registry,
         metrics_prefix=METRICS_PREFIX,
         readiness=adapters.readiness,
+        docs=settings.docs_enabled,
     )
     app = create_app(spec)
     app.state.deid_jobs = deid_jobs(settings, adapters, probe)
@@ -155,7 +156,9 @@ def build_api(settings: PublicSettings, adapters: Adapters, probe: Probe | None)
     interceptor = MetricsInterceptor(GrpcMetrics(registry, METRICS_PREFIX))
     server, health = build_grpc_server([grpc_api.registration(servicer)], names, [interceptor])
     options = ServeOptions.from_settings(settings)
-    return ApiProcess(app, server, health, names, options, on_stop=adapters.on_stop)
+    return ApiProcess(
+        app, server, health, names, options, on_stop=adapters.on_stop, registry=registry
+    )
 
 
 def load_public_engine(settings: PublicSettings) -> UUNetEngine:

@@ -63,13 +63,22 @@ class DevStack:
             shutil.rmtree(self.state_dir / fresh, ignore_errors=True)
         self.redis = RedisServer(self.state_dir / "redis", persist=True).start()
         self.s3 = S3Server(self.state_dir / "s3").start()
-        ports = {name: free_port() for name in ("ph", "pg", "pm", "qh", "qg", "qm")}
+        ports = {name: free_port() for name in ("ph", "pg", "pm", "pa", "qh", "qg", "qm", "qa")}
         public_env = self._public_env(secrets, ports)
         private_env = self._private_env(secrets, ports)
+        # One host: each API gets a metrics port of its own, apart from its worker's.
+        api_metrics = {
+            "public_deid": ("UUNET_PUBLIC_", "pa"),
+            "private_reid": ("UUNET_PRIVATE_", "qa"),
+        }
         for service, env in (("public_deid", public_env), ("private_reid", private_env)):
             for role in ("api", "worker"):
                 argv = [sys.executable, "-m", f"services.{service}", role]
-                self.processes.append(spawn(f"{service}-{role}", argv, self.log_dir, env))
+                prefix, port = api_metrics[service]
+                role_env = env | (
+                    {f"{prefix}METRICS_PORT": str(ports[port])} if role == "api" else {}
+                )
+                self.processes.append(spawn(f"{service}-{role}", argv, self.log_dir, role_env))
         self._wait_ready(f"http://127.0.0.1:{ports['ph']}/readyz")
         self._wait_ready(f"http://127.0.0.1:{ports['qh']}/readyz")
         self.info = {
@@ -77,6 +86,8 @@ class DevStack:
             "private_url": f"http://127.0.0.1:{ports['qh']}",
             "public_grpc": f"127.0.0.1:{ports['pg']}",
             "private_grpc": f"127.0.0.1:{ports['qg']}",
+            "public_metrics": f"http://127.0.0.1:{ports['pa']}/metrics",
+            "private_metrics": f"http://127.0.0.1:{ports['qa']}/metrics",
             "api_key": secrets.api_key,
             "keys_dir": str(secrets.keys_dir),
             "redis_url": self.redis.url,

@@ -62,6 +62,7 @@ def _chart_env(part: str, pool: Pool, root: Path, servers: Servers) -> tuple[dic
         f"{prefix}HTTP_HOST": "127.0.0.1",
         f"{prefix}HTTP_PORT": str(port),
         f"{prefix}GRPC_PORT": str(free_port()),
+        f"{prefix}METRICS_PORT": str(free_port()),
     }
     return env, port
 

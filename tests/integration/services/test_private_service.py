@@ -51,6 +51,7 @@ class Running:
     rest_url: str
     grpc_target: str
     redis: Redis
+    metrics_port: int | None
 
     async def audit(self) -> list[AuditEntry]:
         return [e async for e in self.adapters.audit.entries()]
@@ -81,6 +82,7 @@ def _settings(assets: ReidAssets, redis_url: str, s3: S3Server, work: Path) -> P
         http_host="127.0.0.1",
         http_port=0,
         grpc_port=0,
+        metrics_port=0,
         stream=f"it{tag}:reid:jobs",
         job_prefix=f"it{tag}:reid:",
         audit_prefix=f"it{tag}:audit",
@@ -119,6 +121,7 @@ async def private(
         f"http://127.0.0.1:{server.http_port}",
         f"127.0.0.1:{server.grpc_port}",
         redis,
+        server.metrics_port,
     )
     stop.set()
     await asyncio.wait_for(worker, 30)
@@ -246,8 +249,9 @@ async def test_grpc_submission_restores_and_refusals_have_the_right_codes(
     _assert_restored(assets, restored)
     outcomes = [e.outcome for e in await private.audit()]
     assert {"refused:missing-token", "refused:missing-scope", "refused:tampered"} <= set(outcomes)
-    async with httpx.AsyncClient(base_url=private.rest_url) as client:
-        metrics = (await client.get("/metrics")).text
+    async with httpx.AsyncClient() as client:
+        assert (await client.get(f"{private.rest_url}/metrics")).status_code == 404
+        metrics = (await client.get(f"http://127.0.0.1:{private.metrics_port}/metrics")).text
     assert 'code="UNAUTHENTICATED"' in metrics and 'code="PERMISSION_DENIED"' in metrics
     assert 'uunet_private_refused_total{reason="tampered"}' in metrics
 
