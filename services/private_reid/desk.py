@@ -154,11 +154,17 @@ class Desk:
         return job_id
 
     async def _visible(self, principal: Principal, job_id: str, what: str) -> tuple[JobStatus, str]:
+        """The job if this token may see it; another case's job is "not found", like an unknown
+        one, so a caller cannot learn which job ids exist (the audit log keeps the real reason)."""
         job = await self.jobs.get(job_id)
         if job is None or "case_id" not in job.extra:
             await self.refuse(principal.subject, "", "unknown-job", f"{what} {job_id}")
             raise NotFoundError(f"no reconstruction job {job_id}")
-        return job, await self._authorize(principal, job.extra["case_id"], f"{what} {job_id}")
+        try:
+            case = await self._authorize(principal, job.extra["case_id"], f"{what} {job_id}")
+        except Forbidden:
+            raise NotFoundError(f"no reconstruction job {job_id}") from None
+        return job, case
 
     async def _authorize(
         self, principal: Principal, case_id: str, what: str, digest: str = ""
