@@ -32,6 +32,7 @@ SCOPE = "reconstruct"
 SCOPE_ANY_CASE = "reconstruct:any"  # every case; an identity provider must grant it on purpose
 REQUIRED_CLAIMS = ("exp", "iat", "iss", "aud", "sub")
 ASYMMETRIC_ALGORITHMS = ("EdDSA", "RS256", "ES256")
+DEFAULT_MAX_LIFETIME_S = 4 * 3600  # above the usual identity providers' 1-1.5 h access tokens
 
 
 class TokenRejected(AuthError):
@@ -61,6 +62,7 @@ class AuthConfig:
     jwks_url: str | None = None
     algorithms: tuple[str, ...] = ASYMMETRIC_ALGORITHMS
     leeway_s: int = 30
+    max_lifetime_s: int = DEFAULT_MAX_LIFETIME_S  # exp - iat; a leaked token ages out
 
 
 @dataclass(frozen=True)
@@ -183,6 +185,18 @@ class TokenVerifier:
             raise TokenRejected("algorithm-not-allowed", "JWKS key is not an asymmetric key")
         return jwk.key, (algorithm_for_key(jwk.key),)
 
+    def _check_lifetime(self, claims: dict[str, Any]) -> None:
+        """401 for a token issued to live longer than ``max_lifetime_s`` (a 10-year ``exp``)."""
+        try:
+            lifetime = float(claims["exp"]) - float(claims["iat"])
+        except (TypeError, ValueError):
+            raise TokenRejected("malformed-token", "token exp/iat are not numbers") from None
+        if lifetime > self._config.max_lifetime_s:
+            raise TokenRejected(
+                "lifetime-too-long",
+                f"token lifetime exceeds {self._config.max_lifetime_s} s (exp - iat)",
+            )
+
     def authenticate(self, authorization: str | None) -> Principal:
         """The verified caller of an ``Authorization`` header; :class:`TokenRejected` if none."""
         token = _bearer(authorization)
@@ -204,6 +218,7 @@ class TokenVerifier:
             )
         except jwt.PyJWTError as err:
             raise _rejection(err) from None
+        self._check_lifetime(claims)
         scopes = _names(claims, "scope") | _names(claims, "scp")
         cases = _names(claims, "case_id") | _names(claims, "cases")
         return Principal(subject=str(claims["sub"]), scopes=scopes, cases=cases)

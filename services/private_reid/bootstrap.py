@@ -132,6 +132,7 @@ def token_verifier(settings: PrivateSettings) -> TokenVerifier:
             jwks_url=settings.jwks_url,
             algorithms=settings.jwt_algorithms,
             leeway_s=settings.jwt_leeway_s,
+            max_lifetime_s=settings.jwt_max_lifetime_s,
         )
     )
 

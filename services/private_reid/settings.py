@@ -9,7 +9,12 @@ from pydantic import SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.common.settings import ServiceSettings
-from services.private_reid.auth import ASYMMETRIC_ALGORITHMS, DEV_AUDIENCE, DEV_ISSUER
+from services.private_reid.auth import (
+    ASYMMETRIC_ALGORITHMS,
+    DEFAULT_MAX_LIFETIME_S,
+    DEV_AUDIENCE,
+    DEV_ISSUER,
+)
 
 
 class PrivateSettings(ServiceSettings):
@@ -37,6 +42,7 @@ class PrivateSettings(ServiceSettings):
     jwt_audience: str | None = None
     jwt_algorithms: tuple[str, ...] = ASYMMETRIC_ALGORITHMS
     jwt_leeway_s: int = 30
+    jwt_max_lifetime_s: int = DEFAULT_MAX_LIFETIME_S  # longest exp - iat a token may carry
     # The private module: encrypted at rest, opened with the key only this service holds.
     weights_key_file: Path | None = None
     encrypted_weights: Path | None = None

@@ -37,10 +37,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from services.private_reid.auth import SCOPE_ANY_CASE
+    from services.private_reid.auth import DEFAULT_MAX_LIFETIME_S, SCOPE_ANY_CASE
 
-    if args.ttl <= 0:
-        raise ConfigError("--ttl must be positive")
+    if not 0 < args.ttl <= DEFAULT_MAX_LIFETIME_S:
+        raise ConfigError(f"--ttl must be 1..{DEFAULT_MAX_LIFETIME_S} s (the services' maximum)")
     if not args.case.strip():
         raise ConfigError("--case must name a case")
     if SCOPE_ANY_CASE in args.scope.split():

@@ -72,6 +72,11 @@ def _bad_tokens(issuer: Issuer) -> dict[str, tuple[str | None, int, str]]:
         "wrong-scope": (f"Bearer {issuer.token(scope='read')}", 403, "missing-scope"),
         "no-scope": (f"Bearer {issuer.token(scope=None)}", 403, "missing-scope"),
         "other-case": (f"Bearer {issuer.token(case_id='CASE-OTHER')}", 403, "case-mismatch"),
+        "ten-year-token": (
+            f"Bearer {issuer.token(case_id='CASE-1', exp=int(time.time()) + 10 * 365 * 86400)}",
+            401,
+            "lifetime-too-long",
+        ),
     }
 
 

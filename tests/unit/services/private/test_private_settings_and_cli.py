@@ -82,9 +82,10 @@ def test_dev_token_without_issuer_key_is_a_one_line_error(
     [
         (["--case", " "], "--case must name a case"),
         (["--case", "C", "--scope", "reconstruct:any"], "never grants"),
+        (["--case", "C", "--ttl", "999999"], "--ttl must be"),
     ],
 )
-def test_dev_token_never_grants_every_case(
+def test_dev_token_never_grants_every_case_or_a_long_life(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], reason: str
 ) -> None:
     _write_issuer(tmp_path, ed25519.Ed25519PrivateKey.generate())
