@@ -38,6 +38,7 @@ class ServeOptions:
     grace_s: float = 5.0
     log_level: str = "info"
     metrics_port: int | None = None  # None: no metrics endpoint (tests); 0: any free port
+    trusted_proxies: str = "127.0.0.1"  # X-Forwarded-For is believed only from these
 
     @classmethod
     def from_settings(cls, settings: ServiceSettings) -> ServeOptions:
@@ -48,6 +49,7 @@ class ServeOptions:
             grpc_port=settings.grpc_port,
             log_level=settings.log_level,
             metrics_port=settings.metrics_port,
+            trusted_proxies=settings.trusted_proxies,
         )
 
 
@@ -85,6 +87,8 @@ class ApiServer:
             log_level=opts.log_level.lower(),
             access_log=False,  # the metrics middleware counts requests; logs stay free of ids
             lifespan="off",
+            proxy_headers=True,
+            forwarded_allow_ips=opts.trusted_proxies,
         )
         self._uvicorn = _QuietUvicorn(config)
         self._task: asyncio.Task[None] | None = None

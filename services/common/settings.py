@@ -56,6 +56,9 @@ class ServiceSettings(BaseSettings):
     visibility_timeout_s: float = 300.0
     log_level: str = "INFO"
     api_docs: bool | None = None  # OpenAPI docs on the HTTP port; None: only in the dev profile
+    # Proxies (comma-separated addresses, or "*") whose X-Forwarded-For names the client: rate
+    # limits then count real clients, not the ingress controller.
+    trusted_proxies: str = "127.0.0.1"
 
     @model_validator(mode="before")
     @classmethod

@@ -21,12 +21,14 @@ from services.common.grpc_server import build_grpc_server
 from services.common.http import ReadinessCheck
 from services.common.infra import build_infra, s3_config, wait_for_dependency
 from services.common.metrics import GrpcMetrics, JobMetrics
+from services.common.ratelimit import RateLimiter, RedisRateLimiter
 from services.common.serve import ApiProcess, ServeOptions
 from services.common.worker import WorkerProcess, consumer_name
 from services.private_reid import grpc_api
 from services.private_reid.app import METRICS_PREFIX, build_app
 from services.private_reid.auth import AuthConfig, TokenVerifier
 from services.private_reid.desk import ClipVerifier, Desk, DeskMetrics
+from services.private_reid.refusals import RefusalAggregator
 from services.private_reid.rest import RestOptions
 from services.private_reid.settings import PrivateSettings
 from services.private_reid.worker import HandlerOptions, Reidentify, ReidHandler
@@ -53,6 +55,7 @@ class Adapters:
     jobs: JobStore
     queue: JobQueue
     audit: AuditLog
+    limiter: RateLimiter
     readiness: Mapping[str, ReadinessCheck] = field(default_factory=dict)
     on_start: Sequence[Hook] = ()
     on_stop: Sequence[Hook] = ()
@@ -94,6 +97,7 @@ def real_adapters(settings: PrivateSettings, anchor: bool = False) -> Adapters:
         jobs=infra.jobs,
         queue=infra.queue,
         audit=audit,
+        limiter=RedisRateLimiter(infra.redis, settings.rate_limit_per_minute, "uunet:reid:rate:"),
         readiness=infra.readiness(),
         on_start=on_start,
         on_stop=on_stop,
@@ -159,6 +163,8 @@ def build_desk(
         audit=adapters.audit,
         verify_clip=verify,
         metrics=DeskMetrics(registry, METRICS_PREFIX),
+        limiter=adapters.limiter,
+        refusals=RefusalAggregator(adapters.audit, settings.refusal_window_s),
     )
 
 
@@ -186,9 +192,8 @@ def build_api(settings: PrivateSettings, adapters: Adapters, verify: ClipVerifie
     interceptor = MetricsInterceptor(GrpcMetrics(registry, METRICS_PREFIX))
     server, health = build_grpc_server([grpc_api.registration(servicer)], names, [interceptor])
     options = ServeOptions.from_settings(settings)
-    return ApiProcess(
-        app, server, health, names, options, on_stop=adapters.on_stop, registry=registry
-    )
+    on_stop = [desk.refusals.flush, *adapters.on_stop]  # the last window's summary, then close
+    return ApiProcess(app, server, health, names, options, on_stop=on_stop, registry=registry)
 
 
 def load_private_engine(settings: PrivateSettings) -> UUNetEngine:

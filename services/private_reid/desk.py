@@ -1,8 +1,9 @@
 """The private service's front desk: every request is authenticated, checked, audited, then queued.
 
-Transport-free (REST and gRPC both call it). Order of checks on a submission: token (401) ->
-scope and case (403/400) -> the clip's signature (422) -> store, record, audit, enqueue. Every
-refusal is audited and counted, and nothing is stored or queued for it.
+Transport-free (REST and gRPC both call it). Order of checks on a submission: the client's rate
+limit (429) -> token (401) -> scope and case (403/400) -> the clip's signature (422) -> store,
+record, audit, enqueue. Every refusal is audited and counted, and nothing is stored or queued for
+it; refusals of callers without a valid token are aggregated (``refusals``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter
 
+from services.common.errors import RateLimitedError
+from services.common.ratelimit import RateLimiter
 from services.private_reid.auth import (
     Forbidden,
     Principal,
@@ -25,6 +28,7 @@ from services.private_reid.auth import (
     authorize,
     check_token_scope,
 )
+from services.private_reid.refusals import RefusalAggregator
 from shared.domain.errors import BadInputError, NotFoundError, TamperedError
 from shared.domain.jobs import JobState, JobStatus
 from shared.ports import AuditLog, JobQueue, JobStore, ObjectStore
@@ -32,7 +36,6 @@ from shared.ports import AuditLog, JobQueue, JobStore, ObjectStore
 log = logging.getLogger(__name__)
 
 MODES = ("auto", "learned", "sealed")
-ANONYMOUS = "anonymous"
 ClipVerifier = Callable[[Path], object]  # raises TamperedError / BadInputError
 
 
@@ -72,16 +75,27 @@ class Desk:
     audit: AuditLog
     verify_clip: ClipVerifier
     metrics: DeskMetrics
+    limiter: RateLimiter  # requests per client address, before anything else
+    refusals: RefusalAggregator
 
-    async def authenticate(self, authorization: str | None, what: str) -> Principal:
+    async def authenticate(
+        self, authorization: str | None, what: str, client: str = "unknown"
+    ) -> Principal:
         """The caller of ``authorization``, with scope and case binding checked; audits a refusal."""
+        try:
+            await self.limiter.hit(f"client:{client}")
+        except RateLimitedError:
+            self.metrics.refused.labels(reason="rate-limited").inc()
+            await self.refusals.refuse("rate-limited", client, f"{what}: rate limited")
+            raise
         try:
             if self.verifier.uses_network:
                 principal = await asyncio.to_thread(self.verifier.authenticate, authorization)
             else:
                 principal = self.verifier.authenticate(authorization)
         except TokenRejected as err:
-            await self.refuse(ANONYMOUS, "", err.code, f"{what}: {err}")
+            self.metrics.refused.labels(reason=err.code).inc()
+            await self.refusals.refuse(err.code, client, f"{what}: {err}")
             raise
         try:
             check_token_scope(principal)

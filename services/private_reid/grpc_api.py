@@ -63,7 +63,8 @@ class ReidServicer(reid_pb2_grpc.ReidServiceServicer):
     async def _principal(self, context: grpc.aio.ServicerContext, what: str) -> Principal:
         metadata = dict(context.invocation_metadata() or ())
         value = metadata.get("authorization")
-        return await self.desk.authenticate(value if isinstance(value, str) else None, what)
+        client = peer_address(context.peer() or "")
+        return await self.desk.authenticate(value if isinstance(value, str) else None, what, client)
 
     @_unary
     async def SubmitReconstruction(
@@ -123,6 +124,16 @@ class ReidServicer(reid_pb2_grpc.ReidServiceServicer):
         key = await self.desk.result_key(principal, request.job_id)
         async for data in self.desk.objects.stream(key, CHUNK_BYTES):
             yield jobs_pb2.Chunk(data=data)
+
+
+def peer_address(peer: str) -> str:
+    """The address of a gRPC peer ("ipv4:1.2.3.4:5678" -> "1.2.3.4"; "ipv6:[::1]:5" -> "::1")."""
+    kind, _, rest = peer.partition(":")
+    if kind == "ipv6":
+        return rest.rpartition(":")[0].strip("[]") or rest
+    if kind == "ipv4":
+        return rest.rpartition(":")[0] or rest
+    return peer or "unknown"
 
 
 async def _metadata(

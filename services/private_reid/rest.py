@@ -115,7 +115,9 @@ def _spool(work_dir: Path | None) -> Iterator[Path]:
 
 
 async def _principal(desk: Desk, creds: Any, request: Request, what: str) -> Principal:
-    return await desk.authenticate(_authorization(creds, request), what)
+    # Behind a proxy: the X-Forwarded-For client when the proxy is in TRUSTED_PROXIES.
+    client = request.client.host if request.client else "unknown"
+    return await desk.authenticate(_authorization(creds, request), what, client)
 
 
 @router.post("", status_code=202, response_model=JobCreated, openapi_extra=_MULTIPART_DOC)

@@ -53,6 +53,8 @@ class PrivateSettings(ServiceSettings):
     audit_anchor_bucket: str = "uunet-audit-anchors"
     audit_anchor_interval_s: float = 60.0
     audit_anchor_retention_days: int = 365
+    rate_limit_per_minute: int = 120  # requests per client address (every route); 0 disables
+    refusal_window_s: float = 60.0  # anonymous refusals: one audit entry per reason, then a summary
     job_prefix: str = "uunet:reid:"
     result_redirect: bool = False  # True: /result redirects to a presigned URL instead of streaming
     presign_expiry_s: int = 300

@@ -148,6 +148,7 @@ class DevStack:
             "AUDIT_KEY_FILE": str(secrets.audit_key_file),
             "AUDIT_ANCHOR_BUCKET": "uunet-audit-anchors",
             "AUDIT_ANCHOR_INTERVAL_S": "2",
+            "RATE_LIMIT_PER_MINUTE": "600",  # one address polls for everyone here
         }
         return {f"UUNET_PRIVATE_{k}": v for k, v in env.items()} | _quiet_env()
 

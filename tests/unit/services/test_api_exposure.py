@@ -52,6 +52,7 @@ def _private_app(tmp_path: Path, **overrides: Any) -> FastAPI:
         private_fakes.FakeJobStore(),
         private_fakes.FakeQueue(),
         InMemoryAuditLog(),
+        public_fakes.MemoryRateLimiter(0),
     )
     return private_bootstrap.build_api(settings, adapters, lambda path: object()).app
 
