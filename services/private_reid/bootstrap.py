@@ -142,12 +142,11 @@ def token_verifier(settings: PrivateSettings) -> TokenVerifier:
 
 
 def clip_verifier(settings: PrivateSettings) -> ClipVerifier:
-    """The pipeline's signature check bound to the key set's verify key."""
-    from shared.crypto.keys import PrivateSideKeys
+    """The pipeline's signature check bound to the verify key, the only key the API reads."""
+    from shared.crypto.keys import load_verify_key
     from shared.pipeline.api import verify_clip
 
-    keys = PrivateSideKeys.load(_keys_dir(settings))
-    return functools.partial(verify_clip, verify_key=keys.verify_key)
+    return functools.partial(verify_clip, verify_key=load_verify_key(_keys_dir(settings)))
 
 
 def build_desk(

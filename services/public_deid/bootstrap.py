@@ -151,7 +151,9 @@ def build_api(settings: PublicSettings, adapters: Adapters, probe: Probe | None)
     """REST and gRPC sharing one ``DeidJobs`` and one ``Gate``."""
     registry = CollectorRegistry()  # one /metrics for REST and gRPC of this process
     app = build_app(settings, adapters, probe, registry)
-    servicer = grpc_api.DeidServicer(app.state.deid_jobs, app.state.gate)
+    servicer = grpc_api.DeidServicer(
+        app.state.deid_jobs, app.state.gate, watch_timeout_s=settings.job_timeout_s + 300
+    )
     names = [grpc_api.SERVICE_NAME]
     interceptor = MetricsInterceptor(GrpcMetrics(registry, METRICS_PREFIX))
     server, health = build_grpc_server([grpc_api.registration(servicer)], names, [interceptor])

@@ -224,6 +224,17 @@ class PublicSideKeys:
         return cls(secret=secret, signing_key=signing, authority_public=authority, key_id=kid)
 
 
+def load_verify_key(directory: Path) -> Ed25519PublicKey:
+    """Only the signature verify key (what the private API needs); ConfigError if missing."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ConfigError(f"key set directory {directory} does not exist")
+    key: Ed25519PublicKey = _typed(
+        _load_public(directory, VERIFY_FILE), Ed25519PublicKey, directory, VERIFY_FILE
+    )
+    return key
+
+
 @dataclass(frozen=True)
 class PrivateSideKeys:
     """What the private (restoring) side holds: secret, verify key, authority private key."""

@@ -20,7 +20,7 @@ from shared.adapters.s3_store import S3ObjectStore
 from shared.domain.errors import LimitExceededError
 
 pytestmark = pytest.mark.integration
-VENDOR = Vendor("vendor-a")
+VENDOR = Vendor("vendor-a", owner="key-test")
 FIRST = b"the clip the vendor completed" * 40
 
 

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from services.private_reid.auth import DEV_AUDIENCE, DEV_ISSUER, AuthConfig, TokenVerifier
 from services.private_reid.settings import PrivateSettings
+from shared.domain.errors import BadInputError
 from uunet_cli.main import main as uunet
 
 PRODUCTION = {"redis_url": "redis://x", "s3_access_key": "a", "s3_secret_key": "b"}
@@ -111,3 +112,20 @@ def test_weights_encrypt_cli_writes_a_private_module_only_that_key_opens(
     _config, part, state, _meta = part_from_bytes(decrypt_file(out, load_key_file(key)))
     assert part == "private" and state
     assert uunet(["weights", "keygen", "-o", str(key)]) == 2  # refuses to overwrite
+
+
+def test_private_api_needs_only_the_signature_verify_key(tmp_path: Path) -> None:
+    """The API checks signatures; the noise secret and the authority key stay with the worker."""
+    import shutil
+
+    from services.private_reid import bootstrap
+    from shared.crypto.keys import VERIFY_FILE, init_keyset
+
+    init_keyset(tmp_path / "full")
+    api_keys = tmp_path / "api"
+    api_keys.mkdir()
+    shutil.copy(tmp_path / "full" / VERIFY_FILE, api_keys / VERIFY_FILE)
+    settings = PrivateSettings(dev=True, keys_dir=api_keys)
+    verify = bootstrap.clip_verifier(settings)
+    with pytest.raises(BadInputError):
+        verify(tmp_path / "full" / VERIFY_FILE)  # not a clip: refused by the real check

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import time
+
 import httpx
+import pytest
 from prometheus_client import CollectorRegistry
 
 from services.public_deid import bootstrap
 from shared.domain.jobs import JobState
 from tests.unit.services.public.conftest import KEY_A, KEY_B, Wired
+from uunet_cli.main import main as uunet
 
 CLIP = b"\x00\x00\x00\x18ftypmp42" + bytes(2000)
 
@@ -25,7 +30,7 @@ async def test_upload_with_good_key_queues_a_job_owned_by_that_key(
     assert resp.status_code == 202
     job_id = resp.json()["job_id"]
     status = wired.jobs.jobs[job_id]
-    assert status.state is JobState.QUEUED and status.extra["owner"] == "vendor-a"
+    assert status.state is JobState.QUEUED and status.extra["vendor"] == "vendor-a"
     assert wired.objects.data[f"raw/{job_id}"] == CLIP
     ((_, fields),) = wired.queue.entries
     assert fields["job_id"] == job_id and fields["keep_audio"] == "1"
@@ -170,3 +175,18 @@ async def test_probes_metrics_and_openapi(wired: Wired) -> None:
     assert "file" in body["multipart/form-data"]["schema"]["properties"]
     assert {"/v1/jobs/{job_id}", "/v1/jobs/{job_id}/result", "/v1/uploads"} <= set(spec["paths"])
     assert docs.status_code == 200
+
+
+async def test_a_replaced_key_does_not_inherit_the_old_keys_jobs(
+    client: httpx.AsyncClient, wired: Wired, capsys: pytest.CaptureFixture[str]
+) -> None:
+    job_id = (await upload(client, KEY_A)).json()["job_id"]
+    keys_file = str(wired.settings.api_keys_file)
+    assert uunet(["apikey", "create", "--file", keys_file, "--name", "vendor-a", "--force"]) == 0
+    new_key = capsys.readouterr().out.strip()
+    os.utime(keys_file, ns=(time.time_ns() + 10**9,) * 2)  # mtime moves on even within one tick
+    new_headers = {"X-API-Key": new_key}
+    assert (await client.get(f"/v1/jobs/{job_id}", headers=new_headers)).status_code == 404
+    assert (await client.get(f"/v1/jobs/{job_id}", headers={"X-API-Key": KEY_A})).status_code == 401
+    mine = (await upload(client, new_key)).json()["job_id"]
+    assert (await client.get(f"/v1/jobs/{mine}", headers=new_headers)).status_code == 200
