@@ -68,11 +68,16 @@ def prepare_secrets(state_dir: Path, checkpoint: Path | None) -> DevSecrets:
     weights_key_file = state_dir / "weights.key"
     if not weights_key_file.exists():
         generate_key_file(weights_key_file)
-    encrypted = state_dir / "private-weights.enc"
+    encrypted: Path | None = state_dir / "private-weights.enc"
+    assert encrypted is not None
     ckpt = load_checkpoint(checkpoint or DEFAULT_CHECKPOINT)
-    meta = {"part": "private", "model_id": ckpt.model_id, "version": ckpt.version}
-    blob = encrypt_weights(part_to_bytes(ckpt, "private"), load_key_file(weights_key_file), meta)
-    _write_private(encrypted, blob)
+    if ckpt.config.has_private:
+        meta = {"part": "private", "model_id": ckpt.model_id, "version": ckpt.version}
+        plain = part_to_bytes(ckpt, "private")
+        _write_private(encrypted, encrypt_weights(plain, load_key_file(weights_key_file), meta))
+    else:  # a donor model has no learned private module: the private side restores sealed only
+        encrypted.unlink(missing_ok=True)
+        encrypted = None
     public_checkpoint = save_public_only(ckpt, state_dir / "public-weights.pt")
     public_checkpoint.chmod(0o600)
     return DevSecrets(

@@ -41,7 +41,7 @@ class ServiceSettings(BaseSettings):
     s3_public_endpoint: str | None = None  # host:port clients use for presigned URLs
     s3_public_secure: bool | None = None
     raw_expiry_days: int = 1  # lifecycle backstop for raw uploads a job never deleted
-    http_host: str = "0.0.0.0"
+    http_host: str = "0.0.0.0"  # every listener binds here: REST, gRPC, a worker's metrics
     http_port: int = 8080
     grpc_port: int = 50051
     metrics_port: int = 9100

@@ -35,6 +35,7 @@ class WorkerProcess:
     registry: CollectorRegistry
     on_terminal: Finalizer | None = None
     metrics_port: int | None = 9100  # None: no metrics endpoint (tests)
+    metrics_host: str = "0.0.0.0"  # the service's HTTP_HOST: loopback under `uunet up`
     queue_refresh_s: float = 5.0
     on_stop: Sequence[Callable[[], Awaitable[None]]] = field(default_factory=tuple)
 
@@ -48,8 +49,8 @@ async def run_worker(proc: WorkerProcess, stop: asyncio.Event | None = None) -> 
     """Consume until ``stop`` is set (default: SIGINT/SIGTERM); the current job finishes first."""
     stop = stop or install_stop_signals()
     if proc.metrics_port is not None:
-        start_http_server(proc.metrics_port, registry=proc.registry)
-        log.info("metrics on :%d", proc.metrics_port)
+        start_http_server(proc.metrics_port, addr=proc.metrics_host, registry=proc.registry)
+        log.info("metrics on %s:%d", proc.metrics_host, proc.metrics_port)
     runner = JobRunner(proc.queue, proc.store, proc.handler, proc.options, proc.on_terminal)
     refresher = asyncio.create_task(
         refresh_forever(lambda: proc.metrics.refresh_queue(proc.queue), proc.queue_refresh_s, stop)

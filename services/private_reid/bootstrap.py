@@ -220,8 +220,13 @@ def load_reidentify(settings: PrivateSettings) -> Reidentify:
     from shared.pipeline.api import reidentify_clip
 
     keys = PrivateSideKeys.load(_keys_dir(settings))
-    engine = load_private_engine(settings)
-    log.info("private module %s %s on %s", engine.model_id, engine.model_version, settings.device)
+    engine: UUNetEngine | None = None
+    if settings.encrypted_weights is None:  # e.g. a donor model: it has no private module
+        log.info("no private module configured: sealed restoration only")
+    else:
+        engine = load_private_engine(settings)
+        log.info("private module %s %s on %s", engine.model_id, engine.model_version,
+                 settings.device)  # fmt: skip
 
     def run(src: Path, dst: Path, options: ReidOptions, progress: Progress) -> ReidReport:
         return reidentify_clip(src, dst, keys, engine, options, progress)
@@ -263,6 +268,7 @@ def build_worker(
         registry=registry,
         on_terminal=handler.on_terminal,
         metrics_port=metrics_port,
+        metrics_host=settings.http_host,
         on_stop=adapters.on_stop,
     )
 

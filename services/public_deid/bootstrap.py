@@ -11,7 +11,6 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
@@ -35,9 +34,6 @@ from shared.domain.errors import ConfigError
 from shared.jobs.runner import RunnerOptions
 from shared.pipeline.api import DeidOptions, DeidReport, Limits, Progress
 from shared.ports import JobQueue, JobStore, ObjectStore
-
-if TYPE_CHECKING:
-    from shared.model.inference import UUNetEngine
 
 log = logging.getLogger(__name__)
 
@@ -163,41 +159,41 @@ def build_api(settings: PublicSettings, adapters: Adapters, probe: Probe | None)
     )
 
 
-def load_public_engine(settings: PublicSettings) -> UUNetEngine:
-    """The public module from a checkpoint that holds nothing else (ConfigError otherwise).
+def public_checkpoint(settings: PublicSettings) -> Path:
+    """The checkpoint the worker may load: one without the private module (ConfigError otherwise).
 
     The public side must never hold the private module, so there is no fallback to the shipped
     two-module file: the image ships the output of ``uunet weights export --part public``.
     """
     from shared.model.checkpoint import load_checkpoint, split_state
-    from shared.model.inference import UUNetEngine
 
     if settings.checkpoint is None:
         raise ConfigError(
             "UUNET_PUBLIC_CHECKPOINT is required: a checkpoint without the private module "
             "(uunet weights export --part public)"
         )
-    ckpt = load_checkpoint(settings.checkpoint)
-    public, private = split_state(ckpt)
+    _public, private = split_state(load_checkpoint(settings.checkpoint))
     if private:
         raise ConfigError(
             f"checkpoint {settings.checkpoint} carries the private module; the public worker "
             "loads only the public one (uunet weights export --part public)"
         )
-    return UUNetEngine.from_parts(ckpt.config, public, None, settings.device, ckpt.meta)
+    return Path(settings.checkpoint)
 
 
 def load_deidentify(settings: PublicSettings) -> Deidentify:
     """The real pipeline bound to the key set and the public half of the model (loaded once)."""
     from shared.crypto.keys import PublicSideKeys
     from shared.pipeline.api import deidentify_clip
+    from shared.surrogate.model import load_face_model
     from shared.video.runtime import configure_cpu_threads
 
     configure_cpu_threads(settings.device)  # before yuface loads: torch threads starve the codec
     if settings.keys_dir is None:
         raise ConfigError("UUNET_PUBLIC_KEYS_DIR is required (a key set from uunet keys init)")
     keys = PublicSideKeys.load(Path(settings.keys_dir))
-    engine = load_public_engine(settings)
+    checkpoint = public_checkpoint(settings)
+    engine = load_face_model(checkpoint, settings.device, "public", settings.donors)
     log.info("model %s %s on %s", engine.model_id, engine.model_version, settings.device)
 
     def run(src: Path, dst: Path, options: DeidOptions, progress: Progress) -> DeidReport:
@@ -234,6 +230,7 @@ def build_worker(
         registry=registry,
         on_terminal=handler.on_terminal,
         metrics_port=metrics_port,
+        metrics_host=settings.http_host,
         on_stop=adapters.on_stop,
     )
 

@@ -36,7 +36,7 @@ class DevSecrets:
     issuer_private: Path
     issuer_public: Path
     weights_key_file: Path
-    encrypted_weights: Path
+    encrypted_weights: Path | None  # None: the model has no private module (sealed restoration)
     public_checkpoint: Path  # the checkpoint without the private module
     audit_key_file: Path
 
@@ -144,12 +144,13 @@ class DevStack:
             "JWT_ISSUER": secrets.issuer,
             "JWT_AUDIENCE": secrets.audience,
             "WEIGHTS_KEY_FILE": str(secrets.weights_key_file),
-            "ENCRYPTED_WEIGHTS": str(secrets.encrypted_weights),
             "AUDIT_KEY_FILE": str(secrets.audit_key_file),
             "AUDIT_ANCHOR_BUCKET": "uunet-audit-anchors",
             "AUDIT_ANCHOR_INTERVAL_S": "2",
             "RATE_LIMIT_PER_MINUTE": "600",  # one address polls for everyone here
         }
+        if secrets.encrypted_weights is not None:
+            env["ENCRYPTED_WEIGHTS"] = str(secrets.encrypted_weights)
         return {f"UUNET_PRIVATE_{k}": v for k, v in env.items()} | _quiet_env()
 
     def _wait_ready(self, url: str) -> None:

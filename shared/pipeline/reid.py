@@ -21,12 +21,13 @@ import numpy as np
 from shared.crypto.keys import PrivateSideKeys
 from shared.crypto.seal import open_stream
 from shared.domain.errors import BadInputError, ConfigError, LimitExceededError
-from shared.pipeline.api import MODES, FaceModel, Progress, ReidOptions, ReidReport
 from shared.pipeline.container import Embedded, read_verified, sealed_reader
 from shared.pipeline.errors import guarded
 from shared.pipeline.manifest import FaceRecord, Manifest
 from shared.pipeline.sealed_regions import RegionRecord, iter_records, paste_record
 from shared.pipeline.stages import CROP_MARGIN, NoiseBank, from_record, same_file, temp_output
+from shared.pipeline.types import MODES, FaceModel, Progress, ReidOptions, ReidReport
+from shared.surrogate.model import NO_LEARNED_RESTORATION
 from shared.video.crops import crop_faces, paste_faces
 from shared.video.decode import iter_frames, probe
 from shared.video.encode import VideoWriter, even_size
@@ -71,7 +72,12 @@ def select_tracks(manifest: Manifest, wanted: frozenset[int] | None) -> frozense
 
 def _check_engine(engine: FaceModel | None, manifest: Manifest) -> FaceModel:
     if engine is None:
-        raise ConfigError("learned restoration needs a model checkpoint")
+        raise ConfigError(
+            "learned restoration is not available here: no private module is loaded "
+            "(restore from the sealed originals instead)"
+        )
+    if not getattr(engine, "can_restore", True):  # a donor model: nothing to learn back from
+        raise ConfigError(NO_LEARNED_RESTORATION.format(model=engine.model_id))
     if engine.model_id != manifest.model_id:
         raise ConfigError(
             f"clip was de-identified with model {manifest.model_id}; "

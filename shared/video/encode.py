@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -16,6 +15,7 @@ import cv2
 import numpy as np
 
 from shared.domain.errors import BadInputError
+from shared.video.audio import AudioCopier, AudioResult, open_copier
 from shared.video.types import EncodeOptions, VideoInfo
 
 log = logging.getLogger(__name__)
@@ -32,50 +32,6 @@ def _pad_even(frames: np.ndarray) -> np.ndarray:
     if not (h & 1 or w & 1):
         return frames
     return np.pad(frames, ((0, 0), (0, h & 1), (0, w & 1), (0, 0)), mode="edge")
-
-
-class _AudioCopier:
-    """Re-encodes the source's first audio track to AAC, interleaved as the video advances."""
-
-    def __init__(self, source: Path, out: Any, bitrate: int) -> None:
-        self._src = av.open(str(source), metadata_errors="ignore")
-        in_stream = self._src.streams.audio[0]
-        self._stream = out.add_stream("aac", rate=in_stream.codec_context.sample_rate or 48000)
-        self._stream.bit_rate = bitrate
-        layout = in_stream.codec_context.layout
-        if layout is not None and layout.nb_channels <= 2:
-            self._stream.layout = layout.name
-        self._frames: Iterator[Any] | None = self._src.decode(in_stream)
-        self._out = out
-
-    def advance(self, until_s: float) -> None:
-        """Mux source audio up to ``until_s`` seconds (``inf`` drains it)."""
-        while self._frames is not None:
-            try:
-                frame = next(self._frames)
-            except StopIteration:
-                self._frames = None
-                break
-            except (
-                av.FFmpegError,
-                ValueError,
-            ) as err:  # damaged audio: keep the video, drop the rest
-                log.warning("audio decode stopped: %s", err)
-                self._frames = None
-                break
-            t = float(frame.time) if frame.time is not None else 0.0
-            frame.pts = None  # the encoder lays out a contiguous timeline from 0
-            for packet in self._stream.encode(frame):
-                self._out.mux(packet)
-            if t >= until_s:
-                break
-
-    def close(self) -> None:
-        """Drain the audio, flush the encoder, close the source."""
-        self.advance(float("inf"))
-        for packet in self._stream.encode(None):
-            self._out.mux(packet)
-        self._src.close()
 
 
 class VideoWriter:
@@ -100,9 +56,13 @@ class VideoWriter:
         for key, value in self.options.metadata.items():
             self._out.metadata[key] = value
         self._stream = self._add_video_stream()
-        self._audio: _AudioCopier | None = None
+        # What became of the audio a caller asked for: read it after close().
+        self.audio = AudioResult(requested=self.options.keep_audio, present=info.has_audio)
+        self._audio: AudioCopier | None = None
         if self.options.keep_audio and audio_source is not None and info.has_audio:
-            self._audio = _AudioCopier(Path(audio_source), self._out, self.options.audio_bitrate)
+            self._audio = open_copier(
+                Path(audio_source), self._out, self.options.audio_bitrate, self.audio
+            )
         self._queue: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=2)
         self._error: BaseException | None = None
         self._worker: threading.Thread | None = None

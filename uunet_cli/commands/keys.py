@@ -16,6 +16,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     init = actions.add_parser(
         "init",
         help="create a new key set in DIR (dir 0700, files 0600; refuses to overwrite)",
+        description="Create a key set in DIR: the keyed-noise secret, an Ed25519 signing pair and "
+        "an X25519 authority pair (dir 0700, files 0600; an existing set is never overwritten).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     init.add_argument("dir", type=Path, help="directory to create the key set in")

@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--mode", default="auto", choices=("auto", "learned", "sealed"),
                    help="auto: sealed originals when present and openable, else learned")  # fmt: skip
     p.add_argument("--tracks", default=None,
-                   help="restore only these track ids, e.g. 1,4 (None: all tracks)")  # fmt: skip
+                   help="restore only these track ids, e.g. 1,4 (default: all tracks)")  # fmt: skip
     p.add_argument("--crf", type=int, default=16, help="x264 quality (0-51, lower is better)")
     add_common_options(p)
     p.set_defaults(handler=run)
@@ -74,8 +74,8 @@ def run(args: argparse.Namespace) -> int:
         crf=args.crf,
     )
     keys = PrivateSideKeys.load(args.keys)
-    engine = _engine_if_needed(args, keys)
-    with progress_bar("restoring", args.quiet) as progress:
+    engine, frames = _engine_if_needed(args, keys)
+    with progress_bar("restoring", args.quiet, frames) as progress:
         report = reidentify_clip(args.input, args.output, keys, engine, options, progress)
     if not args.quiet:
         tracks = ",".join(str(t) for t in report.tracks) or "none"
@@ -87,8 +87,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _engine_if_needed(args: argparse.Namespace, keys: Any) -> Any:
-    """The model, or None when restoration will be sealed (no weights needed).
+def _engine_if_needed(args: argparse.Namespace, keys: Any) -> tuple[Any, int]:
+    """The model, or None when restoration will be sealed (no weights needed); the clip's frames.
 
     The clip is verified here before any model is loaded, so a foreign or tampered clip is refused
     with its own reason (``reidentify_clip`` verifies again: it never trusts its caller).
@@ -100,5 +100,5 @@ def _engine_if_needed(args: argparse.Namespace, keys: Any) -> Any:
         raise LimitExceededError(f"{args.input.name}: over the limit of {args.max_bytes} bytes")
     manifest = read_verified(args.input, keys.verify_key, keys.key_id).manifest
     if resolve_mode(args.mode, manifest, keys) == "sealed":
-        return None
-    return load_engine(args.checkpoint, args.device)
+        return None, manifest.frames
+    return load_engine(args.checkpoint, args.device), manifest.frames
