@@ -53,8 +53,6 @@ def _parts(part: str) -> tuple[str, ...]:
 def _load_half(net: UNet | None, state: StateDict, name: str) -> None:
     if net is None:
         return
-    if not state:  # e.g. the public-only checkpoint the public side ships
-        raise ConfigError(f"the checkpoint holds no {name} module")
     try:
         net.load_state_dict(state, strict=True)
     except RuntimeError as err:
