@@ -47,6 +47,7 @@ class ServeOptions:
             host=settings.http_host,
             http_port=settings.http_port,
             grpc_port=settings.grpc_port,
+            grace_s=settings.shutdown_grace_s,
             log_level=settings.log_level,
             metrics_port=settings.metrics_port,
             trusted_proxies=settings.trusted_proxies,
@@ -89,6 +90,7 @@ class ApiServer:
             lifespan="off",
             proxy_headers=True,
             forwarded_allow_ips=opts.trusted_proxies,
+            timeout_graceful_shutdown=int(opts.grace_s) or None,
         )
         self._uvicorn = _QuietUvicorn(config)
         self._task: asyncio.Task[None] | None = None

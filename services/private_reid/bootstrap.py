@@ -19,10 +19,11 @@ from prometheus_client import CollectorRegistry
 from services.common.grpc_metrics import MetricsInterceptor
 from services.common.grpc_server import build_grpc_server
 from services.common.http import ReadinessCheck
-from services.common.infra import build_infra, s3_config, wait_for_dependency
+from services.common.infra import build_infra, prepare_bucket, s3_config, wait_for_dependency
 from services.common.metrics import GrpcMetrics, JobMetrics
 from services.common.ratelimit import RateLimiter, RedisRateLimiter
 from services.common.serve import ApiProcess, ServeOptions
+from services.common.uploads import UploadSlots
 from services.common.worker import WorkerProcess, consumer_name
 from services.private_reid import grpc_api
 from services.private_reid.app import METRICS_PREFIX, build_app
@@ -79,8 +80,7 @@ def real_adapters(settings: PrivateSettings, anchor: bool = False) -> Adapters:
     audit = RedisAuditLog(infra.redis, settings.audit_prefix, key=audit_key(settings))
 
     async def prepare() -> None:
-        await wait_for_dependency(f"S3 at {settings.s3_endpoint}", infra.objects.ensure_bucket)
-        await infra.objects.set_expiry_rule("raw/", settings.raw_expiry_days)
+        await prepare_bucket(settings, infra.objects)
         await wait_for_dependency("Redis", infra.queue.ensure_group)
 
     on_start: list[Hook] = [prepare]
@@ -171,12 +171,14 @@ def build_api(settings: PrivateSettings, adapters: Adapters, verify: ClipVerifie
     """REST and gRPC sharing one desk."""
     registry = CollectorRegistry()
     desk = build_desk(settings, adapters, verify, registry)
+    slots = UploadSlots(settings.max_concurrent_uploads)  # one budget for REST and gRPC
     rest = RestOptions(
         max_upload_bytes=settings.max_upload_bytes,
         work_dir=settings.work_dir,
         result_redirect=settings.result_redirect,
         presign_expiry_s=settings.presign_expiry_s,
         docs=settings.docs_enabled,
+        slots=slots,
     )
     app = build_app(desk, rest, registry, adapters.readiness)
     servicer = grpc_api.ReidServicer(
@@ -185,6 +187,7 @@ def build_api(settings: PrivateSettings, adapters: Adapters, verify: ClipVerifie
             settings.max_upload_bytes,
             settings.work_dir,
             watch_timeout_s=settings.job_timeout_s + 300,
+            slots=slots,
         ),
     )
     names = [grpc_api.SERVICE_NAME]
@@ -268,6 +271,7 @@ def build_worker(
         registry=registry,
         on_terminal=handler.on_terminal,
         metrics_port=metrics_port,
+        drain_s=settings.shutdown_drain_s,
         metrics_host=settings.http_host,
         on_stop=adapters.on_stop,
     )

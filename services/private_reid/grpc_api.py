@@ -11,14 +11,14 @@ from __future__ import annotations
 import functools
 import tempfile
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
 
 from services.common.errors import grpc_status_for
 from services.common.grpc_handlers import aborting_on_domain_errors, job_message, watch_job
-from services.common.uploads import spool_chunks
+from services.common.uploads import UploadSlots, spool_chunks
 from services.private_reid.auth import Forbidden, Principal
 from services.private_reid.desk import Desk, NotReady, SubmitRequest
 from shared.domain.errors import BadInputError, LimitExceededError, UUNetError
@@ -49,6 +49,7 @@ class GrpcOptions:
     work_dir: Path | None = None
     watch_interval_s: float = 0.5
     watch_timeout_s: float = 3900.0  # a little over the job timeout: a watch never hangs forever
+    slots: UploadSlots = field(default_factory=UploadSlots)  # shared with REST
 
 
 class ReidServicer(reid_pb2_grpc.ReidServiceServicer):
@@ -71,7 +72,10 @@ class ReidServicer(reid_pb2_grpc.ReidServiceServicer):
         context: grpc.aio.ServicerContext,
     ) -> reid_pb2.SubmitReconstructionResponse:
         principal = await self._principal(context, "submit")  # before a single chunk is read
-        with tempfile.TemporaryDirectory(prefix="uunet-reid-", dir=self.options.work_dir) as tmp:
+        with (
+            self.options.slots.take(),
+            tempfile.TemporaryDirectory(prefix="uunet-reid-", dir=self.options.work_dir) as tmp,
+        ):
             path = Path(tmp) / "upload.mp4"
             try:
                 meta = await _metadata(request_iterator)

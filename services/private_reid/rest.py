@@ -10,7 +10,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
-from services.common.uploads import receive_multipart
+from services.common.uploads import UploadSlots, receive_multipart
 from services.private_reid.auth import Forbidden, Principal, TokenRejected
 from services.private_reid.desk import Desk, NotReady, SubmitRequest
 from shared.domain.errors import BadInputError, LimitExceededError
@@ -37,6 +37,7 @@ class RestOptions:
     result_redirect: bool = False
     presign_expiry_s: int = 300
     docs: bool = False  # OpenAPI docs (dev, or API_DOCS=true)
+    slots: UploadSlots = field(default_factory=UploadSlots)  # shared with gRPC
 
 
 def get_desk(request: Request) -> Desk:
@@ -109,8 +110,11 @@ router = APIRouter(prefix="/v1/reconstructions", tags=["reconstructions"])
 
 
 @contextmanager
-def _spool(work_dir: Path | None) -> Iterator[Path]:
-    with tempfile.TemporaryDirectory(prefix="uunet-reid-", dir=work_dir) as tmp:
+def _spool(options: RestOptions) -> Iterator[Path]:
+    with (
+        options.slots.take(),
+        tempfile.TemporaryDirectory(prefix="uunet-reid-", dir=options.work_dir) as tmp,
+    ):
         yield Path(tmp) / "upload.mp4"
 
 
@@ -126,7 +130,7 @@ async def post_reconstruction(
 ) -> JobCreated:
     """Upload a de-identified clip with a case reference and queue its reconstruction."""
     principal = await _principal(desk, creds, request, "submit")
-    with _spool(options.work_dir) as path:
+    with _spool(options) as path:
         try:
             form = await receive_multipart(request, "file", path, options.max_upload_bytes)
         except BadInputError as err:

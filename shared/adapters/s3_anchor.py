@@ -1,6 +1,6 @@
 """AuditAnchorStore on an S3 bucket with object lock (MinIO, or SeaweedFS in tests).
 
-Every anchor is a small JSON object under ``<namespace>/`` (the log's key prefix), protected by the bucket's default retention
+Every anchor is a small JSON object under ``anchors/<namespace>/`` (the log's key prefix), protected by the bucket's default retention
 in COMPLIANCE mode: no credential, root included, can delete or overwrite one before it expires
 (an overwrite only adds a version; reads list every version). The bucket must have object lock from
 its creation: ``ensure`` creates it so, and refuses a bucket without it.
@@ -25,10 +25,12 @@ from shared.ports import AuditAnchor
 class S3AnchorStore:
     """Anchors in ``config.bucket`` (its own bucket, never the jobs' one)."""
 
-    def __init__(self, config: S3Config, retention_days: int, namespace: str = "anchors") -> None:
+    def __init__(
+        self, config: S3Config, retention_days: int, namespace: str = "uunet:audit"
+    ) -> None:
         self.bucket = config.bucket
         self.retention_days = retention_days
-        self.namespace = namespace.strip("/")
+        self.prefix = f"anchors/{namespace.strip('/')}/"
         self.client = Minio(
             config.endpoint,
             config.access_key,
@@ -64,7 +66,7 @@ class S3AnchorStore:
         await asyncio.to_thread(
             self.client.put_object,
             self.bucket,
-            f"{self.namespace}/{anchor_key(anchor)}",
+            self.prefix + anchor_key(anchor),
             io.BytesIO(data),
             len(data),
             content_type="application/json",
@@ -77,7 +79,7 @@ class S3AnchorStore:
     def _read_all(self) -> list[AuditAnchor]:
         out = []
         listing = self.client.list_objects(
-            self.bucket, prefix=f"{self.namespace}/", recursive=True, include_version=True
+            self.bucket, prefix=self.prefix, recursive=True, include_version=True
         )
         for obj in listing:
             if obj.is_delete_marker:  # a DELETE only hides the locked versions; they are read

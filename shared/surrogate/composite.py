@@ -32,6 +32,7 @@ class CompositeOptions:
     sharpen: float = 0.8  # unsharp-mask amount on a donor upsampled more than sharpen_from (0: off)
     sharpen_from: float = 1.5  # upsampling factor from which the donor is sharpened
     min_contrast: float = 0.5  # lowest gain on the donor's luminance contrast in colour matching
+    work_px: int = 128  # largest side the composite is computed at before upsampling to the region
     grain: float = 1.0  # film grain at the strength of the target's own fine noise (0: off)
 
 
@@ -72,21 +73,44 @@ def sharpen(image: np.ndarray, scale: float, amount: float, start: float = 1.5) 
     return np.clip(out, 0, 255, out=out)
 
 
+class Grain:
+    """Film grain: one pre-blurred unit-variance noise tile, read at a random offset per face and
+    frame (fresh noise every frame at the cost of a slice, not of a random draw per pixel)."""
+
+    def __init__(self, rng: np.random.Generator, tile: int = 512) -> None:
+        noise = rng.standard_normal((tile + 8, tile + 8), dtype=np.float32)
+        soft = cv2.GaussianBlur(noise, (0, 0), 0.6)[4:-4, 4:-4]  # crop the blurred border
+        self.tile: np.ndarray = np.ascontiguousarray(soft / max(float(soft.std()), 1e-6))
+        self.rng = rng
+
+    def patch(self, h: int, w: int) -> np.ndarray:
+        """float32 [h,w] unit grain (the tile repeats for regions larger than it)."""
+        t = self.tile.shape[0]
+        big = self.tile
+        if h > t or w > t:
+            big = np.tile(self.tile, (-(-h // t) + 1, -(-w // t) + 1))
+        y = int(self.rng.integers(0, big.shape[0] - h + 1))
+        x = int(self.rng.integers(0, big.shape[1] - w + 1))
+        return big[y : y + h, x : x + w]
+
+
 def add_grain(image: np.ndarray, target: np.ndarray, mask: np.ndarray, strength: float,
-              rng: np.random.Generator) -> np.ndarray:  # fmt: skip
+              grain: Grain) -> np.ndarray:  # fmt: skip
     """Grain at the target's own fine-noise level inside the mask, so an enlarged donor does not
     look smoother than the camera's picture around it (the noise is random, not the target's)."""
-    sel = mask > 0.5
-    if strength <= 0 or sel.sum() < 16:
+    if strength <= 0:
         return image
-    grey = cv2.cvtColor(target, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    fine = grey - cv2.GaussianBlur(grey, (0, 0), 1.0)
-    level = min(float(np.median(np.abs(fine[sel]))) * 1.4826, 8.0)  # robust sigma, capped
-    if level < 0.5:
+    step = max(1, round(max(target.shape[:2]) / 160))  # the level needs ~10^4 samples, not all
+    sel = mask[::step, ::step] > 0.5
+    if sel.sum() < 16:
         return image
-    noise = rng.standard_normal(image.shape[:2]).astype(np.float32)
-    noise = cv2.GaussianBlur(noise, (0, 0), 0.6) * (strength * level / 0.45)  # unit variance again
-    out = image + noise[..., None]
+    grey = cv2.cvtColor(np.ascontiguousarray(target[::step, ::step]), cv2.COLOR_RGB2GRAY)
+    grey = grey.astype(np.float32)
+    fine = np.abs(grey - cv2.GaussianBlur(grey, (0, 0), 1.0))[sel]
+    level = min(float(np.partition(fine, fine.size // 2)[fine.size // 2]) * 1.4826, 8.0)
+    if level < 0.5:  # robust sigma of the fine detail above; a clean picture gets no grain
+        return image
+    out = image + (grain.patch(*image.shape[:2]) * (strength * level))[..., None]
     return np.clip(out, 0, 255, out=out)
 
 
@@ -132,23 +156,33 @@ def match_colour(donor: np.ndarray, target: np.ndarray, mask: np.ndarray, light:
 
 def compose(region: np.ndarray, donor: np.ndarray, donor_points: np.ndarray,
             target_points: np.ndarray, border: np.ndarray, options: CompositeOptions | None = None,
-            rng: np.random.Generator | None = None) -> Composite:  # fmt: skip
+            grain: Grain | None = None) -> Composite:  # fmt: skip
     """The donor composite for one face region (uint8 [h,w,3]; target landmarks in region pixels).
 
     ``border``: float32 [h,w] taper that is 0 at the region's edge (see crops.feather_mask);
-    ``rng``: grain source (None: no grain).
+    ``grain``: grain source (None: no grain). Warp, masks and colour work at most ``work_px`` wide
+    (the donor holds ~64 px of detail: more costs time and adds nothing), then the composite is
+    upsampled once; only the grain is made at the region's own resolution.
     """
     o = options or CompositeOptions()
     h, w = region.shape[:2]
-    warped, m = warp_donor(donor, donor_points, target_points, (h, w))
-    d_mask = oval_mask(apply(m, donor_points), (h, w), o.donor_scale, o.feather)
-    t_mask = oval_mask(target_points, (h, w), o.target_scale, o.feather)
-    mask = np.minimum(d_mask, t_mask) * border
+    f = min(1.0, o.work_px / max(h, w))
+    size = (max(2, round(h * f)), max(2, round(w * f)))
+    small = region if f == 1.0 else cv2.resize(region, size[::-1], interpolation=cv2.INTER_AREA)
+    pts = target_points * np.array([size[1] / w, size[0] / h])
+    warped, m = warp_donor(donor, donor_points, pts, size)
+    d_mask = oval_mask(apply(m, donor_points), size, o.donor_scale, o.feather)
+    t_mask = oval_mask(pts, size, o.target_scale, o.feather)
+    mask = np.minimum(d_mask, t_mask)
     warped = sharpen(warped, donor_scale(m), o.sharpen, o.sharpen_from)
     if o.colour:
-        warped = match_colour(warped, region, mask, o.light, o.min_contrast)
-    if rng is not None:
-        warped = add_grain(warped, region, mask, o.grain, rng)
+        warped = match_colour(warped, small, mask, o.light, o.min_contrast)
+    if f != 1.0:
+        warped = cv2.resize(warped, (w, h), interpolation=cv2.INTER_LINEAR)
+        mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_LINEAR)
+    mask = mask * border
+    if grain is not None:
+        warped = add_grain(warped, region, mask, o.grain, grain)
     return Composite(warped, mask)
 
 
@@ -159,20 +193,22 @@ def blur_cover(region: np.ndarray, box: tuple[float, float, float, float], borde
     h, w = region.shape[:2]
     size = max(box[2] - box[0], box[3] - box[1], 2.0)
     sigma = max(o.blur_sigma * size, 1.0)
-    # Blur a downscaled copy (same look, a fraction of the cost for large boxes), then upscale.
+    # Blur a downscaled copy (same look, a fraction of the cost for large boxes), then upscale;
+    # the soft mask is made small too.
     f = min(1.0, 4.0 / sigma)
-    small = cv2.resize(region, (max(1, round(w * f)), max(1, round(h * f))),
-                       interpolation=cv2.INTER_AREA)  # fmt: skip
+    sw, sh = max(1, round(w * f)), max(1, round(h * f))
+    small = cv2.resize(region, (sw, sh), interpolation=cv2.INTER_AREA)
     small = cv2.GaussianBlur(small.astype(np.float32), (0, 0), sigma * f,
                              borderType=cv2.BORDER_REPLICATE)  # fmt: skip
     blurred = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
-    mask = box_ellipse_mask((h, w), box) * border
+    fx, fy = sw / w, sh / h
+    small_mask = box_ellipse_mask((sh, sw), (box[0] * fx, box[1] * fy, box[2] * fx, box[3] * fy))
+    mask = cv2.resize(small_mask, (w, h), interpolation=cv2.INTER_LINEAR) * border
     return Composite(blurred, mask)
 
 
 def blend(region: np.ndarray, comp: Composite) -> None:
     """Write ``comp`` into ``region`` (uint8 view into the frame) through its mask, in place."""
-    base = region.astype(np.float32)
-    base += (comp.image - base) * comp.mask[..., None]
-    np.clip(base + 0.5, 0, 255, out=base)
-    region[...] = base.astype(np.uint8)
+    image = np.clip(comp.image + 0.5, 0, 255).astype(np.uint8)
+    mask = np.ascontiguousarray(comp.mask, dtype=np.float32)
+    region[...] = cv2.blendLinear(image, np.ascontiguousarray(region), mask, 1.0 - mask)

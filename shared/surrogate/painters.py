@@ -20,7 +20,14 @@ import numpy as np
 import torch
 
 from shared.model.keyed_noise import track_noise
-from shared.surrogate.composite import Composite, CompositeOptions, blend, blur_cover, compose
+from shared.surrogate.composite import (
+    Composite,
+    CompositeOptions,
+    Grain,
+    blend,
+    blur_cover,
+    compose,
+)
 from shared.surrogate.donors import ChoiceOptions, Donor, DonorBank
 from shared.surrogate.features import measure
 from shared.surrogate.geometry import Plausibility, as_points, plausible
@@ -142,7 +149,7 @@ class DonorPainter:
         self._used: set[int] = set()
         # Grain: random per frame, yet the same clip and key always give the same output.
         seed = hmac.new(secret, f"grain/{clip_id}".encode(), hashlib.sha256).digest()
-        self._rng = np.random.default_rng(int.from_bytes(seed[:8], "big"))
+        self._grain = Grain(np.random.default_rng(int.from_bytes(seed[:8], "big")))
 
     def paint(self, frames: np.ndarray, indices: np.ndarray, boxes: list[list[FaceBox]]) -> None:
         """Replace every face of ``frames`` (uint8 [B,H,W,3]) in place."""
@@ -184,7 +191,7 @@ class DonorPainter:
         if track.donor is None:
             track.donor = self._pick(box.track_id, local_points, region)
         comp = compose(region, track.donor.image, track.donor.points, local_points, border,
-                       self.options.composite, self._rng)  # fmt: skip
+                       self.options.composite, self._grain)  # fmt: skip
         return _Job(g, region, comp)
 
     def _points(self, track: _Track, box: FaceBox) -> np.ndarray:

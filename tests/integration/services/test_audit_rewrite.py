@@ -136,7 +136,7 @@ async def test_anchors_cannot_be_deleted_and_an_unlocked_bucket_is_refused(
     await world.anchorer.anchor_once()
     (obj,) = list(
         world.store.client.list_objects(
-            world.store.bucket, world.store.namespace + "/", True, include_version=True
+            world.store.bucket, world.store.prefix, True, include_version=True
         )
     )
     with pytest.raises(S3Error, match="AccessDenied"):
