@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 
+import certifi
+import urllib3
 from minio import Minio
 from minio.commonconfig import COMPLIANCE
 from minio.error import S3Error
@@ -31,12 +34,23 @@ class S3AnchorStore:
         self.bucket = config.bucket
         self.retention_days = retention_days
         self.prefix = f"anchors/{namespace.strip('/')}/"
+        # Short timeouts and few retries: an anchor is small, and a wedged store must not hold
+        # the API's shutdown (the SDK's defaults wait minutes).
+        http = urllib3.PoolManager(
+            cert_reqs="CERT_REQUIRED",  # as the SDK's own client: certifi, or SSL_CERT_FILE
+            ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),
+            timeout=urllib3.Timeout(connect=5, read=20),
+            retries=urllib3.Retry(
+                total=2, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]
+            ),
+        )
         self.client = Minio(
             config.endpoint,
             config.access_key,
             config.secret_key,
             secure=config.secure,
             region=config.region,
+            http_client=http,
         )
 
     async def ensure(self) -> None:

@@ -10,7 +10,6 @@ still holds every anchored head. Entries newer than the last anchor are covered 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -77,13 +76,16 @@ class AuditAnchorer:
         await self.anchor_once()
         self._task = asyncio.create_task(self._run())
 
-    async def stop(self) -> None:
-        """Stop the loop and anchor the final head."""
+    async def stop(self, timeout_s: float = 15.0) -> None:
+        """Stop the loop and anchor the final head; never holds a shutdown longer than
+        ``timeout_s`` twice over (a wedged store only costs that final anchor)."""
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        await self._safely()
+            await asyncio.wait({self._task}, timeout=timeout_s)
+        try:
+            await asyncio.wait_for(self._safely(), timeout_s)
+        except TimeoutError:
+            log.warning("final audit anchor not written within %.0f s", timeout_s)
 
     async def _run(self) -> None:
         while True:

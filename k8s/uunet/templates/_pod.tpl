@@ -91,7 +91,7 @@
 - name: {{ $p }}JWT_AUDIENCE
   value: {{ $part.jwt.audience | quote }}
 - name: {{ $p }}AUDIT_KEY_FILE
-  value: {{ $secretDir }}/credentials/audit-key
+  value: {{ $secretDir }}/audit/audit-key
 - name: {{ $p }}AUDIT_ANCHOR_BUCKET
   value: {{ $part.audit.anchorBucket | quote }}
 - name: {{ $p }}AUDIT_ANCHOR_INTERVAL_S
@@ -142,6 +142,11 @@
   readOnly: true
 {{- end }}
 {{- end }}
+{{- if eq $root.Values.component "private" }}
+- name: audit-key
+  mountPath: /var/run/secrets/uunet/audit
+  readOnly: true
+{{- end }}
 {{- end -}}
 
 {{- define "uunet.volumes" -}}
@@ -170,9 +175,6 @@
     items:
       - {key: {{ include "uunet.credKey" (list "s3" $role "access-key") }}, path: s3-access-key}
       - {key: {{ include "uunet.credKey" (list "s3" $role "secret-key") }}, path: s3-secret-key}
-      {{- if eq $root.Values.component "private" }}
-      - {key: audit-key, path: audit-key}
-      {{- end }}
 {{- if and (eq $root.Values.component "public") (eq $role "api") }}
 - name: api-keys
   secret:
@@ -200,6 +202,15 @@
   emptyDir:
     sizeLimit: 1Gi
 {{- end }}
+{{- end }}
+{{- if eq $root.Values.component "private" }}
+# The audit key on its own volume: the weights init container (which mounts credentials) never sees it.
+- name: audit-key
+  secret:
+    secretName: {{ include "uunet.credentialsSecret" $root }}
+    defaultMode: 0440
+    items:
+      - {key: audit-key, path: audit-key}
 {{- end }}
 {{- end -}}
 

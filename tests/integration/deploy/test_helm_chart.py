@@ -237,8 +237,8 @@ KEY_FILES = {
 SECRET_VOLUMES = {
     ("public", "api"): {"credentials", "api-keys"},
     ("public", "worker"): {"credentials", "keys"},
-    ("private", "api"): {"credentials", "keys", "jwt"},
-    ("private", "worker"): {"credentials", "keys", "weights-key"},
+    ("private", "api"): {"credentials", "keys", "jwt", "audit-key"},
+    ("private", "worker"): {"credentials", "keys", "weights-key", "audit-key"},
 }
 
 
@@ -252,7 +252,7 @@ def test_each_process_mounts_only_the_secrets_it_needs(part: str, profile: str, 
     assert {n for n, v in volumes.items() if "secret" in v} == SECRET_VOLUMES[(part, role)]
     keys = volumes.get("keys", {"secret": {"items": []}})["secret"]["items"]
     assert {item["path"] for item in keys} == KEY_FILES[(part, role)]
-    s3 = {i["key"] for i in volumes["credentials"]["secret"]["items"] if i["key"].startswith("s3-")}
+    s3 = {item["key"] for item in volumes["credentials"]["secret"]["items"]}
     assert s3 == {f"s3-{role}-access-key", f"s3-{role}-secret-key"}
     env = spec["containers"][0]["env"]
     (password,) = [e for e in env if e["name"] == "REDIS_PASSWORD"]
@@ -264,15 +264,17 @@ def test_each_process_mounts_only_the_secrets_it_needs(part: str, profile: str, 
 
 @pytest.mark.parametrize("role", ["api", "worker"])
 def test_private_processes_get_the_audit_key_and_the_anchor_bucket(role: str) -> None:
-    """Both private processes MAC audit entries; the key comes from the credentials secret."""
+    """Both private processes MAC audit entries; the key comes from the credentials secret, on a
+    volume of its own that the weights init container does not mount."""
     spec = one(render("private", "production"), "Deployment", f"-{role}")["spec"]["template"][
         "spec"
     ]
     env = {e["name"]: e.get("value") for e in spec["containers"][0]["env"]}
-    assert env["UUNET_PRIVATE_AUDIT_KEY_FILE"].endswith("/credentials/audit-key")
+    assert env["UUNET_PRIVATE_AUDIT_KEY_FILE"] == "/var/run/secrets/uunet/audit/audit-key"
     assert env["UUNET_PRIVATE_AUDIT_ANCHOR_BUCKET"] == "uunet-private-audit"
     volumes = {v["name"]: v for v in spec["volumes"]}
-    items = {i["key"] for i in volumes["credentials"]["secret"]["items"]}
-    assert "audit-key" in items
+    assert [i["key"] for i in volumes["audit-key"]["secret"]["items"]] == ["audit-key"]
+    for init in spec.get("initContainers", []):
+        assert "audit-key" not in {m["name"] for m in init.get("volumeMounts", [])}
     public = one(render("public", "production"), "Deployment", "-api")["spec"]["template"]["spec"]
     assert not [e for e in public["containers"][0]["env"] if "AUDIT" in e["name"]]
