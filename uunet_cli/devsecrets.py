@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.private_reid.auth import DEV_AUDIENCE, DEV_ISSUER
 from services.public_deid.auth import hash_key, new_api_key
-from shared.crypto.keys import init_keyset
+from shared.crypto.keys import CUSTODY_PUB_FILE, PrivateSideKeys, custody_public_pem, init_keyset
 from shared.crypto.weights import encrypt_weights, generate_key_file, load_key_file
 from shared.devstack.stack import DevSecrets
 from shared.model.checkpoint import (
@@ -42,6 +42,9 @@ def prepare_secrets(state_dir: Path, checkpoint: Path | None) -> DevSecrets:
     keys_dir = state_dir / "keys"
     if not (keys_dir / "keyset.json").exists():
         init_keyset(keys_dir)
+    custody_pub = keys_dir / CUSTODY_PUB_FILE  # dev key sets made before custody records
+    if not custody_pub.exists():
+        _write_private(custody_pub, custody_public_pem(PrivateSideKeys.load(keys_dir).authority()))
     api_key_path = state_dir / "dev-api-key"
     api_keys_file = state_dir / "api_keys.json"
     if not api_key_path.exists():

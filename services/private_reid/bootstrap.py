@@ -7,13 +7,13 @@ and S3 test servers (integration), and a fake or the real clip verifier / reiden
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from prometheus_client import CollectorRegistry
 
 from services.common.grpc_metrics import MetricsInterceptor
@@ -36,6 +36,7 @@ from services.private_reid.worker import HandlerOptions, Reidentify, ReidHandler
 from shared.adapters.redis_audit import RedisAuditLog
 from shared.adapters.s3_anchor import S3AnchorStore
 from shared.audit.anchor import AuditAnchorer
+from shared.audit.custody import CustodySigner
 from shared.domain.errors import ConfigError, UUNetError
 from shared.jobs.runner import RunnerOptions
 from shared.pipeline.api import Limits, Progress, ReidOptions, ReidReport
@@ -141,12 +142,34 @@ def token_verifier(settings: PrivateSettings) -> TokenVerifier:
     )
 
 
-def clip_verifier(settings: PrivateSettings) -> ClipVerifier:
-    """The pipeline's signature check bound to the verify key, the only key the API reads."""
-    from shared.crypto.keys import load_verify_key
-    from shared.pipeline.api import verify_clip
+@dataclass(frozen=True)
+class CheckKeys:
+    """What the API checks a request with (``shared.pipeline.api.ReidKeys``): it never opens seals,
+    so the authority key's id may come from ``keyset.json``."""
 
-    return functools.partial(verify_clip, verify_key=load_verify_key(_keys_dir(settings)))
+    verify_key: Ed25519PublicKey
+    key_id: str
+    authority_key_id: str | None
+
+
+def clip_verifier(settings: PrivateSettings) -> ClipVerifier:
+    """The pipeline's request check (signature, key set, seal kind, authority key, tracks), with
+    the verify key and the ids keyset.json records: the API never holds the noise secret."""
+    from shared.crypto.keys import load_verify_key, recorded_authority_key_id
+    from shared.pipeline.api import check_reidentify
+
+    directory = _keys_dir(settings)
+    verify_key, key_id = load_verify_key(directory)
+    check = CheckKeys(verify_key, key_id, recorded_authority_key_id(directory))
+    return lambda path, options: check_reidentify(path, check, options)
+
+
+def custody_signer(settings: PrivateSettings) -> CustodySigner:
+    """The custody signer: its key derives from the authority key the worker already holds."""
+    from shared.crypto.keys import PrivateSideKeys, custody_key
+
+    keys = PrivateSideKeys.load(_keys_dir(settings))
+    return CustodySigner(custody_key(keys.authority()))  # the worker holds the authority key
 
 
 def build_desk(
@@ -238,10 +261,15 @@ def load_reidentify(settings: PrivateSettings) -> Reidentify:
 
 
 def build_worker(
-    settings: PrivateSettings, adapters: Adapters, reidentify: Reidentify, metrics_port: int | None
+    settings: PrivateSettings,
+    adapters: Adapters,
+    reidentify: Reidentify,
+    metrics_port: int | None,
+    custody: CustodySigner | None = None,
 ) -> WorkerProcess:
     """A JobRunner on ``uunet:reid:jobs`` / ``reid-workers`` with the reconstruction handler."""
     _make_work_dir(settings)
+    custody = custody or custody_signer(settings)
     registry = CollectorRegistry()
     metrics = JobMetrics(registry, METRICS_PREFIX)
     handler = ReidHandler(
@@ -255,6 +283,7 @@ def build_worker(
             limits=Limits(max_bytes=settings.max_upload_bytes),
             work_dir=settings.work_dir,
         ),
+        custody=custody,
     )
     options = RunnerOptions(
         consumer=consumer_name("reid"),

@@ -53,7 +53,7 @@ class GrpcOptions:
 
 
 class ReidServicer(reid_pb2_grpc.ReidServiceServicer):
-    """The four RPCs of the private API."""
+    """The five RPCs of the private API."""
 
     def __init__(self, desk: Desk, options: GrpcOptions) -> None:
         self.desk = desk
@@ -88,6 +88,8 @@ class ReidServicer(reid_pb2_grpc.ReidServiceServicer):
                 case_id=meta.case_id,
                 tracks=",".join(str(t) for t in meta.tracks),
                 mode=meta.mode or "auto",
+                lossless=meta.lossless,
+                original=meta.original,
             )
             job_id = await self.desk.submit(principal, submit, path)
         return reid_pb2.SubmitReconstructionResponse(job_id=job_id)
@@ -118,6 +120,15 @@ class ReidServicer(reid_pb2_grpc.ReidServiceServicer):
         key = await self.desk.result_key(principal, request.job_id)
         async for data in self.desk.objects.stream(key, CHUNK_BYTES):
             yield jobs_pb2.Chunk(data=data)
+
+    @_unary
+    async def GetCustody(
+        self, request: reid_pb2.GetReconstructionRequest, context: grpc.aio.ServicerContext
+    ) -> reid_pb2.CustodyRecord:
+        principal = await self._principal(context, f"custody {request.job_id}")
+        return reid_pb2.CustodyRecord(
+            record_json=await self.desk.custody(principal, request.job_id)
+        )
 
 
 def peer_address(peer: str) -> str:

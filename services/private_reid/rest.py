@@ -2,11 +2,14 @@
 
 The token is checked (and every refusal audited) before the body is read; the clip streams to a
 temp file under the size cap. ``Forbidden`` maps to 403 and ``NotReady`` to 409 here; the other
-domain errors go through the common table (401, 404, 413, 422).
+domain errors go through the common table (401, 404, 413, 422: a tampered clip, a seal for another
+authority key, an option the clip cannot serve). A finished job's signed custody record is at
+``GET /v1/reconstructions/{id}/custody``.
 """
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +24,7 @@ from pydantic import BaseModel, Field
 
 from services.common.uploads import UploadSlots, receive_multipart
 from services.private_reid.auth import Forbidden, Principal, TokenRejected
-from services.private_reid.desk import Desk, NotReady, SubmitRequest
+from services.private_reid.desk import Desk, NotReady, SubmitRequest, parse_flag, result_media
 from shared.domain.errors import BadInputError, LimitExceededError
 from shared.domain.jobs import JobStatus
 
@@ -99,6 +102,15 @@ _MULTIPART_DOC: dict[str, Any] = {
                         "case_id": {"type": "string"},
                         "tracks": {"type": "string", "description": "e.g. 1,4 (default: all)"},
                         "mode": {"type": "string", "enum": ["auto", "learned", "sealed"]},
+                        "lossless": {
+                            "type": "boolean",
+                            "description": "restored clip without loss: sealed faces exact "
+                            "(H.264 High 4:4:4 Predictive, qp 0)",
+                        },
+                        "original": {
+                            "type": "boolean",
+                            "description": "the sealed original input file, byte for byte",
+                        },
                     },
                 }
             }
@@ -141,6 +153,8 @@ async def post_reconstruction(
             case_id=form.fields.get("case_id", ""),
             tracks=form.fields.get("tracks", ""),
             mode=form.fields.get("mode", "auto"),
+            lossless=parse_flag(form.fields.get("lossless"), "lossless"),
+            original=parse_flag(form.fields.get("original"), "original"),
         )
         return JobCreated(job_id=await desk.submit(principal, submit, path))
 
@@ -173,14 +187,31 @@ async def get_result(
         url = await desk.objects.presigned_get(key, options.presign_expiry_s)
         return RedirectResponse(url, status_code=307)
     stat = await desk.objects.stat(key)
+    media_type, name = result_media(key)
     return StreamingResponse(
         desk.objects.stream(key),
-        media_type="video/mp4",
+        media_type=media_type,
         headers={
             "Content-Length": str(stat.size),
-            "Content-Disposition": f'attachment; filename="{job_id}.mp4"',
+            "Content-Disposition": f'attachment; filename="{name}"',
         },
     )
+
+
+@router.get(
+    "/{job_id}/custody",
+    responses={
+        200: {"description": "the signed custody record (see docs/PIPELINE.md)"},
+        409: {"description": "not done"},
+    },
+)
+async def get_custody(
+    job_id: str, request: Request, creds: BearerDep, desk: DeskDep
+) -> dict[str, Any]:
+    """The finished job's custody record, signed by the private service."""
+    principal = await _principal(desk, creds, request, f"custody {job_id}")
+    record: dict[str, Any] = json.loads(await desk.custody(principal, job_id))
+    return record
 
 
 def install_private_errors(app: FastAPI) -> None:

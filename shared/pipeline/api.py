@@ -24,7 +24,9 @@ from shared.pipeline.types import (
     FacePainter,
     Limits,
     Progress,
+    ReidKeys,
     ReidOptions,
+    ReidPlan,
     ReidReport,
 )
 
@@ -37,8 +39,11 @@ __all__ = [
     "FacePainter",
     "Limits",
     "Progress",
+    "ReidKeys",
     "ReidOptions",
+    "ReidPlan",
     "ReidReport",
+    "check_reidentify",
     "deidentify_clip",
     "probe_clip",
     "reidentify_clip",
@@ -77,6 +82,23 @@ def verify_clip(src: Path, verify_key: Ed25519PublicKey, key_id: str | None = No
     from shared.pipeline.errors import guarded
 
     return guarded("verification")(read_verified)(Path(src), verify_key, key_id).manifest
+
+
+def check_reidentify(src: Path, keys: ReidKeys, options: ReidOptions) -> ReidPlan:
+    """Everything ``reidentify_clip`` would refuse, refused now and cheaply (nothing is written).
+
+    Verifies the signature and key set, then the mode, tracks, seal kind and authority key against
+    the manifest: TamperedError, WrongKeyError, BadInputError or ConfigError with one line.
+    """
+    from shared.pipeline.container import read_verified
+    from shared.pipeline.errors import guarded
+    from shared.pipeline.plan import plan_restore
+
+    def check() -> ReidPlan:
+        manifest = read_verified(Path(src), keys.verify_key, keys.key_id).manifest
+        return ReidPlan(manifest, *plan_restore(manifest, keys, options))
+
+    return guarded("verification")(check)()
 
 
 def reidentify_clip(

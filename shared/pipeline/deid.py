@@ -3,15 +3,14 @@ the manifest (and the optional sealed originals) into the output MP4. The painte
 ``shared.surrogate``) aligns a keyed donor per track (product) or runs the crop model (reference).
 
 Streaming: frames flow in batches of ``options.batch_frames`` (FaceStage may regroup them to end on
-a keyframe), so memory stays bounded by a few batches whatever the clip length; the sealed originals
-go to an encrypted temporary file as they are produced.
+a keyframe), so memory stays bounded by a few batches whatever the clip length; the sealed payload
+(``shared.pipeline.seal_sink``) goes to an encrypted temporary file as it is produced.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import tempfile
 import time
 import uuid
 from contextlib import ExitStack
@@ -20,14 +19,21 @@ from pathlib import Path
 
 import numpy as np
 
-from shared.crypto.keys import PublicSideKeys
-from shared.crypto.seal import SealWriter
-from shared.domain.errors import BadInputError, ConfigError
+import shared
+from shared.crypto.keys import PublicSideKeys, signing_key_id
+from shared.domain.errors import BadInputError
 from shared.pipeline.container import append_box, read_box, write_sidecar
 from shared.pipeline.errors import guarded
 from shared.pipeline.manifest import FaceRecord, Manifest
-from shared.pipeline.sealed_regions import RegionWriter
-from shared.pipeline.stages import quantise, same_file, square_geoms, temp_output, to_record
+from shared.pipeline.seal_sink import RegionSink, SealSink, seal_kind
+from shared.pipeline.stages import (
+    file_sha256,
+    quantise,
+    same_file,
+    square_geoms,
+    temp_output,
+    to_record,
+)
 from shared.pipeline.types import DeidOptions, DeidReport, FaceModel, FacePainter, Progress
 from shared.surrogate.model import painter_for
 from shared.video.audio import AudioResult
@@ -47,7 +53,7 @@ class _Run:
     engine: FaceModel
     painter: FacePainter
     attributes: dict[str, str]
-    regions: RegionWriter | None
+    regions: RegionSink | None
     clip_id: str
     audio: bool
     detector: str
@@ -68,15 +74,8 @@ class _Run:
             self.records += [to_record(int(indices[pos]), box) for box in fb]
 
 
-def _want_seal(keys: PublicSideKeys, options: DeidOptions) -> bool:
-    if options.seal is None:
-        return keys.authority_public is not None
-    if options.seal and keys.authority_public is None:
-        raise ConfigError("cannot seal originals: the key set has no authority_x25519.pub.pem")
-    return options.seal
-
-
-def _manifest(info: VideoInfo, run: _Run, keys: PublicSideKeys, frames: int) -> Manifest:
+def _manifest(info: VideoInfo, run: _Run, keys: PublicSideKeys, frames: int, src: Path,
+              seal: str) -> Manifest:  # fmt: skip
     return Manifest(
         model_id=run.engine.model_id,
         model_version=run.engine.model_version,
@@ -89,29 +88,15 @@ def _manifest(info: VideoInfo, run: _Run, keys: PublicSideKeys, frames: int) -> 
         height=info.height,
         faces=tuple(run.records),
         attributes=dict(run.attributes),
-        sealed=run.regions is not None,
-        authority_key_id=keys.authority_key_id if run.regions is not None else None,
+        seal=seal,
+        authority_key_id=keys.authority_key_id if seal != "none" else None,
         audio=run.audio,
         detector=run.detector,
+        original_sha256=file_sha256(src),
+        original_bytes=src.stat().st_size,
+        software=f"uunet/{shared.__version__}",
+        signer_id=signing_key_id(keys.signing_key.public_key()),
     )
-
-
-class _SealedSink:
-    """Original regions, encrypted to the authority as they come, into a temporary file."""
-
-    def __init__(self, stack: ExitStack, keys: PublicSideKeys) -> None:
-        assert keys.authority_public is not None
-        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="uunet-seal-")))
-        self.path = workdir / "sealed.bin"
-        self._file = stack.enter_context(open(self.path, "wb"))  # noqa: SIM115 - closed by the stack
-        self._sealer = SealWriter(keys.authority_public, self._file)
-        self.regions = RegionWriter(self._sealer)
-
-    def finish(self) -> Path:
-        """Write the final chunk and close the file; returns its path."""
-        self._sealer.close()
-        self._file.close()
-        return self.path
 
 
 def _transcode(src: Path, tmp: Path, info: VideoInfo, run: _Run, options: DeidOptions,
@@ -146,17 +131,20 @@ def run_deid(
     info = probe(src, options.limits)
     attributes = {str(k): str(v) for k, v in options.attributes.items()}
     engine.check_attributes(attributes or None)
-    sealed = _want_seal(keys, options)
+    seal = seal_kind(options.seal, keys.authority_public is not None)
     clip_id = options.clip_id or uuid.uuid4().hex
     with ExitStack() as stack:
         tmp = stack.enter_context(temp_output(dst, public=True))
-        sink = _SealedSink(stack, keys) if sealed else None
+        sink = None
+        if seal != "none":
+            assert keys.authority_public is not None
+            sink = SealSink(stack, keys.authority_public, seal, src, info)
         painter = painter_for(engine, keys.secret, clip_id, attributes)
         run = _Run(engine, painter, attributes, sink.regions if sink else None, clip_id, False,
                    options.detector)  # fmt: skip
         frames, audio = _transcode(src, tmp, info, run, options, progress)
         run.audio = audio.kept  # the manifest says what the output carries, not what was asked
-        manifest = _manifest(info, run, keys, frames)
+        manifest = _manifest(info, run, keys, frames, src, seal)
         canonical = manifest.canonical_bytes()
         sealed_file = sink.finish() if sink else None
         sealed_bytes = sealed_file.stat().st_size if sealed_file else 0
@@ -172,8 +160,9 @@ def run_deid(
         tracks=len(manifest.tracks),
         fps=manifest.fps,
         seconds=time.perf_counter() - start,
-        sealed=sealed,
+        sealed=seal != "none",
         manifest_sha256=hashlib.sha256(canonical).hexdigest(),
+        seal=seal,
         blurred=int(getattr(getattr(painter, "stats", None), "kinds", {}).get("blur", 0)),
         sealed_bytes=sealed_bytes,
         audio=audio.summary(),

@@ -16,7 +16,10 @@ import numpy as np
 from shared.video.types import FaceBox, Limits  # one Limits type for decode and the API
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
     from torch import Tensor
+
+    from shared.pipeline.manifest import Manifest
 
 Progress = Callable[[float], None]
 
@@ -59,7 +62,9 @@ class DeidOptions:
     """How to de-identify one clip."""
 
     keep_audio: bool = False
-    seal: bool | None = None  # None: seal when an authority public key is present
+    # none|regions|original|both; None: regions if an authority key is there (True/False: the
+    # first release's on/off, read as regions/none)
+    seal: str | bool | None = None
     attributes: Mapping[str, str] = field(default_factory=dict)
     device: str = "cpu"
     limits: Limits = field(default_factory=Limits)
@@ -81,6 +86,8 @@ class ReidOptions:
     limits: Limits = field(default_factory=Limits)
     batch_frames: int = 8
     crf: int = 16  # x264 quality of the restored clip: evidence, so finer than the public one
+    lossless: bool = False  # H.264 High 4:4:4 Predictive, qp 0, RGB: sealed faces come back exact
+    original: bool = False  # hand back the sealed original input file instead of a video
 
 
 @dataclass(frozen=True)
@@ -97,6 +104,7 @@ class DeidReport:
     blurred: int = 0  # of ``faces``: covered by a soft blur (not confirmed as a face) not a donor
     sealed_bytes: int = 0  # size of the sealed originals inside the output (0: not sealed)
     audio: str = ""  # what became of requested audio, for the user ("" when none was asked)
+    seal: str = "none"  # what was sealed: none|regions|original|both
 
 
 @dataclass(frozen=True)
@@ -106,9 +114,34 @@ class ReidReport:
     frames: int
     faces_restored: int  # face boxes restored, over all frames
     tracks: tuple[int, ...]  # the track ids restored
-    mode_used: str  # "learned" or "sealed"
+    mode_used: str  # "learned", "sealed" or "original" (the sealed input file, byte for byte)
     clip_sha256: str  # SHA-256 of the whole input file
     seconds: float
+    manifest_sha256: str = ""  # SHA-256 of the clip's signed manifest bytes
+    output_sha256: str = ""  # SHA-256 of the file written
+    exact: bool = False  # every restored face region is bit-exact in the output file
+
+
+class ReidKeys(Protocol):
+    """What checking a restoration request needs (``PrivateSideKeys`` has it; no secret used)."""
+
+    @property
+    def verify_key(self) -> Ed25519PublicKey: ...
+
+    @property
+    def key_id(self) -> str: ...
+
+    @property
+    def authority_key_id(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class ReidPlan:
+    """What a restoration request will do, once checked."""
+
+    manifest: Manifest
+    mode: str  # learned | sealed | original
+    tracks: frozenset[int]
 
 
 @dataclass(frozen=True)

@@ -100,7 +100,7 @@ def check_face(image: np.ndarray, detectors: tuple[YuNetDetector, CenterFaceDete
     chroma = chroma_spread(image, points)
     if eyes < options.min_eye_contrast or chroma > options.max_chroma_spread:
         return None
-    if options.haar and not _haar_finds(canvas):
+    if options.haar and not _haar_finds(canvas, points * k + pad, geo.iod * k):
         return None
     return Checked(points, yn.score + cf.score - disagreement + eyes - chroma / 10.0, feats)
 
@@ -111,11 +111,14 @@ def _haar() -> cv2.CascadeClassifier:
     return cv2.CascadeClassifier(path)
 
 
-def _haar_finds(canvas: np.ndarray) -> bool:
-    """OpenCV's frontal-face Haar cascade finds a face at least a third of the canvas wide."""
+def _haar_finds(canvas: np.ndarray, points: np.ndarray, iod: float) -> bool:
+    """OpenCV's frontal-face Haar cascade finds a face 2-6 eye distances wide centred on the
+    landmarks (``points`` and ``iod`` in canvas pixels)."""
     grey = cv2.cvtColor(canvas, cv2.COLOR_RGB2GRAY)
-    side = canvas.shape[0] // 3
-    return len(_haar().detectMultiScale(grey, 1.1, 4, minSize=(side, side))) > 0
+    lo, hi = round(2.0 * iod), round(6.0 * iod)
+    found = _haar().detectMultiScale(grey, 1.1, 4, minSize=(lo, lo), maxSize=(hi, hi))
+    cx, cy = points.mean(axis=0)
+    return any(abs(x + w / 2 - cx) < iod and abs(y + h / 2 - cy) < iod for x, y, w, h in found)
 
 
 def _detectors() -> tuple[YuNetDetector, CenterFaceDetector]:

@@ -85,9 +85,19 @@ class DonorFaceModel:
 
 def painter_for(model: Any, secret: bytes, clip_id: str,
                 attributes: Mapping[str, str] | None = None) -> Any:  # fmt: skip
-    """The painter for one clip: the model's own, or the crop path for a crop model."""
+    """The painter for one clip: the model's own, or the crop path for a crop model.
+
+    A bare ``UUNetEngine`` of a donor config (loaded without ``load_face_model``) is given the
+    shipped donor bank, so every way of loading a checkpoint de-identifies the same way.
+    """
     if hasattr(model, "painter"):
         return model.painter(secret, clip_id, attributes)
+    config = getattr(model, "config", None)
+    if config is not None and config.surrogate == "donor":
+        refine = bool(model.meta.get("refine", True))
+        return DonorFaceModel(model, resolve_bank(None), refine).painter(
+            secret, clip_id, attributes
+        )
     model.check_attributes(attributes or None)
     return CropPainter(model, secret, clip_id, dict(attributes or {}))
 

@@ -153,6 +153,7 @@ class EncodeOptions:
     """H.264 encoder settings; the benchmark's plain transcode uses the same ones."""
 
     crf: int = 20
+    lossless: bool = False  # RGB exactly: H.264 High 4:4:4 Predictive at qp 0 (crf is ignored)
     preset: str = "veryfast"
     keep_audio: bool = False
     audio_bitrate: int = 128_000

@@ -77,6 +77,13 @@ def _source_args(p: argparse.ArgumentParser) -> None:
         metavar="COUNT:HASH",
         help="head recorded outside Redis earlier (`uunet audit head`): catches a rewritten log",
     )
+    p.add_argument(
+        "--custody-key",
+        type=Path,
+        default=None,
+        help="custody_ed25519.pub.pem: also check every custody record's signature "
+        "(without it their contents are still checked against their entries)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -103,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
         evidence = Evidence(lines, head, _read_key(args.key_file))
     if args.expect_head:
         evidence.head = _parse_head(args.expect_head)
+    evidence.custody_key = _custody_key(args.custody_key)
     return _verify(evidence)
 
 
@@ -114,6 +122,7 @@ class Evidence:
     head: tuple[int, str] | None
     key: bytes
     anchors: list[AuditAnchor] = field(default_factory=list)
+    custody_key: Any = None  # checks custody records' signatures when given
 
 
 def _read_key(path: Path) -> bytes:
@@ -145,6 +154,12 @@ async def _from_settings(env_file: Path | None) -> Evidence:
     return Evidence(lines, head, bootstrap.audit_key(settings), anchors)
 
 
+def _custody_key(path: Path | None) -> Any:
+    from shared.crypto.signing import load_public_key
+
+    return None if path is None else load_public_key(path)
+
+
 def _parse_head(text: str) -> tuple[int, str]:
     count, _, last = text.strip().partition(":")
     if not count.isdigit() or len(last) != 64:
@@ -154,6 +169,7 @@ def _parse_head(text: str) -> tuple[int, str]:
 
 def _verify(evidence: Evidence) -> int:
     from shared.audit.chain import from_json, verify
+    from shared.audit.custody import check_entries
 
     entries = []
     for index, line in enumerate(evidence.lines):
@@ -163,14 +179,24 @@ def _verify(evidence: Evidence) -> int:
             print(f"FAILED: first bad entry at index {index}: unreadable ({err})")
             return 1
     report = verify(entries, evidence.head, evidence.key, evidence.anchors)
-    if report.ok:
-        print(
-            f"OK: {report.count} entries, chain and MACs intact, "
-            f"{len(evidence.anchors)} anchors match"
+    if not report.ok:
+        print(f"FAILED: {report.describe()}")
+        return 1
+    custody, problem = check_entries(entries, evidence.custody_key)
+    if problem:
+        print(f"FAILED: {problem}")
+        return 1
+    print(
+        f"OK: {report.count} entries, chain and MACs intact, {len(evidence.anchors)} anchors match"
+    )
+    if custody:
+        how = (
+            "signatures verified"
+            if evidence.custody_key is not None
+            else "give --custody-key to check"
         )
-        return 0
-    print(f"FAILED: {report.describe()}")
-    return 1
+        print(f"custody: {custody} records agree with their entries ({how})")
+    return 0
 
 
 def _read_file(path: Path) -> list[str]:

@@ -44,9 +44,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--keys", type=Path, default=None,
                    help="key set directory; when omitted, a dev key set in $UUNET_HOME/dev-keys "
                    "or ~/.config/uunet/dev-keys is used (created on first use)")  # fmt: skip
-    p.add_argument("--seal", action=argparse.BooleanOptionalAction, default=None,
-                   help="seal the original faces to the authority's public key "
-                   "(default: seal when the key set holds authority_x25519.pub.pem)")  # fmt: skip
+    p.add_argument("--seal", nargs="?", const="regions", default=None, metavar="KIND",
+                   choices=("regions", "original", "both"),
+                   help="seal to the authority's public key: regions (the face regions, lossless: "
+                   "exact restore, one subject at a time), original (the input file byte for "
+                   "byte), both; --seal alone is regions (default: regions when the key set holds "
+                   "authority_x25519.pub.pem)")  # fmt: skip
+    p.add_argument("--no-seal", dest="seal", action="store_const", const="none",
+                   help="seal nothing (learned restoration only)")  # fmt: skip
     p.add_argument("--keep-audio", action="store_true",
                    help="keep the audio track (as AAC); the summary says when it cannot")  # fmt: skip
     p.add_argument("--attributes", default="", metavar="NAME=keep|change,...",
@@ -60,7 +65,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--clip-id", default=None, help="clip id for the keyed noise (default: a random id)"
     )
-    p.add_argument("--crf", type=int, default=20, help="x264 quality (0-51, lower is better)")
+    p.add_argument("--crf", type=int, default=20, help="x264 quality (1-51, lower is better)")
     p.add_argument("--donors", type=Path, default=None,
                    help="donor faces for the surrogates: a bank file (uunet donors build) or a "
                    "folder of face images you have rights to (built once, then cached) (default: "
@@ -141,10 +146,10 @@ def run(args: argparse.Namespace) -> int:
     """Load keys and model, run the pipeline with a progress bar, print a summary."""
     from shared.crypto.keys import PublicSideKeys
     from shared.pipeline.api import DeidOptions, deidentify_clip, probe_clip
+    from shared.video.encode import check_crf
 
     check_input(args.input)
-    if not 0 <= args.crf <= 51:
-        raise BadInputError("--crf must be within 0..51")
+    check_crf(args.crf)
     if args.detect_every < 1:
         raise BadInputError("--detect-every must be at least 1")
     options = DeidOptions(
@@ -179,7 +184,8 @@ def summary(output: Path, input_bytes: int, report: DeidReport, key_id: str) -> 
         f"replaced{blurred}, key {key_id}, {report.seconds:.1f} s ({fps:.1f} frames/s)"
     )
     sealed = (
-        f"of which {human_bytes(report.sealed_bytes)} are sealed originals (--no-seal: none)"
+        f"of which {human_bytes(report.sealed_bytes)} are sealed originals "
+        f"({report.seal}; --no-seal: none)"
         if report.sealed
         else "no sealed originals"
     )

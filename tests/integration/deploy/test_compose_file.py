@@ -23,7 +23,7 @@ EXPECTED_SECRETS = {
     "public-api": {"public_s3_access_key", "public_s3_secret_key", "redis_url", "api_keys.json"},
     "public-worker-gpu": PUBLIC_WORKER,
     "public-worker-cpu": PUBLIC_WORKER,
-    "private-api": PRIVATE_BASE - KEYS | {"jwt_public.pem"},
+    "private-api": PRIVATE_BASE - {"deid_secret.key"} | {"jwt_public.pem"},
     "private-worker": PRIVATE_BASE | {"authority_x25519.pem", "weights.key", "private-weights.enc"},
 }
 # ... and each process its own S3 user and Redis user (the source behind each target).

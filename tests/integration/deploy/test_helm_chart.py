@@ -226,7 +226,7 @@ KEY_FILES = {
         "authority_x25519.pub.pem",
         "keyset.json",
     },
-    ("private", "api"): {"signing_ed25519.pub.pem"},
+    ("private", "api"): {"signing_ed25519.pub.pem", "keyset.json"},
     ("private", "worker"): {
         "deid_secret.key",
         "signing_ed25519.pub.pem",

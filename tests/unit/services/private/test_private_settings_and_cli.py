@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from services.private_reid.auth import DEV_AUDIENCE, DEV_ISSUER, AuthConfig, TokenVerifier
 from services.private_reid.settings import PrivateSettings
-from shared.domain.errors import BadInputError
+from shared.domain.errors import BadInputError, ConfigError
 from uunet_cli.main import main as uunet
 
 PRODUCTION = {"redis_url": "redis://x", "s3_access_key": "a", "s3_secret_key": "b"}
@@ -114,18 +114,24 @@ def test_weights_encrypt_cli_writes_a_private_module_only_that_key_opens(
     assert uunet(["weights", "keygen", "-o", str(key)]) == 2  # refuses to overwrite
 
 
-def test_private_api_needs_only_the_signature_verify_key(tmp_path: Path) -> None:
-    """The API checks signatures; the noise secret and the authority key stay with the worker."""
+def test_private_api_checks_clips_without_the_noise_secret(tmp_path: Path) -> None:
+    """The API checks clips with the verify key and keyset.json's ids; the noise secret and the
+    authority key stay with the worker."""
     import shutil
 
     from services.private_reid import bootstrap
-    from shared.crypto.keys import VERIFY_FILE, init_keyset
+    from shared.crypto.keys import INFO_FILE, VERIFY_FILE, init_keyset
+    from shared.pipeline.api import ReidOptions
 
     init_keyset(tmp_path / "full")
     api_keys = tmp_path / "api"
     api_keys.mkdir()
-    shutil.copy(tmp_path / "full" / VERIFY_FILE, api_keys / VERIFY_FILE)
+    for name in (VERIFY_FILE, INFO_FILE):
+        shutil.copy(tmp_path / "full" / name, api_keys / name)
     settings = PrivateSettings(dev=True, keys_dir=api_keys)
     verify = bootstrap.clip_verifier(settings)
     with pytest.raises(BadInputError):
-        verify(tmp_path / "full" / VERIFY_FILE)  # not a clip: refused by the real check
+        verify(tmp_path / "full" / VERIFY_FILE, ReidOptions())  # not a clip: the real check says so
+    (api_keys / INFO_FILE).unlink()
+    with pytest.raises(ConfigError, match=r"keyset\.json"):
+        bootstrap.clip_verifier(settings)
