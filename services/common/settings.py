@@ -65,6 +65,10 @@ class ServiceSettings(BaseSettings):
     # Worker shutdown: the job in flight may run this long after SIGTERM, then it is handed back.
     shutdown_drain_s: float = 20.0
     log_level: str = "INFO"
+    api_docs: bool | None = None  # OpenAPI docs on the HTTP port; None: only in the dev profile
+    # Proxies (comma-separated addresses, or "*") whose X-Forwarded-For names the client: rate
+    # limits then count real clients, not the ingress controller.
+    trusted_proxies: str = "127.0.0.1"
 
     @model_validator(mode="before")
     @classmethod
@@ -95,6 +99,11 @@ class ServiceSettings(BaseSettings):
                     f"{prefix}{name.upper()} (or {prefix}{name.upper()}_FILE) is required"
                 )
         return self
+
+    @property
+    def docs_enabled(self) -> bool:
+        """Serve /docs, /redoc and /openapi.json: off in production unless API_DOCS=true."""
+        return self.dev if self.api_docs is None else self.api_docs
 
     @property
     def max_upload_bytes(self) -> int:

@@ -39,6 +39,7 @@ class RestOptions:
     work_dir: Path | None = None
     result_redirect: bool = False
     presign_expiry_s: int = 300
+    docs: bool = False  # OpenAPI docs (dev, or API_DOCS=true)
     slots: UploadSlots = field(default_factory=UploadSlots)  # shared with gRPC
 
 
@@ -130,7 +131,9 @@ def _spool(options: RestOptions) -> Iterator[Path]:
 
 
 async def _principal(desk: Desk, creds: Any, request: Request, what: str) -> Principal:
-    return await desk.authenticate(_authorization(creds, request), what)
+    # Behind a proxy: the X-Forwarded-For client when the proxy is in TRUSTED_PROXIES.
+    client = request.client.host if request.client else "unknown"
+    return await desk.authenticate(_authorization(creds, request), what, client)
 
 
 @router.post("", status_code=202, response_model=JobCreated, openapi_extra=_MULTIPART_DOC)

@@ -23,9 +23,17 @@ KEY_PREFIX = "uuk_"
 
 @dataclass(frozen=True)
 class Vendor:
-    """An authenticated caller, known by its key id (the name given at ``apikey create``)."""
+    """An authenticated caller: ``key_id`` is the name given at ``apikey create`` (rate limits,
+    logs); ``owner`` identifies the key itself, so jobs belong to a key, not to a name that a new
+    key (``apikey create --force``) can take over."""
 
     key_id: str
+    owner: str
+
+
+def owner_of(key_hash: str) -> str:
+    """The job-owner id of a key: a fingerprint of its stored hash (not the hash itself)."""
+    return "key-" + hashlib.sha256(b"uunet-key-owner\0" + key_hash.encode()).hexdigest()[:32]
 
 
 def hash_key(api_key: str) -> str:
@@ -83,10 +91,11 @@ class ApiKeys:
                 self._reload()
             except ConfigError:
                 log.exception("API keys file became unreadable; keeping the last good copy")
-        key_id = self._by_hash.get(hash_key(api_key.strip()))
+        digest = hash_key(api_key.strip())
+        key_id = self._by_hash.get(digest)
         if key_id is None:
             raise AuthError("invalid API key")
-        return Vendor(key_id)
+        return Vendor(key_id, owner_of(digest))
 
 
 @dataclass(frozen=True)

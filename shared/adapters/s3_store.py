@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from minio import Minio
-from minio.commonconfig import ENABLED, Filter
+from minio.commonconfig import ENABLED, CopySource, Filter
 from minio.error import S3Error
 from minio.lifecycleconfig import Expiration, LifecycleConfig, Rule
 
@@ -137,6 +137,14 @@ class S3ObjectStore:
 
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self.client.remove_object, self.bucket, key)
+
+    async def copy(self, src: str, dst: str) -> ObjectInfo:
+        """Server-side copy within the bucket (single request: objects up to 5 GiB)."""
+        source = CopySource(self.bucket, src)
+        await self._missing_to_not_found(
+            src, asyncio.to_thread(self.client.copy_object, self.bucket, dst, source)
+        )
+        return await self.stat(dst)
 
     async def presigned_get(self, key: str, expires_s: int = 900) -> str:
         return await asyncio.to_thread(

@@ -252,3 +252,41 @@ def summarise(scores: list[ClipScore], wide_only: bool = False) -> dict[str, Any
             sum(s.false_surrogates for s in scores) / minutes if minutes and not wide_only else None
         ),
     }
+
+
+CLIP_TARGETS: dict[str, tuple[str, float]] = {
+    "yunet_kept": (">=", 0.95),
+    "hog_kept": (">=", 0.95),
+    "deid_rate": (">=", 0.95),
+    "track_consistency": (">=", 0.9),
+    "seam_within_1_5": (">=", 1.0),
+}
+
+
+def evaluate_clips(model: Any, key: bytes, repeats: int = 3, samples: int = 12) -> dict[str, Any]:
+    """The real clips of the eval-data cache through the real pipeline: per clip, all, wide faces.
+
+    ``key`` is the de-identification secret (fixed, so a report can be reproduced).
+    """
+    from dataclasses import replace
+
+    from shared.crypto.keys import init_keyset
+    from shared.evaluation.corpus import build_corpus
+
+    judge = FrameJudge()
+    with tempfile.TemporaryDirectory(prefix="uunet-eval-clips-") as tmp:
+        root = Path(tmp)
+        init_keyset(root / "keys")
+        keys = replace(PublicSideKeys.load(root / "keys"), secret=key)
+        scores = []
+        for clip in build_corpus(root):
+            log.info("eval clips: %s", clip.name)
+            scores.append(score_clip(model, clip, keys, judge, samples, repeats))
+    return {
+        "clips": {s.name: {**summarise([s]), "deid_seconds": round(s.seconds, 2)} for s in scores},
+        "all": summarise(scores),
+        "wide": summarise(scores, wide_only=True),
+        "repeats": repeats,
+        "samples_per_run": samples,
+        "targets": {k: {"op": op, "value": v} for k, (op, v) in CLIP_TARGETS.items()},
+    }

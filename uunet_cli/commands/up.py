@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, on_signal)
-    stack = DevStack(args.state_dir, args.device, args.checkpoint, args.timeout)
+    stack = DevStack(args.state_dir, args.device, args.timeout)
     try:
         info = stack.start(prepare_secrets(args.state_dir, args.checkpoint))
         print(f"uunet up: ready; wrote {args.state_dir / 'dev.json'}", file=sys.stderr)

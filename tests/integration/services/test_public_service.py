@@ -93,6 +93,7 @@ async def stack(
         http_host="127.0.0.1",
         http_port=0,
         grpc_port=0,
+        metrics_port=0,
         max_upload_mb=1,
         rate_limit_per_minute=4,
         work_dir=tmp / "work",
@@ -250,7 +251,9 @@ async def test_rest_refusals_key_size_probe_rate_and_unknown_job(stack: Stack) -
     assert [(r.rule_filter.prefix, r.expiration.days) for r in lifecycle.rules] == [("raw/", 1)]
     ready = await http.get("/readyz")
     assert ready.status_code == 200 and ready.json() == {"status": "ready"}
-    metrics = (await http.get("/metrics")).text
+    assert (await http.get("/metrics")).status_code == 404  # never on the routed HTTP port
+    async with httpx.AsyncClient() as scrape:
+        metrics = (await scrape.get(f"http://127.0.0.1:{stack.api.metrics_port}/metrics")).text
     assert 'route="/v1/clips",status="413"' in metrics
 
 

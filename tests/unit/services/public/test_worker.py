@@ -15,7 +15,7 @@ from services.public_deid.worker import DeidHandler, HandlerOptions
 from shared.domain.errors import BadInputError
 from shared.domain.jobs import JobState, JobStatus
 from shared.jobs.runner import JobRunner, RunnerOptions
-from shared.pipeline.api import DeidOptions, DeidReport
+from shared.pipeline.api import DeidOptions, DeidReport, Limits
 from tests.unit.services.public.fakes import FakeJobStore, FakeObjectStore, FakeQueue
 
 Progress = Callable[[float], None]
@@ -196,3 +196,17 @@ async def test_missing_raw_upload_fails_the_job_with_a_reason() -> None:
     status = await rig.jobs.get("j7")
     assert status is not None and status.state is JobState.FAILED
     assert status.error == "the uploaded clip is gone (expired or deleted)"
+
+
+@pytest.mark.parametrize(
+    ("clip", "reason"), [(b"", "empty (0 bytes)"), (bytes(2049), "exceeds the size limit")]
+)
+async def test_raw_clip_is_size_checked_again_before_download(clip: bytes, reason: str) -> None:
+    rig = Rig(FakePipeline())
+    rig.handler.options = HandlerOptions(limits=Limits(max_bytes=2048))
+    await rig.submit("j8", clip=clip)
+    await rig.drain()
+    status = await rig.jobs.get("j8")
+    assert status is not None and status.state is JobState.FAILED
+    assert status.error is not None and reason in status.error
+    assert rig.pipeline.calls == []  # never handed to the pipeline
