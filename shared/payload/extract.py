@@ -1,0 +1,150 @@
+"""Read one track's codeword back from decoded luma planes, with or without the manifest.
+
+The reader is given, per frame, the luma plane and a face box (the manifest's, or one re-detected
+on the received clip). It projects the cells around the box for the few cell sizes the box allows,
+then, once the track is complete:
+
+1. finds the cell size and the segment clock: for each candidate phase (the clip's frame index
+   minus the received one, modulo ``segment * parts``, unknown after a cut), how close the
+   projections of a sample of frames sit to the union lattice of the part that phase implies;
+2. turns every projection into a soft bit under its part's dither, weights it by the noise
+   precision that the latticeness of its cell (over its segment) and of its frame (over all cells)
+   imply, and adds them up per codeword bit. Cells outside the embedder's region weigh about
+   nothing; frames that the codec treated harshly (B-frames) weigh less.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from shared.payload import qim
+from shared.payload.lattice import (
+    Box,
+    Cells,
+    ChannelOptions,
+    cell_size,
+    project,
+    region_cells,
+    smooth,
+)
+
+SEARCH_FRAMES = 96  # frames sampled for the cell-size and clock search
+NEIGHBOUR_SIZES = 1  # also try this many allowed cell sizes on each side of the nominal one
+
+
+@dataclass(frozen=True)
+class SoftBits:
+    """Soft codeword of one track: sums of weighted soft bits (> 0 means 1) and their counts."""
+
+    llr: np.ndarray  # float64 [n]
+    hits: np.ndarray  # int64 [n]: observations (0: the bit was never shown to the reader)
+    cell: int  # cell size found (px)
+    phase: int  # clip frame index = received index + phase (modulo segment * parts)
+    score: float  # mean latticeness at that phase: about 0 unmarked, 0.3-0.6 marked
+    observed: np.ndarray  # int64 [m]: codeword bit of each single observation (cell x frame)
+    single: np.ndarray  # float64 [m]: its soft value, for raw (uncombined) error rates
+    weight: np.ndarray  # float64 [m]: its weight in ``llr``
+
+
+@dataclass(frozen=True)
+class _Obs:
+    index: int
+    cells: Cells
+    proj: np.ndarray
+
+
+class TrackReader:
+    """Collects one received track frame by frame (``observe``), then ``read`` gives its soft bits."""
+
+    def __init__(self, n_bits: int, options: ChannelOptions | None = None) -> None:
+        self.n_bits = n_bits
+        self.options = options or ChannelOptions()
+        self._obs: dict[int, list[_Obs]] = {}
+
+    def observe(self, y: np.ndarray, index: int, box: Box) -> None:
+        """Luma plane [H,W] (limited range, as decoded) of received frame ``index``, face ``box``."""
+        h, w = y.shape
+        y = smooth(y, self.options.blur)
+        for c in self._candidates(box[2] - box[0]):
+            cells = region_cells(box, c, self.options.region, w, h)
+            if len(cells):
+                self._obs.setdefault(c, []).append(_Obs(index, cells, project(y, cells)))
+
+    @property
+    def frames(self) -> int:
+        """Frames observed so far (for the largest candidate list)."""
+        return max((len(v) for v in self._obs.values()), default=0)
+
+    def _candidates(self, box_width: float) -> list[int]:
+        sizes = list(self.options.cell_sizes)
+        k = sizes.index(cell_size(box_width, self.options))
+        return sizes[max(0, k - NEIGHBOUR_SIZES) : k + NEIGHBOUR_SIZES + 1]
+
+    def read(self) -> SoftBits | None:
+        """The soft codeword at the best cell size and clock; None when nothing was observed."""
+        best: tuple[float, int, int] | None = None
+        for c, obs in self._obs.items():
+            phase, score = self._clock(obs)
+            if best is None or score > best[0]:
+                best = (score, c, phase)
+        if best is None:
+            return None
+        score, c, phase = best
+        return self._accumulate(self._obs[c], c, phase, score)
+
+    def _part(self, index: np.ndarray | int, phase: int) -> np.ndarray:
+        o = self.options
+        return np.asarray(((np.asarray(index) + phase) // o.segment) % o.parts)
+
+    def _clock(self, obs: list[_Obs]) -> tuple[int, float]:
+        """Best phase in [0, segment * parts) and its mean latticeness over sampled frames."""
+        o = self.options
+        pick = np.unique(np.linspace(0, len(obs) - 1, min(len(obs), SEARCH_FRAMES)).astype(int))
+        parts = np.arange(o.parts)[:, None]
+        lat = np.stack(
+            [
+                qim.latticeness(obs[k].proj, qim.dither(obs[k].cells, parts, o.step), o.step).mean(
+                    1
+                )
+                for k in pick
+            ]
+        )  # [F, parts]
+        index = np.array([obs[k].index for k in pick])
+        phases = np.arange(o.segment * o.parts)
+        which = self._part(index[None, :] + phases[:, None], 0)  # [phases, F]
+        scores = lat[np.arange(len(pick))[None, :], which].mean(1)  # [phases]
+        phase = int(np.argmax(scores))
+        return phase, float(scores[phase])
+
+    def _accumulate(self, obs: list[_Obs], c: int, phase: int, score: float) -> SoftBits:
+        o = self.options
+        soft, lat, bit, group, frame = [], [], [], [], []
+        for f, ob in enumerate(obs):
+            part = int(self._part(ob.index, phase))
+            dith = qim.dither(ob.cells, np.asarray(part), o.step)
+            soft.append(qim.soft(ob.proj, dith, o.step))
+            lat.append(qim.latticeness(ob.proj, dith, o.step))
+            bit.append(qim.bit_index(ob.cells, part, self.n_bits))
+            segment = (ob.index + phase) // o.segment
+            group.append(segment * 2**40 + ob.cells.ids())
+            frame.append(np.full(len(ob.cells), f))
+        s, lt, b, fr = (np.concatenate(v) for v in (soft, lat, bit, frame))
+        _, cell = np.unique(np.concatenate(group), return_inverse=True)
+        per_cell = np.bincount(cell, weights=lt) / np.bincount(cell)  # each cell over its segment
+        per_frame = np.bincount(fr, weights=lt) / np.bincount(fr)  # all cells of a frame
+        weight = np.sqrt(_precision(per_cell)[cell] * _precision(per_frame)[fr])
+        llr = np.bincount(b, weights=weight * s, minlength=self.n_bits)
+        hits = np.bincount(b, minlength=self.n_bits)
+        return SoftBits(llr, hits.astype(np.int64), c, phase, score, b, s, weight)
+
+
+def _precision(mean_latticeness: np.ndarray) -> np.ndarray:
+    """1 / noise variance (in step^2 units, up to a constant) from a mean latticeness.
+
+    Gaussian noise of deviation sigma around the lattice gives E[latticeness] = exp(-8 pi^2 sigma^2
+    / step^2), so 1 / sigma^2 is proportional to -1 / ln(latticeness). Unmarked cells (about 0) get
+    almost no weight, clean ones the most; the clip keeps a few lucky frames from dominating.
+    """
+    return -1.0 / np.log(np.clip(mean_latticeness, 0.01, 0.9))
