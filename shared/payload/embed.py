@@ -29,15 +29,28 @@ from shared.payload.lattice import (
     smooth,
 )
 
-PASSES = 3  # later passes correct what rounding, clipping and the blur left of the first
+PASSES = 2  # the second pass corrects what rounding, clipping and the blur left of the first
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What one track writes during one segment: its cells, their bits and their dither."""
+
+    cells: Cells
+    bits: np.ndarray  # float64 [len(cells)] of 0/1
+    dither: np.ndarray  # float64 [len(cells)]
+
+    def subset(self, keep: np.ndarray) -> _Plan:
+        """The plan restricted to the cells where ``keep`` is true."""
+        return _Plan(self.cells.subset(keep), self.bits[keep], self.dither[keep])
 
 
 @dataclass
 class _Track:
-    bits: np.ndarray  # float64 [n] of 0/1
+    bits: np.ndarray  # float64 [n] of 0/1: the whole codeword
     c: int = 0
     segment: int = -1
-    cells: Cells | None = None
+    plan: _Plan | None = None
 
 
 class PayloadEmbedder:
@@ -57,48 +70,48 @@ class PayloadEmbedder:
 
     def mark(self, frame: np.ndarray, index: int, faces: Sequence[tuple[int, Box]]) -> None:
         """Embed into RGB uint8 ``frame`` [H,W,3] (in place), the clip's frame number ``index``."""
-        o = self.options
-        segment = index // o.segment
-        part = segment % o.parts
-        h, w = frame.shape[:2]
-        claimed: list[tuple[_Track, Cells]] = []
+        segment = index // self.options.segment
+        plans = []
         for track_id, box in faces:
             track = self._tracks.get(track_id)
-            if track is None:
-                continue
-            if track.segment != segment:
-                track.c = track.c or cell_size(box[2] - box[0], o)
-                track.cells = region_cells(box, track.c, o.region, w, h)
-                track.segment = segment
-            assert track.cells is not None
-            claimed.append((track, track.cells))
-        for track, cells in _drop_shared(claimed):
-            self._embed(frame, track, cells, part)
+            if track is not None:
+                if track.segment != segment:
+                    self._replan(track, box, segment, frame.shape)
+                assert track.plan is not None
+                plans.append(track.plan)
+        for plan in _drop_shared(plans):
+            self._embed(frame, plan)
 
-    def _embed(self, frame: np.ndarray, track: _Track, cells: Cells, part: int) -> None:
+    def _replan(self, track: _Track, box: Box, segment: int, shape: tuple[int, ...]) -> None:
+        """Anchor the track's cells around its current box for a new segment."""
         o = self.options
-        if not len(cells):
+        part = segment % o.parts
+        track.c = track.c or cell_size(box[2] - box[0], o)
+        cells = region_cells(box, track.c, o.region, shape[1], shape[0])
+        bits = track.bits[qim.bit_index(cells, part, track.bits.size)]
+        track.plan = _Plan(cells, bits, qim.dither(cells, np.asarray(part), o.step))
+        track.segment = segment
+
+    def _embed(self, frame: np.ndarray, plan: _Plan) -> None:
+        o = self.options
+        if not len(plan.cells):
             return
-        n = track.bits.size
-        bits = track.bits[qim.bit_index(cells, part, n)]
-        dith = qim.dither(cells, np.asarray(part), o.step)
-        window, rel = local(cells)
+        window, rel = local(plan.cells)
         view = frame[window]
         for _ in range(PASSES):
             proj = project(smooth(luma(view), o.blur), rel)
-            add_to_cells(view, rel, qim.targets(proj, bits, dith, o.step) - proj)
+            add_to_cells(view, rel, qim.targets(proj, plan.bits, plan.dither, o.step) - proj)
 
 
-def _drop_shared(claimed: list[tuple[_Track, Cells]]) -> list[tuple[_Track, Cells]]:
+def _drop_shared(plans: list[_Plan]) -> list[_Plan]:
     """Remove the cells that more than one face claims in this frame (only same-size cells clash
     exactly; cells of different sizes that overlap are left to the reader's weighting)."""
-    if len(claimed) < 2:
-        return claimed
+    if len(plans) < 2:
+        return plans
     counts: Counter[tuple[int, int]] = Counter()
-    for _, cells in claimed:
-        counts.update((cells.c, int(k)) for k in cells.ids())
-    out = []
-    for track, cells in claimed:
-        keep = np.array([counts[(cells.c, int(k))] == 1 for k in cells.ids()], dtype=bool)
-        out.append((track, cells.subset(keep)))
-    return out
+    for plan in plans:
+        counts.update((plan.cells.c, int(k)) for k in plan.cells.ids())
+    return [
+        plan.subset(np.array([counts[(plan.cells.c, int(k))] == 1 for k in plan.cells.ids()], bool))
+        for plan in plans
+    ]
