@@ -42,7 +42,7 @@ from shared.payload.carrier import (
 from shared.payload.code import CodeOptions, decode_face, encode_face, face_square
 from shared.payload.embed import PayloadEmbedder
 from shared.payload.extract import SoftBits, TrackReader
-from shared.payload.lattice import ChannelOptions
+from shared.payload.lattice import CELL_SIZES, ChannelOptions
 
 SECRET, WRONG_SECRET, KEY_ID = os.urandom(32), os.urandom(32), "0123456789abcdef"
 
@@ -221,7 +221,10 @@ def parse() -> argparse.Namespace:
     p.add_argument("--budget", type=int, default=CodeOptions.budget, help="code bytes")
     p.add_argument("--parity", type=float, default=PayloadFormat.parity)
     defaults = ChannelOptions()
-    for field in ("segment", "step", "region", "cells_across", "blur"):
+    p.add_argument(
+        "--min-cell", type=int, default=defaults.cell_sizes[0], help="smallest cell (px)"
+    )
+    for field in ("segment", "step", "region", "cells_across", "blur", "min_span"):
         p.add_argument(f"--{field.replace('_', '-')}", type=type(getattr(defaults, field)),
                        default=getattr(defaults, field))  # fmt: skip
     p.add_argument("--no-judge", action="store_true", help="skip the dlib judge")
@@ -235,8 +238,10 @@ def parse() -> argparse.Namespace:
 
 def main() -> None:
     args = parse()
+    sizes = tuple(c for c in CELL_SIZES if c >= args.min_cell)
     channel = ChannelOptions(segment=args.segment, step=args.step, region=args.region,
-                             cells_across=args.cells_across, blur=args.blur)  # fmt: skip
+                             cells_across=args.cells_across, blur=args.blur,
+                             min_span=args.min_span, cell_sizes=sizes)  # fmt: skip
     fmt = PayloadFormat(CodeOptions(budget=args.budget), args.parity, channel)
     judge = None
     if not args.no_judge:

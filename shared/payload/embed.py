@@ -87,7 +87,7 @@ class PayloadEmbedder:
         o = self.options
         part = segment % o.parts
         track.c = track.c or cell_size(box[2] - box[0], o)
-        cells = region_cells(box, track.c, o.region, shape[1], shape[0])
+        cells = region_cells(box, track.c, o, shape[1], shape[0])
         bits = track.bits[qim.bit_index(cells, part, track.bits.size)]
         track.plan = _Plan(cells, bits, qim.dither(cells, np.asarray(part), o.step))
         track.segment = segment

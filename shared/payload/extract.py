@@ -30,8 +30,8 @@ from shared.payload.lattice import (
     smooth,
 )
 
-SEARCH_FRAMES = 96  # frames sampled for the cell-size and clock search
-NEIGHBOUR_SIZES = 1  # also try this many allowed cell sizes on each side of the nominal one
+SEARCH_FRAMES = 480  # frames sampled for the cell-size and clock search (more: fewer false clocks)
+NEIGHBOUR_SIZES = 2  # also try this many allowed cell sizes on each side of the nominal one
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ class TrackReader:
         h, w = y.shape
         y = smooth(y, self.options.blur)
         for c in self._candidates(box[2] - box[0]):
-            cells = region_cells(box, c, self.options.region, w, h)
+            cells = region_cells(box, c, self.options, w, h)
             if len(cells):
                 self._obs.setdefault(c, []).append(_Obs(index, cells, project(y, cells)))
 
@@ -83,15 +83,20 @@ class TrackReader:
         return sizes[max(0, k - NEIGHBOUR_SIZES) : k + NEIGHBOUR_SIZES + 1]
 
     def read(self) -> SoftBits | None:
-        """The soft codeword at the best cell size and clock; None when nothing was observed."""
-        best: tuple[float, int, int] | None = None
+        """The soft codeword at the best cell size and clock; None when nothing was observed.
+
+        Cell sizes compete on evidence (mean latticeness at their best clock times the number of
+        cell observations), so a size seen in a handful of frames cannot win on a lucky clock.
+        """
+        best: tuple[float, int, int, float] | None = None
         for c, obs in self._obs.items():
             phase, score = self._clock(obs)
-            if best is None or score > best[0]:
-                best = (score, c, phase)
+            evidence = score * sum(len(ob.cells) for ob in obs)
+            if best is None or evidence > best[0]:
+                best = (evidence, c, phase, score)
         if best is None:
             return None
-        score, c, phase = best
+        _, c, phase, score = best
         return self._accumulate(self._obs[c], c, phase, score)
 
     def _part(self, index: np.ndarray | int, phase: int) -> np.ndarray:

@@ -40,6 +40,7 @@ class ChannelOptions:
     cells_across: float = 20.0  # aim for this many cells across the grown box
     cell_sizes: tuple[int, ...] = CELL_SIZES  # allowed cell sizes in px (smallest to largest)
     blur: float = 1.5  # Gaussian sigma (px) applied to luma before projecting (both sides)
+    min_span: int = 0  # the region spans at least this many cells each way (small faces)
 
 
 @dataclass(frozen=True)
@@ -88,11 +89,13 @@ def window(c: int) -> np.ndarray:
     return out
 
 
-def region_cells(box: Box, c: int, scale: float, width: int, height: int) -> Cells:
-    """Cells wholly inside the frame whose centres lie in ``box`` grown ``scale`` times."""
+def region_cells(box: Box, c: int, options: ChannelOptions, width: int, height: int) -> Cells:
+    """Cells wholly inside the frame whose centres lie in ``box`` grown ``options.region`` times
+    (and at least ``options.min_span`` cells wide and high)."""
     x0, y0, x1, y1 = box
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    hw, hh = (x1 - x0) * scale / 2, (y1 - y0) * scale / 2
+    hw = max((x1 - x0) * options.region, options.min_span * c) / 2
+    hh = max((y1 - y0) * options.region, options.min_span * c) / 2
     i = np.arange(max(0, int((cx - hw) // c)), min(width // c, int((cx + hw) // c) + 1))
     j = np.arange(max(0, int((cy - hh) // c)), min(height // c, int((cy + hh) // c) + 1))
     ii, jj = np.meshgrid(i, j)

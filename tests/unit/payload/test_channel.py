@@ -20,12 +20,17 @@ from tests.unit.payload.conftest import box_at
 
 
 def test_region_cells_stay_inside_the_frame_and_around_the_box() -> None:
-    cells = region_cells((100.0, 50.0, 200.0, 170.0), 10, 1.6, 256, 192)  # any frame size
+    opts = ChannelOptions(region=1.6)
+    cells = region_cells((100.0, 50.0, 200.0, 170.0), 10, opts, 256, 192)
     assert len(cells) > 0
     assert cells.ii.min() >= 0 and (cells.ii.max() + 1) * 10 <= 256
     assert cells.jj.min() >= 0 and (cells.jj.max() + 1) * 10 <= 192
     centres = (cells.ii + 0.5) * 10, (cells.jj + 0.5) * 10
     assert np.all(np.abs(centres[0] - 150) <= 80) and np.all(np.abs(centres[1] - 110) <= 96)
+    wide = region_cells(
+        (100.0, 50.0, 200.0, 170.0), 10, ChannelOptions(region=1.6, min_span=22), 256, 192
+    )
+    assert len(np.unique(wide.ii)) >= 18 and len(wide) > len(cells)
 
 
 def test_cell_size_follows_the_face_and_stays_on_the_ladder() -> None:
