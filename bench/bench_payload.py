@@ -143,7 +143,8 @@ def run_case(ctx: dict, case: str, mode: str) -> dict:  # type: ignore[type-arg]
         if tid is None or soft is None:
             continue
         truth = ctx["bits"][tid]
-        raw = float(np.average((soft.single > 0) != truth[soft.observed], weights=soft.weight))
+        ev = soft.evidence
+        raw = float(np.average((ev.soft > 0) != truth[ev.bit], weights=soft.weight))
         residual, combined = message_errors(soft, truth, ctx["fmt"])
         try:
             got = read_codeword(soft, SECRET, KEY_ID, ctx["fmt"])

@@ -7,10 +7,8 @@ then, once the track is complete:
 1. finds the cell size and the segment clock: for each candidate phase (the clip's frame index
    minus the received one, modulo ``segment * parts``, unknown after a cut), how close the
    projections of a sample of frames sit to the union lattice of the part that phase implies;
-2. turns every projection into a soft bit under its part's dither, weights it by the noise
-   precision that the latticeness of its cell (over its segment) and of its frame (over all cells)
-   imply, and adds them up per codeword bit. Cells outside the embedder's region weigh about
-   nothing; frames that the codec treated harshly (B-frames) weigh less.
+2. turns every projection into a soft bit under its part's dither, weights it by how reliable it
+   looks (``evidence``: analytic, or a learned ``LlrModel``) and adds them up per codeword bit.
 """
 
 from __future__ import annotations
@@ -19,7 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from shared.payload import qim
+from shared.payload import evidence, qim
+from shared.payload.evidence import Evidence
 from shared.payload.lattice import (
     Box,
     Cells,
@@ -29,6 +28,7 @@ from shared.payload.lattice import (
     region_cells,
     smooth,
 )
+from shared.payload.llr_model import LlrModel
 
 SEARCH_FRAMES = 480  # frames sampled for the cell-size and clock search (more: fewer false clocks)
 NEIGHBOUR_SIZES = 2  # also try this many allowed cell sizes on each side of the nominal one
@@ -43,9 +43,8 @@ class SoftBits:
     cell: int  # cell size found (px)
     phase: int  # clip frame index = received index + phase (modulo segment * parts)
     score: float  # mean latticeness at that phase: about 0 unmarked, 0.3-0.6 marked
-    observed: np.ndarray  # int64 [m]: codeword bit of each single observation (cell x frame)
-    single: np.ndarray  # float64 [m]: its soft value, for raw (uncombined) error rates
-    weight: np.ndarray  # float64 [m]: its weight in ``llr``
+    evidence: Evidence  # every single observation (cell x frame): bit, soft value, features
+    weight: np.ndarray  # float64 [m]: each observation's weight in ``llr``
 
 
 @dataclass(frozen=True)
@@ -58,9 +57,11 @@ class _Obs:
 class TrackReader:
     """Collects one received track frame by frame (``observe``), then ``read`` gives its soft bits."""
 
-    def __init__(self, n_bits: int, options: ChannelOptions | None = None) -> None:
+    def __init__(self, n_bits: int, options: ChannelOptions | None = None,
+                 model: LlrModel | None = None) -> None:  # fmt: skip
         self.n_bits = n_bits
         self.options = options or ChannelOptions()
+        self.model = model  # None: the analytic weighting of ``evidence``
         self._obs: dict[int, list[_Obs]] = {}
 
     def observe(self, y: np.ndarray, index: int, box: Box) -> None:
@@ -125,31 +126,22 @@ class TrackReader:
 
     def _accumulate(self, obs: list[_Obs], c: int, phase: int, score: float) -> SoftBits:
         o = self.options
-        soft, lat, bit, group, frame = [], [], [], [], []
+        soft, lat, bit, group, frame, position = [], [], [], [], [], []
         for f, ob in enumerate(obs):
             part = int(self._part(ob.index, phase))
             dith = qim.dither(ob.cells, np.asarray(part), o.step)
             soft.append(qim.soft(ob.proj, dith, o.step))
             lat.append(qim.latticeness(ob.proj, dith, o.step))
             bit.append(qim.bit_index(ob.cells, part, self.n_bits))
-            segment = (ob.index + phase) // o.segment
+            segment, offset = divmod(ob.index + phase, o.segment)
             group.append(segment * 2**40 + ob.cells.ids())
             frame.append(np.full(len(ob.cells), f))
-        s, lt, b, fr = (np.concatenate(v) for v in (soft, lat, bit, frame))
-        _, cell = np.unique(np.concatenate(group), return_inverse=True)
-        per_cell = np.bincount(cell, weights=lt) / np.bincount(cell)  # each cell over its segment
-        per_frame = np.bincount(fr, weights=lt) / np.bincount(fr)  # all cells of a frame
-        weight = np.sqrt(_precision(per_cell)[cell] * _precision(per_frame)[fr])
-        llr = np.bincount(b, weights=weight * s, minlength=self.n_bits)
-        hits = np.bincount(b, minlength=self.n_bits)
-        return SoftBits(llr, hits.astype(np.int64), c, phase, score, b, s, weight)
-
-
-def _precision(mean_latticeness: np.ndarray) -> np.ndarray:
-    """1 / noise variance (in step^2 units, up to a constant) from a mean latticeness.
-
-    Gaussian noise of deviation sigma around the lattice gives E[latticeness] = exp(-8 pi^2 sigma^2
-    / step^2), so 1 / sigma^2 is proportional to -1 / ln(latticeness). Unmarked cells (about 0) get
-    almost no weight, clean ones the most; the clip keeps a few lucky frames from dominating.
-    """
-    return -1.0 / np.log(np.clip(mean_latticeness, 0.01, 0.9))
+            position.append(np.full(len(ob.cells), offset / o.segment))
+        ev = evidence.gather(*(np.concatenate(v) for v in (soft, lat, bit, group, frame, position)))
+        if self.model is None:
+            weight = evidence.analytic_weight(ev.features)
+        else:
+            weight = self.model.weight(ev.features)
+        llr = np.bincount(ev.bit, weights=weight * ev.soft, minlength=self.n_bits)
+        hits = np.bincount(ev.bit, minlength=self.n_bits)
+        return SoftBits(llr, hits.astype(np.int64), c, phase, score, ev, weight)

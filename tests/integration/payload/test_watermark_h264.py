@@ -1,7 +1,7 @@
 """The whole payload chain through real libx264: a track's sealed code survives the product's own
 encode and a third party's re-encode, and only the right key set opens it.
 
-Small and fast (a 256x192 clip of 48 frames, a 16 px code): it runs in ``make test``; the figures
+Small and fast (a 512x384 clip of 64 frames, a 16 px code): it runs in ``make test``; the figures
 on real clips come from ``bench/bench_payload.py``. No server is needed.
 """
 
@@ -18,7 +18,7 @@ from shared.payload.embed import PayloadEmbedder
 from shared.payload.extract import TrackReader
 from tests.unit.payload.conftest import box_at, textured_clip
 
-FMT = PayloadFormat(code=CodeOptions(size=16, budget=64), parity=1.0)
+FMT = PayloadFormat(code=CodeOptions(size=16, budget=40), parity=1.0)
 WHO = TrackIdentity("0123456789abcdef", "00112233445566778899aabbccddeeff", 3)
 SECRET = bytes(range(32))
 
@@ -26,7 +26,7 @@ SECRET = bytes(range(32))
 @pytest.fixture(scope="module")
 def public_clip() -> tuple[bytes, np.ndarray]:
     """The marked clip as the product encodes it (CRF 23), and the face the code was made from."""
-    clip = textured_clip(48, seed=5)
+    clip = textured_clip(64, seed=5)
     face = face_square(clip[0], box_at(0), FMT.code.margin)
     embedder = PayloadEmbedder(FMT.channel)
     embedder.set_codeword(WHO.track_id, track_codeword(SECRET, WHO, face, FMT))

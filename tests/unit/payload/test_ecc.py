@@ -17,7 +17,7 @@ def _soft(bits: np.ndarray, strength: float = 1.0) -> np.ndarray:
 
 def test_plan_balances_blocks_within_gf256() -> None:
     layout = ecc.plan(304, 1.0)
-    assert layout.blocks == 3 and layout.data_bytes * layout.blocks >= 304
+    assert layout.blocks == 3 and layout.chunk * layout.blocks >= 304
     assert layout.data_bytes + layout.parity_bytes <= 255
     assert layout.bits == 8 * layout.codeword_bytes
     with pytest.raises(BadInputError):
@@ -59,6 +59,16 @@ def test_too_much_damage_gives_none_not_a_wrong_message() -> None:
     bits = ecc.encode(os.urandom(60), layout)
     llr = np.random.default_rng(1).normal(size=bits.size)  # noise only
     assert ecc.decode(llr, np.ones(bits.size, np.int64), layout) is None
+
+
+def test_a_miscorrected_block_is_rejected_by_its_crc() -> None:
+    layout = ecc.plan(40, 1.0)
+    bits = ecc.encode(os.urandom(40), layout)
+    llr = _soft(bits)
+    llr[8 * 48 : 8 * 68] *= -1  # 20 wrong bytes with full confidence: beyond what RS can fix
+    hits = np.ones(bits.size, np.int64)
+    hits[: 8 * 20] = 0  # and 20 erased
+    assert ecc.decode(llr, hits, layout) is None
 
 
 def test_message_length_is_checked() -> None:
