@@ -2,6 +2,7 @@
 after the product's own encode and a third party's transcodes, with and without the manifest.
 
     .venv/bin/python bench/bench_payload.py [--clips wolfgang,single,carphone,vtest] [--json F]
+        [--llr models/payload/llr.json] [--step 16 --segment 8 ...: the channel's options]
 
 Per clip: embedding cost per face per frame (CPU time), face PSNR marked vs unmarked, public clip
 size with / without the payload (same encode), judge match of the code itself. Per case (own =
@@ -41,8 +42,10 @@ from shared.payload.carrier import (
 )
 from shared.payload.code import CodeOptions, decode_face, encode_face, face_square
 from shared.payload.embed import PayloadEmbedder
+from shared.payload.evidence import analytic_weight
 from shared.payload.extract import SoftBits, TrackReader
 from shared.payload.lattice import CELL_SIZES, ChannelOptions
+from shared.payload.llr_model import LlrModel
 
 SECRET, WRONG_SECRET, KEY_ID = os.urandom(32), os.urandom(32), "0123456789abcdef"
 
@@ -89,8 +92,8 @@ def matches(judge, thumb: np.ndarray, original: np.ndarray) -> bool:  # type: ig
 
 
 def read_track(planes: list[np.ndarray], boxes: dict[int, tuple[float, ...]],
-               fmt: PayloadFormat) -> SoftBits | None:  # fmt: skip
-    reader = TrackReader(fmt.bits, fmt.channel)
+               fmt: PayloadFormat, model: LlrModel | None = None) -> SoftBits | None:  # fmt: skip
+    reader = TrackReader(fmt.bits, fmt.channel, model)
     for k, box in sorted(boxes.items()):
         if 0 <= k < len(planes):
             reader.observe(planes[k], k, box)  # type: ignore[arg-type]
@@ -105,8 +108,8 @@ def message_errors(soft: SoftBits, truth: np.ndarray, fmt: PayloadFormat) -> tup
     n = layout.data_bytes + layout.parity_bytes
     hard = np.packbits((soft.llr > 0).astype(np.uint8)).reshape(n, layout.blocks).T
     want = np.packbits(truth.astype(np.uint8)).reshape(n, layout.blocks).T
-    msg = got if got is not None else hard[:, : layout.data_bytes].tobytes()
-    ref = want[:, : layout.data_bytes].tobytes()
+    msg = got if got is not None else hard[:, : layout.chunk].tobytes()
+    ref = want[:, : layout.chunk].tobytes()
     bad = np.unpackbits(np.frombuffer(msg, np.uint8) ^ np.frombuffer(ref[: len(msg)], np.uint8))
     return float(bad[: 8 * layout.message_bytes].mean()), combined
 
@@ -127,50 +130,69 @@ def match_track(found: dict[int, tuple[float, ...]], tracks: Tracks, start: int)
     return best
 
 
-def run_case(ctx: dict, case: str, mode: str) -> dict:  # type: ignore[type-arg]
+def receive_tracks(ctx: dict, case: str, mode: str):  # type: ignore[no-untyped-def, type-arg]
+    """The received clip of a case and its tracks as (original track id, boxes) pairs."""
     rx = receive(ctx["public"], case, len(ctx["frames"]))
     tracks: Tracks = ctx["tracks"]
     if mode == "manifest":
-        found = {
-            t: {k - rx.start: b for k, b in v.items() if k >= rx.start} for t, v in tracks.items()
-        }
-        pairs = [(t, t, boxes) for t, boxes in found.items()]
-    else:
-        pairs = [(None, match_track(b, tracks, rx.start), b) for b in redetect(rx).values()]
-    rows = []
-    for _, tid, boxes in pairs:
-        soft = read_track(rx.planes, boxes, ctx["fmt"])
-        if tid is None or soft is None:
-            continue
-        truth = ctx["bits"][tid]
-        ev = soft.evidence
-        raw = float(np.average((ev.soft > 0) != truth[ev.bit], weights=soft.weight))
-        residual, combined = message_errors(soft, truth, ctx["fmt"])
+        shifted = (
+            (t, {k - rx.start: b for k, b in v.items() if k >= rx.start}) for t, v in tracks.items()
+        )
+        return rx, list(shifted)
+    return rx, [(match_track(b, tracks, rx.start), b) for b in redetect(rx).values()]
+
+
+def score_track(ctx: dict, soft: SoftBits, tid: int) -> dict:  # type: ignore[type-arg]
+    """Error rates, restoration, judge and wrong-key outcome of one read track."""
+    truth, fmt = ctx["bits"][tid], ctx["fmt"]
+    ev = soft.evidence  # raw BER: single decisions weighted as the analytic reader would
+    raw = float(np.average((ev.soft > 0) != truth[ev.bit], weights=analytic_weight(ev.features)))
+    residual, combined = message_errors(soft, truth, fmt)
+    try:
+        got = read_codeword(soft, SECRET, KEY_ID, fmt)
+        ok = got.header.track_id == tid
+        match = ok and matches(ctx["judge"], got.face, ctx["originals"][tid])
+    except (PayloadUnreadableError, TamperedError, WrongKeyError):
+        ok = match = False
+    refused = None
+    if ok:  # the same bits under a wrong secret (the attacker even claims the right key id)
         try:
-            got = read_codeword(soft, SECRET, KEY_ID, ctx["fmt"])
-            ok = got.header.track_id == tid
-            match = ok and matches(ctx["judge"], got.face, ctx["originals"][tid])
-        except (PayloadUnreadableError, TamperedError, WrongKeyError):
-            ok = match = False
-        refused = None
-        if ok:  # the same bits under a wrong secret (the attacker even claims the right key id)
-            try:
-                read_codeword(soft, WRONG_SECRET, KEY_ID, ctx["fmt"])
-                refused = False
-            except (TamperedError, WrongKeyError):
-                refused = True
-        rows.append(dict(track=tid, raw=raw, combined=combined, residual=residual, ok=ok,
-                         match=match, refused=refused, score=soft.score))  # fmt: skip
+            read_codeword(soft, WRONG_SECRET, KEY_ID, fmt)
+            refused = False
+        except (TamperedError, WrongKeyError):
+            refused = True
+    return dict(raw=raw, combined=combined, residual=residual, ok=ok, match=match,
+                refused=refused, score=soft.score)  # fmt: skip
+
+
+def summary(rows: list[dict]) -> dict:  # type: ignore[type-arg]
+    def mean(key: str) -> float | None:
+        return float(np.mean([r[key] for r in rows])) if rows else None
+
     return {
         "tracks": len(rows),
-        "raw_ber": float(np.mean([r["raw"] for r in rows])) if rows else None,
-        "combined_ber": float(np.mean([r["combined"] for r in rows])) if rows else None,
-        "post_ecc_ber": float(np.mean([r["residual"] for r in rows])) if rows else None,
+        "raw_ber": mean("raw"),
+        "combined_ber": mean("combined"),
+        "post_ecc_ber": mean("residual"),
         "restored": sum(r["ok"] for r in rows),
         "restored_match": sum(r["match"] for r in rows),
         "wrong_key_refused": sum(bool(r["refused"]) for r in rows),
-        "score": float(np.mean([r["score"] for r in rows])) if rows else None,
+        "score": mean("score"),
     }
+
+
+def run_case(ctx: dict, case: str, mode: str) -> dict[str, dict]:  # type: ignore[type-arg]
+    """One case and box source, read with each decoder: {decoder: summary}."""
+    rx, pairs = receive_tracks(ctx, case, mode)
+    out = {}
+    for name, model in ctx["decoders"].items():
+        rows = []
+        for tid, boxes in pairs:
+            soft = read_track(rx.planes, boxes, ctx["fmt"], model)
+            if tid is not None and soft is not None:
+                rows.append(score_track(ctx, soft, tid))
+        out[name] = summary(rows)
+    return out
 
 
 def run_clip(name: str, args: argparse.Namespace, fmt: PayloadFormat, judge) -> dict | None:  # type: ignore[no-untyped-def, type-arg]
@@ -188,7 +210,7 @@ def run_clip(name: str, args: argparse.Namespace, fmt: PayloadFormat, judge) -> 
     marked, bits, thumbs, originals, ms = mark(frames, tracks, fmt, clip_id)
     public, plain = encode_rgb(marked, crf=args.own_crf), encode_rgb(frames, crf=args.own_crf)
     ctx = dict(frames=frames, tracks=tracks, public=public, bits=bits, originals=originals,
-               fmt=fmt, judge=judge)  # fmt: skip
+               fmt=fmt, judge=judge, decoders=args.decoders)  # fmt: skip
     out: dict = {  # type: ignore[type-arg]
         "frames": len(frames), "size": f"{frames[0].shape[1]}x{frames[0].shape[0]}",
         "tracks": len(tracks), "embed_ms_per_face": ms,
@@ -203,12 +225,13 @@ def run_clip(name: str, args: argparse.Namespace, fmt: PayloadFormat, judge) -> 
         for mode in args.modes:
             if mode == "detect" and spec.static_box is not None:
                 continue
-            r = run_case(ctx, case, mode)
-            out["cases"][f"{case}/{mode}"] = r
-            print(f"  {case:5s} {mode:8s} tracks {r['tracks']} raw BER {r['raw_ber'] or 0:.4f} "
-                  f"combined {r['combined_ber'] or 0:.4f} post-ECC {r['post_ecc_ber'] or 0:.5f} "
-                  f"restored {r['restored']} (judge match {r['restored_match']}) wrong key "
-                  f"refused {r['wrong_key_refused']}/{r['restored']} lattice {r['score'] or 0:.2f}", flush=True)  # fmt: skip
+            for decoder, r in run_case(ctx, case, mode).items():
+                out["cases"][f"{case}/{mode}/{decoder}"] = r
+                print(f"  {case:5s} {mode:8s} {decoder:8s} tracks {r['tracks']} raw BER "
+                      f"{r['raw_ber'] or 0:.4f} combined {r['combined_ber'] or 0:.4f} post-ECC "
+                      f"{r['post_ecc_ber'] or 0:.5f} restored {r['restored']} (judge match "
+                      f"{r['restored_match']}) wrong key refused {r['wrong_key_refused']}/"
+                      f"{r['restored']} lattice {r['score'] or 0:.2f}", flush=True)  # fmt: skip
     return out
 
 
@@ -228,6 +251,7 @@ def parse() -> argparse.Namespace:
     for field in ("segment", "step", "region", "cells_across", "blur", "min_span"):
         p.add_argument(f"--{field.replace('_', '-')}", type=type(getattr(defaults, field)),
                        default=getattr(defaults, field))  # fmt: skip
+    p.add_argument("--llr", type=Path, help="also read with this learned soft decoder")
     p.add_argument("--no-judge", action="store_true", help="skip the dlib judge")
     p.add_argument("--json", type=Path)
     args = p.parse_args()
@@ -249,7 +273,10 @@ def main() -> None:
         from shared.evaluation.judge import DlibJudge
 
         judge = DlibJudge()
-    print(f"format: {fmt.message_bytes} B sealed, {fmt.bits} codeword bits, {channel}")
+    decoder = f"analytic and learned ({args.llr})" if args.llr else "analytic"
+    print(
+        f"format: {fmt.message_bytes} B sealed, {fmt.bits} codeword bits, {channel}; {decoder} decoder"
+    )
     results = {n: r for n in args.clips if (r := run_clip(n, args, fmt, judge)) is not None}
     if args.json:
         args.json.write_text(json.dumps({"format": repr(fmt), "clips": results}, indent=2))

@@ -73,11 +73,6 @@ class TrackReader:
             if len(cells):
                 self._obs.setdefault(c, []).append(_Obs(index, cells, project(y, cells)))
 
-    @property
-    def frames(self) -> int:
-        """Frames observed so far (for the largest candidate list)."""
-        return max((len(v) for v in self._obs.values()), default=0)
-
     def _candidates(self, box_width: float) -> list[int]:
         sizes = list(self.options.cell_sizes)
         k = sizes.index(cell_size(box_width, self.options))
@@ -92,9 +87,9 @@ class TrackReader:
         best: tuple[float, int, int, float] | None = None
         for c, obs in self._obs.items():
             phase, score = self._clock(obs)
-            evidence = score * sum(len(ob.cells) for ob in obs)
-            if best is None or evidence > best[0]:
-                best = (evidence, c, phase, score)
+            strength = score * sum(len(ob.cells) for ob in obs)
+            if best is None or strength > best[0]:
+                best = (strength, c, phase, score)
         if best is None:
             return None
         _, c, phase, score = best
@@ -109,14 +104,11 @@ class TrackReader:
         o = self.options
         pick = np.unique(np.linspace(0, len(obs) - 1, min(len(obs), SEARCH_FRAMES)).astype(int))
         parts = np.arange(o.parts)[:, None]
-        lat = np.stack(
-            [
-                qim.latticeness(obs[k].proj, qim.dither(obs[k].cells, parts, o.step), o.step).mean(
-                    1
-                )
-                for k in pick
-            ]
-        )  # [F, parts]
+
+        def per_part(ob: _Obs) -> np.ndarray:  # mean latticeness of one frame under every part
+            return qim.latticeness(ob.proj, qim.dither(ob.cells, parts, o.step), o.step).mean(1)
+
+        lat = np.stack([per_part(obs[k]) for k in pick])  # [F, parts]
         index = np.array([obs[k].index for k in pick])
         phases = np.arange(o.segment * o.parts)
         which = self._part(index[None, :] + phases[:, None], 0)  # [phases, F]
