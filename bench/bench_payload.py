@@ -258,6 +258,9 @@ def parse() -> argparse.Namespace:
     args.clips, args.cases, args.modes = (
         v.split(",") for v in (args.clips, args.cases, args.modes)
     )
+    args.decoders = {"analytic": None}
+    if args.llr:
+        args.decoders["learned"] = LlrModel.load(args.llr)
     return args
 
 
