@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
@@ -76,25 +76,22 @@ def load_frames(path: Path, max_frames: int) -> list[np.ndarray]:
     return [np.ascontiguousarray(f[: h - h % 2, : w - w % 2]) for f in frames[:max_frames]]
 
 
+def _batches(frames: list[np.ndarray], size: int = 16) -> Iterator[FrameBatch]:
+    for i in range(0, len(frames), size):
+        chunk = np.stack(frames[i : i + size])
+        index = np.arange(i, i + len(chunk))
+        yield FrameBatch(chunk, index, index, Fraction(1, 25))
+
+
 def detect_tracks(frames: list[np.ndarray], min_frames: int = 8) -> Tracks:
     """Tracks of the product's face stage, with integer boxes as the manifest holds them."""
     stage = FaceStage(make_detector("yunet"), FaceStageOptions())
-    batches = (
-        FrameBatch(np.stack(frames[i : i + 16]), np.arange(i, i + len(frames[i : i + 16])),
-                   np.arange(i, i + len(frames[i : i + 16])), Fraction(1, 25))
-        for i in range(0, len(frames), 16)
-    )  # fmt: skip
     tracks: Tracks = {}
-    for batch, boxes in stage.run(batches):
+    for batch, boxes in stage.run(_batches(frames)):
         for idx, frame_boxes in zip(batch.indices, boxes, strict=True):
             for b in frame_boxes:
-                box = (
-                    float(round(b.x0)),
-                    float(round(b.y0)),
-                    float(round(b.x1)),
-                    float(round(b.y1)),
-                )
-                tracks.setdefault(b.track_id, {})[int(idx)] = box
+                box = tuple(float(round(v)) for v in (b.x0, b.y0, b.x1, b.y1))
+                tracks.setdefault(b.track_id, {})[int(idx)] = box  # type: ignore[assignment]
     return {t: v for t, v in tracks.items() if len(v) >= min_frames}
 
 

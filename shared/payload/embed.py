@@ -64,10 +64,6 @@ class PayloadEmbedder:
         """The codeword bits (0/1, any int dtype) that track ``track_id`` carries from now on."""
         self._tracks[track_id] = _Track(np.asarray(bits, dtype=np.float64))
 
-    def has_track(self, track_id: int) -> bool:
-        """Whether a codeword was set for this track."""
-        return track_id in self._tracks
-
     def mark(self, frame: np.ndarray, index: int, faces: Sequence[tuple[int, Box]]) -> None:
         """Embed into RGB uint8 ``frame`` [H,W,3] (in place), the clip's frame number ``index``."""
         segment = index // self.options.segment
