@@ -30,12 +30,17 @@ class RateLimitedError(UUNetError):
         self.retry_after_s = retry_after_s
 
 
+class ServerBusyError(RateLimitedError):
+    """This process is at capacity (e.g. its upload slots are taken): 503, retry shortly."""
+
+
 # Most specific first: LimitExceededError is a BadInputError.
 class NotReadyError(UUNetError):
     """The resource exists but is not in the needed state yet (e.g. a job without a result)."""
 
 
 _TABLE: tuple[tuple[type[UUNetError], int, grpc.StatusCode], ...] = (
+    (ServerBusyError, 503, grpc.StatusCode.UNAVAILABLE),
     (RateLimitedError, 429, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (NotReadyError, 409, grpc.StatusCode.FAILED_PRECONDITION),
     (LimitExceededError, 413, grpc.StatusCode.RESOURCE_EXHAUSTED),

@@ -41,6 +41,7 @@ class ServeOptions:
             host=settings.http_host,
             http_port=settings.http_port,
             grpc_port=settings.grpc_port,
+            grace_s=settings.shutdown_grace_s,
             log_level=settings.log_level,
         )
 
@@ -78,6 +79,7 @@ class ApiServer:
             log_level=opts.log_level.lower(),
             access_log=False,  # the metrics middleware counts requests; logs stay free of ids
             lifespan="off",
+            timeout_graceful_shutdown=int(opts.grace_s) or None,
         )
         self._uvicorn = _QuietUvicorn(config)
         self._task: asyncio.Task[None] | None = None

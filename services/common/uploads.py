@@ -7,7 +7,8 @@ before the rest is read; small form fields are kept (capped) in memory.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -16,6 +17,7 @@ from python_multipart import MultipartParser
 from python_multipart.multipart import parse_options_header
 from starlette.requests import Request
 
+from services.common.errors import ServerBusyError
 from shared.domain.errors import BadInputError, LimitExceededError
 
 MAX_FIELD_BYTES = 8192
@@ -26,6 +28,32 @@ FRAMING_SLACK = 64 * 1024
 def too_large(max_bytes: int) -> LimitExceededError:
     """The one error every front end raises for an over-size upload."""
     return LimitExceededError(f"upload exceeds the size limit of {max_bytes // (1024 * 1024)} MiB")
+
+
+class UploadSlots:
+    """At most ``limit`` uploads spooled to local disk at once in this process (0: no limit), so
+    a scratch volume sized for ``limit`` maximum-size uploads is never overrun; one more is
+    refused at once (503 / UNAVAILABLE with a retry hint) instead of getting the pod evicted."""
+
+    RETRY_AFTER_S = 10
+
+    def __init__(self, limit: int = 0) -> None:
+        self.limit = limit
+        self.in_use = 0
+
+    @contextlib.contextmanager
+    def take(self) -> Iterator[None]:
+        """Hold one slot while an upload is received and handled."""
+        if self.limit and self.in_use >= self.limit:
+            raise ServerBusyError(
+                f"this server is receiving {self.limit} uploads already; retry shortly",
+                self.RETRY_AFTER_S,
+            )
+        self.in_use += 1
+        try:
+            yield
+        finally:
+            self.in_use -= 1
 
 
 async def spool_chunks(chunks: AsyncIterator[bytes], dest: Path, max_bytes: int) -> int:

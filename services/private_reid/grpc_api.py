@@ -12,14 +12,14 @@ import asyncio
 import functools
 import tempfile
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
 
 from services.common.errors import grpc_status_for
 from services.common.grpc_handlers import aborting_on_domain_errors, job_message
-from services.common.uploads import spool_chunks
+from services.common.uploads import UploadSlots, spool_chunks
 from services.private_reid.auth import Forbidden, Principal
 from services.private_reid.desk import Desk, NotReady, SubmitRequest
 from shared.domain.errors import BadInputError, LimitExceededError, UUNetError
@@ -51,10 +51,11 @@ class GrpcOptions:
     work_dir: Path | None = None
     watch_interval_s: float = 0.5
     watch_timeout_s: float = 3900.0  # a little over the job timeout: a watch never hangs forever
+    slots: UploadSlots = field(default_factory=UploadSlots)  # shared with REST
 
 
 class ReidServicer(reid_pb2_grpc.ReidServiceServicer):
-    """The four RPCs of the private API."""
+    """The five RPCs of the private API."""
 
     def __init__(self, desk: Desk, options: GrpcOptions) -> None:
         self.desk = desk
@@ -72,7 +73,10 @@ class ReidServicer(reid_pb2_grpc.ReidServiceServicer):
         context: grpc.aio.ServicerContext,
     ) -> reid_pb2.SubmitReconstructionResponse:
         principal = await self._principal(context, "submit")  # before a single chunk is read
-        with tempfile.TemporaryDirectory(prefix="uunet-reid-", dir=self.options.work_dir) as tmp:
+        with (
+            self.options.slots.take(),
+            tempfile.TemporaryDirectory(prefix="uunet-reid-", dir=self.options.work_dir) as tmp,
+        ):
             path = Path(tmp) / "upload.mp4"
             try:
                 meta = await _metadata(request_iterator)
@@ -85,6 +89,8 @@ class ReidServicer(reid_pb2_grpc.ReidServiceServicer):
                 case_id=meta.case_id,
                 tracks=",".join(str(t) for t in meta.tracks),
                 mode=meta.mode or "auto",
+                lossless=meta.lossless,
+                original=meta.original,
             )
             job_id = await self.desk.submit(principal, submit, path)
         return reid_pb2.SubmitReconstructionResponse(job_id=job_id)
@@ -123,6 +129,15 @@ class ReidServicer(reid_pb2_grpc.ReidServiceServicer):
         key = await self.desk.result_key(principal, request.job_id)
         async for data in self.desk.objects.stream(key, CHUNK_BYTES):
             yield jobs_pb2.Chunk(data=data)
+
+    @_unary
+    async def GetCustody(
+        self, request: reid_pb2.GetReconstructionRequest, context: grpc.aio.ServicerContext
+    ) -> reid_pb2.CustodyRecord:
+        principal = await self._principal(context, f"custody {request.job_id}")
+        return reid_pb2.CustodyRecord(
+            record_json=await self.desk.custody(principal, request.job_id)
+        )
 
 
 async def _metadata(

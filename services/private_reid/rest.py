@@ -2,15 +2,18 @@
 
 The token is checked (and every refusal audited) before the body is read; the clip streams to a
 temp file under the size cap. ``Forbidden`` maps to 403 and ``NotReady`` to 409 here; the other
-domain errors go through the common table (401, 404, 413, 422).
+domain errors go through the common table (401, 404, 413, 422: a tampered clip, a seal for another
+authority key, an option the clip cannot serve). A finished job's signed custody record is at
+``GET /v1/reconstructions/{id}/custody``.
 """
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,9 +22,9 @@ from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
-from services.common.uploads import receive_multipart
+from services.common.uploads import UploadSlots, receive_multipart
 from services.private_reid.auth import Forbidden, Principal, TokenRejected
-from services.private_reid.desk import Desk, NotReady, SubmitRequest
+from services.private_reid.desk import Desk, NotReady, SubmitRequest, parse_flag, result_media
 from shared.domain.errors import BadInputError, LimitExceededError
 from shared.domain.jobs import JobStatus
 
@@ -36,6 +39,7 @@ class RestOptions:
     work_dir: Path | None = None
     result_redirect: bool = False
     presign_expiry_s: int = 300
+    slots: UploadSlots = field(default_factory=UploadSlots)  # shared with gRPC
 
 
 def get_desk(request: Request) -> Desk:
@@ -97,6 +101,15 @@ _MULTIPART_DOC: dict[str, Any] = {
                         "case_id": {"type": "string"},
                         "tracks": {"type": "string", "description": "e.g. 1,4 (default: all)"},
                         "mode": {"type": "string", "enum": ["auto", "learned", "sealed"]},
+                        "lossless": {
+                            "type": "boolean",
+                            "description": "restored clip without loss: sealed faces exact "
+                            "(H.264 High 4:4:4 Predictive, qp 0)",
+                        },
+                        "original": {
+                            "type": "boolean",
+                            "description": "the sealed original input file, byte for byte",
+                        },
                     },
                 }
             }
@@ -108,8 +121,11 @@ router = APIRouter(prefix="/v1/reconstructions", tags=["reconstructions"])
 
 
 @contextmanager
-def _spool(work_dir: Path | None) -> Iterator[Path]:
-    with tempfile.TemporaryDirectory(prefix="uunet-reid-", dir=work_dir) as tmp:
+def _spool(options: RestOptions) -> Iterator[Path]:
+    with (
+        options.slots.take(),
+        tempfile.TemporaryDirectory(prefix="uunet-reid-", dir=options.work_dir) as tmp,
+    ):
         yield Path(tmp) / "upload.mp4"
 
 
@@ -123,7 +139,7 @@ async def post_reconstruction(
 ) -> JobCreated:
     """Upload a de-identified clip with a case reference and queue its reconstruction."""
     principal = await _principal(desk, creds, request, "submit")
-    with _spool(options.work_dir) as path:
+    with _spool(options) as path:
         try:
             form = await receive_multipart(request, "file", path, options.max_upload_bytes)
         except BadInputError as err:
@@ -134,6 +150,8 @@ async def post_reconstruction(
             case_id=form.fields.get("case_id", ""),
             tracks=form.fields.get("tracks", ""),
             mode=form.fields.get("mode", "auto"),
+            lossless=parse_flag(form.fields.get("lossless"), "lossless"),
+            original=parse_flag(form.fields.get("original"), "original"),
         )
         return JobCreated(job_id=await desk.submit(principal, submit, path))
 
@@ -166,14 +184,31 @@ async def get_result(
         url = await desk.objects.presigned_get(key, options.presign_expiry_s)
         return RedirectResponse(url, status_code=307)
     stat = await desk.objects.stat(key)
+    media_type, name = result_media(key)
     return StreamingResponse(
         desk.objects.stream(key),
-        media_type="video/mp4",
+        media_type=media_type,
         headers={
             "Content-Length": str(stat.size),
-            "Content-Disposition": f'attachment; filename="{job_id}.mp4"',
+            "Content-Disposition": f'attachment; filename="{name}"',
         },
     )
+
+
+@router.get(
+    "/{job_id}/custody",
+    responses={
+        200: {"description": "the signed custody record (see docs/PIPELINE.md)"},
+        409: {"description": "not done"},
+    },
+)
+async def get_custody(
+    job_id: str, request: Request, creds: BearerDep, desk: DeskDep
+) -> dict[str, Any]:
+    """The finished job's custody record, signed by the private service."""
+    principal = await _principal(desk, creds, request, f"custody {job_id}")
+    record: dict[str, Any] = json.loads(await desk.custody(principal, job_id))
+    return record
 
 
 def install_private_errors(app: FastAPI) -> None:

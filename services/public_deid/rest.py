@@ -65,10 +65,16 @@ class JobOut(BaseModel):
         )
 
 
+_ATTRIBUTES_DOC = (
+    "NAME=keep|change, comma-separated: only attributes the worker's model was trained to control "
+    "(`uunet deid --checkpoint FILE --help` lists them); others fail the job with the reason"
+)
+
+
 class UploadRequest(BaseModel):
     filename: str = ""
     keep_audio: bool = False
-    attributes: list[str] = Field(default_factory=list, examples=[["beard=keep"]])
+    attributes: list[str] = Field(default_factory=list, description=_ATTRIBUTES_DOC)
 
 
 class UploadCreated(BaseModel):
@@ -91,7 +97,7 @@ _MULTIPART_DOC: dict[str, Any] = {
                         "keep_audio": {"type": "boolean", "default": False},
                         "attributes": {
                             "type": "string",
-                            "description": "e.g. beard=keep,gender=change",
+                            "description": _ATTRIBUTES_DOC,
                         },
                     },
                 }

@@ -14,11 +14,11 @@ import logging
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from services.common.errors import NotReadyError, without_paths
-from services.common.uploads import too_large
+from services.common.uploads import UploadSlots, too_large
 from services.public_deid.auth import Vendor
 from shared.domain.errors import BadInputError, NotFoundError, UUNetError
 from shared.domain.jobs import JobState, JobStatus
@@ -60,11 +60,15 @@ class DeidJobs:
     probe: Probe | None = None
     presign_expiry_s: int = 900
     work_dir: Path | None = None
+    slots: UploadSlots = field(default_factory=UploadSlots)
 
     @contextlib.contextmanager
     def spool_path(self) -> Iterator[Path]:
-        """A temp file path for an upload being received; removed afterwards."""
-        with tempfile.TemporaryDirectory(dir=self.work_dir, prefix="uunet-up-") as tmp:
+        """A temp file path for an upload being received (one upload slot); removed afterwards."""
+        with (
+            self.slots.take(),
+            tempfile.TemporaryDirectory(dir=self.work_dir, prefix="uunet-up-") as tmp,
+        ):
             yield Path(tmp) / "clip"
 
     async def submit_file(self, vendor: Vendor, request: ClipRequest, path: Path) -> str:

@@ -7,7 +7,10 @@ Delivery is at-least-once, so the loop is built for repeats:
 - a ``UUNetError`` (bad input) fails the job at once with its one-line reason: retrying cannot help;
 - any other error is retried ``max_attempts`` times, then the message goes to the dead-letter stream
   and the job ends ``failed``; ``on_terminal`` runs once the job ends either way (e.g. delete the
-  raw upload).
+  raw upload);
+- a job given up because the worker shuts down (:meth:`JobRunner.hand_back`, or the runner task
+  cancelled) is handed back at once: released to the stream for another worker, ``queued`` again,
+  the same attempt; nobody waits for the visibility timeout.
 """
 
 from __future__ import annotations
@@ -69,6 +72,7 @@ class JobRunner:
         self.options = options
         self.on_terminal = on_terminal
         self.stopping = asyncio.Event()
+        self._job: asyncio.Future[str | None] | None = None
 
     async def run_forever(self) -> None:
         """Loop until :meth:`stop`; reclaims stalled messages every ``reclaim_every_s``."""
@@ -80,10 +84,18 @@ class JobRunner:
                 await self.reclaim_once()
                 next_reclaim = loop.time() + self.options.reclaim_every_s
             for message in await self.queue.read(self.options.consumer, 1, self.options.block_ms):
-                await self.process(message)
+                await self._process_unless_stopping(message)
 
     def stop(self) -> None:
+        """Take no new message; the job in flight runs on until it ends or is handed back."""
         self.stopping.set()
+
+    def hand_back(self) -> bool:
+        """Give up the job in flight (shutdown): it goes back to the stream; False if none runs."""
+        if self._job is None or self._job.done():
+            return False
+        self._job.cancel()
+        return True
 
     async def reclaim_once(self) -> int:
         """Take over and process messages whose worker went silent; returns how many."""
@@ -92,8 +104,15 @@ class JobRunner:
         )
         for message in stalled:
             log.warning("reclaimed %s (delivery %d)", message.msg_id, message.deliveries)
-            await self.process(message)
+            await self._process_unless_stopping(message)
         return len(stalled)
+
+    async def _process_unless_stopping(self, message: QueueMessage) -> None:
+        """Process, or (stop arrived while it was being read) hand it straight back unstarted."""
+        if self.stopping.is_set():
+            await self.queue.release(message, {"attempt": str(_attempt(message))})
+            return
+        await self.process(message)
 
     async def process(self, message: QueueMessage) -> None:
         """Handle one delivery; never raises (every outcome is recorded)."""
@@ -106,10 +125,17 @@ class JobRunner:
             log.info("job %s already %s; acking redelivery", job_id, status.state)
             await self.queue.ack(message.msg_id)
             return
-        attempt = max(int(message.fields.get("attempt", "1")), message.deliveries)
+        attempt = _attempt(message)
         await self.store.update(job_id, state=JobState.RUNNING, attempts=attempt, error=None)
         try:
             result_key = await self._run_with_heartbeat(message, job_id, attempt)
+        except asyncio.CancelledError:
+            # Shielded: the release must land even while this task is being cancelled.
+            await asyncio.shield(self._release(message, job_id, attempt))
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # the runner itself is cancelled, not only its job
+            return
         except UUNetError as err:
             await self._finish(message, job_id, JobState.FAILED, error=str(err))
         except Exception as err:
@@ -125,14 +151,21 @@ class JobRunner:
 
         ctx = JobContext(job_id, dict(message.fields), attempt, progress)
         beat = asyncio.create_task(self._heartbeat(message.msg_id))
+        self._job = asyncio.ensure_future(self.handler(ctx))
         try:
-            return await asyncio.wait_for(self.handler(ctx), self.options.job_timeout_s)
+            return await asyncio.wait_for(self._job, self.options.job_timeout_s)
         except TimeoutError as err:
             raise UUNetError(f"job timed out after {self.options.job_timeout_s:.0f} s") from err
         finally:
+            self._job = None
             beat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await beat
+
+    async def _release(self, message: QueueMessage, job_id: str, attempt: int) -> None:
+        await self.queue.release(message, {"attempt": str(attempt)})
+        await self.store.update(job_id, state=JobState.QUEUED, progress=0.0, error=None)
+        log.warning("job %s handed back to the stream (worker stopping)", job_id)
 
     async def _heartbeat(self, msg_id: str) -> None:
         while True:
@@ -173,3 +206,8 @@ class JobRunner:
                 await self.on_terminal(status)
             except Exception:
                 log.exception("on_terminal failed for job %s", job_id)
+
+
+def _attempt(message: QueueMessage) -> int:
+    """Which attempt this delivery is: the retry counter in the fields, or the redeliveries."""
+    return max(int(message.fields.get("attempt", "1")), message.deliveries)

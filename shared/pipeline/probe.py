@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shared.pipeline.api import ClipInfo, Limits
+from shared.pipeline.types import ClipInfo, Limits
 from shared.video.decode import probe
 
 

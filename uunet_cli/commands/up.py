@@ -10,15 +10,21 @@ from pathlib import Path
 from types import FrameType
 
 from shared.domain.errors import ConfigError
+from uunet_cli.stackready import wait_ready
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "up",
         help="run redis-server, S3, both APIs (REST+gRPC) and their workers on 127.0.0.1",
+        description="Run the whole stack on this machine, every listener on 127.0.0.1, until "
+        "Ctrl-C or SIGTERM; DIR/dev.json says where everything is once it is ready.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--dev", action="store_true", help="dev profile: make and reuse dev secrets")
+    p.add_argument("--wait-ready", action="store_true",
+                   help="start nothing: wait until the stack another `uunet up` runs in "
+                   "--state-dir is ready, then exit (0 ready, 2 not ready within --timeout)")  # fmt: skip
     p.add_argument(
         "--state-dir", type=Path, default=Path(".uunet-dev"), help="secrets, logs, dev.json"
     )
@@ -29,6 +35,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.wait_ready:
+        wait_ready(args.state_dir, args.timeout)
+        print(f"uunet up: the stack in {args.state_dir} is ready", file=sys.stderr)
+        return 0
     from shared.devstack.stack import DevStack
     from uunet_cli.devsecrets import prepare_secrets
 
