@@ -9,7 +9,11 @@ The chain, one concept per module:
 - ``lattice`` and ``qim``: the watermark channel, dither modulation of smooth cell projections on
   the luma plane, on a lattice of square cells anchored at the frame origin;
 - ``embed`` and ``extract``: a track's codeword bits into frames, and back from a re-encoded clip;
+- ``evidence`` and ``llr_model``: how much each observation counts (analytic, or a learned
+  calibration fitted on synthetic scenes through real libx264);
 - ``carrier``: the whole chain for one track (face -> bits, soft bits -> face).
+
+Format, figures and limits: ``docs/PAYLOAD.md``.
 
 No module here imports the video pipeline; it works on numpy frames and boxes.
 """
