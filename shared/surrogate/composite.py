@@ -83,7 +83,7 @@ def _upsample(
     """The part ``window`` of ``cv2.resize(small, full size)``, computed for that part only."""
     y0, y1, x0, x1 = window
     sx, sy = f[1], f[0]  # small / full, mapping pixel centres as cv2.resize does
-    m = np.float32([[sx, 0, (x0 + 0.5) * sx - 0.5], [0, sy, (y0 + 0.5) * sy - 0.5]])
+    m = np.array([[sx, 0, (x0 + 0.5) * sx - 0.5], [0, sy, (y0 + 0.5) * sy - 0.5]], np.float32)
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
     return cv2.warpAffine(
         small, m, (x1 - x0, y1 - y0), flags=flags, borderMode=cv2.BORDER_REPLICATE
