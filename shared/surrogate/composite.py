@@ -160,16 +160,14 @@ def add_grain(image: np.ndarray, target: np.ndarray, mask: np.ndarray, strength:
     return np.clip(out, 0, 255, out=out)
 
 
-def _plane(lum: np.ndarray, sel: np.ndarray) -> np.ndarray:
-    """Least-squares plane a + b x + c y through lum[sel], evaluated over the whole region."""
-    h, w = lum.shape
+MATCH_SAMPLES = 2048  # pixels the colour statistics are taken on (a sample is as good as all)
+
+
+def _samples(sel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns of at most MATCH_SAMPLES evenly spread pixels of ``sel``."""
     ys, xs = np.nonzero(sel)
-    if len(xs) < 8:
-        return np.full_like(lum, float(lum[sel].mean()) if sel.any() else 0.0)
-    a = np.stack([np.ones_like(xs), xs, ys], 1).astype(np.float64)
-    coef, *_ = np.linalg.lstsq(a, lum[ys, xs].astype(np.float64), rcond=None)
-    gy, gx = np.mgrid[0:h, 0:w]
-    return (coef[0] + coef[1] * gx + coef[2] * gy).astype(np.float32)
+    step = max(1, len(xs) // MATCH_SAMPLES)
+    return ys[::step], xs[::step]
 
 
 def match_colour(donor: np.ndarray, target: np.ndarray, mask: np.ndarray, light: bool = True,
@@ -179,23 +177,31 @@ def match_colour(donor: np.ndarray, target: np.ndarray, mask: np.ndarray, light:
     With ``light``, the luminance plane (the light's direction) is swapped too: the donor keeps
     its own shading details, the target lends only its overall gradient, which carries no identity.
     """
-    sel = mask > 0.5
-    if sel.sum() < 16:
+    ys, xs = _samples(mask > 0.5)
+    if len(xs) < 16:
         return donor
     d_lab = cv2.cvtColor(donor / 255.0, cv2.COLOR_RGB2LAB)
     t_lab = cv2.cvtColor(target.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
-    for c in range(3):
-        d, t = d_lab[..., c], t_lab[..., c]
-        if c == 0 and light:
-            pd, pt = _plane(d, sel), _plane(t, sel)
-            rd, rt = d - pd, t - pt
-            gain = float(rt[sel].std()) / max(float(rd[sel].std()), 1e-3)
-            d_lab[..., 0] = pt + rd * min(max(gain, contrast[0]), contrast[1])
-        else:
-            gain = float(t[sel].std()) / max(float(d[sel].std()), 1e-3)
-            d_lab[..., c] = (d - float(d[sel].mean())) * min(max(gain, 0.5), 2.0) + float(
-                t[sel].mean()
-            )
+    d_s, t_s = d_lab[ys, xs].astype(np.float64), t_lab[ys, xs].astype(np.float64)  # [n,3]
+    first = 0
+    if light:  # least-squares planes a + b x + c y through both luminances
+        a = np.column_stack([np.ones(len(xs)), xs, ys])
+        coef = np.linalg.lstsq(a, np.column_stack([d_s[:, 0], t_s[:, 0]]), rcond=None)[0]
+        res_std = (np.column_stack([d_s[:, 0], t_s[:, 0]]) - a @ coef).std(0)
+        gain = min(max(float(res_std[1]) / max(float(res_std[0]), 1e-3), contrast[0]), contrast[1])
+        c = coef[:, 1] - gain * coef[:, 0]  # target plane + gain * (donor - donor plane)
+        h, w = mask.shape
+        plane = (
+            c[0]
+            + c[1] * np.arange(w, dtype=np.float32)[None]
+            + c[2] * np.arange(h, dtype=np.float32)[:, None]
+        )
+        d_lab[..., 0] = d_lab[..., 0] * gain + plane
+        first = 1
+    d_mean, t_mean = d_s.mean(0), t_s.mean(0)
+    gains = np.clip(t_s.std(0) / np.maximum(d_s.std(0), 1e-3), 0.5, 2.0)
+    for ch in range(first, 3):
+        d_lab[..., ch] = (d_lab[..., ch] - float(d_mean[ch])) * float(gains[ch]) + float(t_mean[ch])
     out = cv2.cvtColor(d_lab, cv2.COLOR_LAB2RGB) * 255.0
     return np.clip(out, 0, 255, out=out)
 
