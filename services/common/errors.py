@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import grpc
+import redis.exceptions
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -15,6 +16,7 @@ from shared.domain.errors import (
     LimitExceededError,
     NotFoundError,
     TamperedError,
+    UnavailableError,
     UUNetError,
     WrongKeyError,
 )
@@ -44,8 +46,18 @@ _TABLE: tuple[tuple[type[UUNetError], int, grpc.StatusCode], ...] = (
     (WrongKeyError, 422, grpc.StatusCode.FAILED_PRECONDITION),
     (NotFoundError, 404, grpc.StatusCode.NOT_FOUND),
     (AuthError, 401, grpc.StatusCode.UNAUTHENTICATED),
+    (UnavailableError, 503, grpc.StatusCode.UNAVAILABLE),
     (ConfigError, 503, grpc.StatusCode.UNAVAILABLE),
 )
+# Seconds a client is told to wait when a dependency (S3, Redis) is down.
+UNAVAILABLE_RETRY_AFTER_S = 5
+# Redis failures that mean "down for now" (the client already retried for ~15 s).
+REDIS_OUTAGES = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
+
+def store_unavailable() -> UnavailableError:
+    """What a caller sees when Redis stays unreachable past the client's own retries."""
+    return UnavailableError("the job store is unavailable; try again shortly")
 
 
 def without_paths(err: UUNetError, paths: dict[str, str]) -> UUNetError:
@@ -90,8 +102,18 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = {}
         if isinstance(err, RateLimitedError):
             headers["Retry-After"] = str(err.retry_after_s)
+        if isinstance(err, UnavailableError):
+            headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER_S)
         if isinstance(err, AuthError):
             headers["WWW-Authenticate"] = "ApiKey"
         return JSONResponse(status_code=status, content={"detail": str(err)}, headers=headers)
 
+    async def _redis_down(request: Request, err: Exception) -> JSONResponse:
+        log.warning(
+            "%s %s -> 503 (Redis: %s)", request.method, request.url.path, type(err).__name__
+        )
+        return await _handle(request, store_unavailable())
+
     app.add_exception_handler(UUNetError, _handle)
+    for cls in REDIS_OUTAGES:
+        app.add_exception_handler(cls, _redis_down)

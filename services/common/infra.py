@@ -12,6 +12,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
 
 from services.common.http import ReadinessCheck
 from services.common.settings import ServiceSettings
@@ -54,9 +56,23 @@ def s3_config(settings: ServiceSettings) -> S3Config:
     )
 
 
+def redis_client(url: str) -> Redis:
+    """A client that rides out a Redis restart: commands retry for ~15 s on a lost connection
+    (a repeat is harmless: a duplicate stream entry runs once, jobs being idempotent per id),
+    and no socket waits for ever."""
+    retry = Retry(ExponentialWithJitterBackoff(cap=2.0, base=0.1), retries=10)
+    return Redis.from_url(
+        url,
+        retry=retry,
+        socket_connect_timeout=5,
+        socket_timeout=30,  # above the queue's longest blocking read
+        health_check_interval=30,
+    )
+
+
 def build_infra(settings: ServiceSettings, key_prefix: str = "uunet:") -> Infra:
     """Redis client, stream queue (``settings.stream``/``group``), job store and object store."""
-    redis = Redis.from_url(settings.secret("redis_url"))
+    redis = redis_client(settings.secret("redis_url"))
     return Infra(
         redis=redis,
         queue=RedisStreamQueue(redis, settings.stream, settings.group),

@@ -42,6 +42,9 @@ class FakeQueue:
     async def touch(self, consumer: str, msg_id: str) -> None:
         return None
 
+    async def keep_alive(self, consumer: str, ttl_ms: int) -> None:
+        return None
+
     async def reclaim(self, consumer: str, min_idle_ms: int, count: int = 10) -> list[QueueMessage]:
         return []
 
@@ -53,6 +56,9 @@ class FakeQueue:
 
     async def lag(self) -> int:
         return len(self.messages)
+
+
+FROZEN_WHEN_ENDED = frozenset({"state", "progress", "error", "attempts"})
 
 
 class FakeJobStore:
@@ -67,9 +73,16 @@ class FakeJobStore:
         return None if job is None else dataclasses.replace(job, extra=dict(job.extra))
 
     async def update(self, job_id: str, **changes: Any) -> JobStatus:
+        if self.jobs[job_id].state.terminal:  # end states are final, as in the Redis store
+            changes = {k: v for k, v in changes.items() if k not in FROZEN_WHEN_ENDED}
         job = dataclasses.replace(self.jobs[job_id], **changes, updated_at=time.time())
         self.jobs[job_id] = job
         return job
+
+    async def update_active(self, job_id: str, **changes: Any) -> JobStatus | None:
+        if self.jobs[job_id].state.terminal:
+            return None
+        return await self.update(job_id, **changes)
 
 
 class FakeObjectStore:

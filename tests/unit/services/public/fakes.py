@@ -84,6 +84,8 @@ class FakeJobStore:
         if job_id not in self.jobs:
             raise NotFoundError(f"no job {job_id}")
         current = self.jobs[job_id]
+        if current.state.terminal:  # like the Redis store: end states are final
+            changes = {k: v for k, v in changes.items() if k not in FROZEN_WHEN_ENDED}
         extra = dict(current.extra)
         plain: dict[str, Any] = {}
         defaults = {f.name: f.default for f in dataclasses.fields(JobStatus)}
@@ -101,6 +103,14 @@ class FakeJobStore:
             updated_at=time.time(),
         )
         return dataclasses.replace(self.jobs[job_id])
+
+    async def update_active(self, job_id: str, **changes: object) -> JobStatus | None:
+        if job_id in self.jobs and self.jobs[job_id].state.terminal:
+            return None
+        return await self.update(job_id, **changes)
+
+
+FROZEN_WHEN_ENDED = frozenset({"state", "progress", "error", "attempts"})
 
 
 class FakeQueue:
@@ -138,6 +148,9 @@ class FakeQueue:
         self.acked.append(msg_id)
 
     async def touch(self, consumer: str, msg_id: str) -> None:
+        return None
+
+    async def keep_alive(self, consumer: str, ttl_ms: int) -> None:
         return None
 
     async def reclaim(self, consumer: str, min_idle_ms: int, count: int = 10) -> list[QueueMessage]:
