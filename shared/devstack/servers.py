@@ -1,11 +1,14 @@
 """Start and stop real ``redis-server`` and SeaweedFS (``weed mini``, S3 API) on 127.0.0.1.
 
 Used by the test fixtures and by ``uunet up``. Every server binds loopback only, gets fresh free
-ports and a fresh data directory, and is stopped (process group killed) by :meth:`stop`.
+ports and a fresh data directory, and is stopped (process group killed) by :meth:`stop`. On Linux
+every child also dies with the process that started it, even one killed by SIGKILL
+(``PR_SET_PDEATHSIG``), so nothing is left behind.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import os
@@ -18,6 +21,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,7 +89,8 @@ class ManagedProcess:
 def spawn(
     name: str, argv: list[str], log_dir: Path, env: dict[str, str] | None = None
 ) -> ManagedProcess:
-    """Start ``argv`` in a new session with stdout/stderr to ``log_dir/name.log``."""
+    """Start ``argv`` in a new session with stdout/stderr to ``log_dir/name.log``; the child is
+    killed when the calling thread's process dies (call it from a long-lived thread)."""
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}.log"
     with log_path.open("ab") as out:
@@ -94,10 +99,29 @@ def spawn(
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            start_new_session=True,
+            start_new_session=True,  # Ctrl-C reaches only us; we stop the children in order
             env={**os.environ, **(env or {})},
+            preexec_fn=die_with_parent(),  # only a prctl in the child: safe after fork
         )
     return ManagedProcess(name=name, proc=proc, log_path=log_path)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that makes the child receive SIGKILL when its parent dies (Linux)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    libc = ctypes.CDLL(None, use_errno=True)  # loaded before the fork, not in the child
+    parent = os.getpid()
+
+    def arm() -> None:
+        libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the prctl: follow it now
+            os._exit(1)
+
+    return arm
 
 
 def wait_until(check: object, what: str, proc: ManagedProcess, timeout: float = 30.0) -> None:
@@ -186,6 +210,20 @@ class S3Server:
         wait_until(self._s3_ready, "SeaweedFS S3", self.process, timeout=timeout)
         log.info("S3 (SeaweedFS) on %s", self.endpoint)
         return self
+
+    @classmethod
+    def keeping(cls, data_dir: Path) -> S3Server:
+        """A server whose credentials (and data) persist in ``data_dir`` across restarts."""
+        saved = data_dir / "credentials.json"
+        if saved.exists():
+            creds = json.loads(saved.read_text())
+            return cls(data_dir, creds["access_key"], creds["secret_key"])
+        server = cls(data_dir)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(saved, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump({"access_key": server.access_key, "secret_key": server.secret_key}, fh)
+        return server
 
     def _identities(self) -> dict[str, object]:
         creds = [{"accessKey": self.access_key, "secretKey": self.secret_key}]

@@ -8,20 +8,32 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from shared.domain.errors import ConfigError
+
+if TYPE_CHECKING:
+    from shared.devstack.stack import DevStack
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "up",
         help="run redis-server, S3, both APIs (REST+gRPC) and their workers on 127.0.0.1",
+        description="Start the stack and keep it running: a process that exits is restarted "
+        "with backoff; the stack stops on Ctrl-C/SIGTERM, or when one process exits 5 times in "
+        "a minute. Every process it starts dies with it, even if it is killed by SIGKILL.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--dev", action="store_true", help="dev profile: make and reuse dev secrets")
+    p.add_argument("--dev", action="store_true",
+                   help="dev profile: make and reuse dev secrets; server data fresh each start")  # fmt: skip
     p.add_argument(
         "--state-dir", type=Path, default=Path(".uunet-dev"), help="secrets, logs, dev.json"
     )
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help="keep Redis (AOF) and S3 data here across restarts (a small one-machine "
+                   "deployment: queued jobs and results survive); also holds secrets and logs, "
+                   "instead of --state-dir")  # fmt: skip
     p.add_argument("--device", default="cpu", help="torch device of the workers")
     p.add_argument("--checkpoint", type=Path, default=None, help="weights (default: shipped)")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for readiness")
@@ -29,11 +41,28 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from shared.devstack.stack import DevStack
     from uunet_cli.devsecrets import prepare_secrets
 
-    if not args.dev:
-        raise ConfigError("only the dev profile runs here: pass --dev (production: see DEPLOY.md)")
+    if not args.dev and args.data_dir is None:
+        raise ConfigError(
+            "pass --dev (throwaway data) or --data-dir DIR (data kept across restarts); "
+            "multi-host production: see DEPLOY.md"
+        )
+    state_dir = args.data_dir or args.state_dir
+    stop = _stop_on_signals()
+    stack = _make_stack(args, state_dir)
+    try:
+        info = stack.start(prepare_secrets(state_dir, args.checkpoint))
+        _print_ready(state_dir, info, persistent=args.data_dir is not None)
+        while not stop.wait(0.5):
+            stack.supervise()  # restarts what exited; raises when one keeps crashing
+    finally:
+        stack.stop()
+    print("uunet up: stopped", file=sys.stderr)
+    return 0
+
+
+def _stop_on_signals() -> threading.Event:
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -41,18 +70,29 @@ def run(args: argparse.Namespace) -> int:
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, on_signal)
-    stack = DevStack(args.state_dir, args.device, args.checkpoint, args.timeout)
-    try:
-        info = stack.start(prepare_secrets(args.state_dir, args.checkpoint))
-        print(f"uunet up: ready; wrote {args.state_dir / 'dev.json'}", file=sys.stderr)
-        for name in ("public_url", "private_url", "public_grpc", "private_grpc"):
-            print(f"  {name:12s} {info[name]}", file=sys.stderr)
-        print("  Ctrl-C stops everything", file=sys.stderr)
-        while not stop.wait(1.0):
-            dead = stack.first_dead()
-            if dead:
-                raise ConfigError(f"{dead} exited; see {stack.log_dir}")
-    finally:
-        stack.stop()
-    print("uunet up: stopped", file=sys.stderr)
-    return 0
+    return stop
+
+
+def _make_stack(args: argparse.Namespace, state_dir: Path) -> DevStack:
+    from shared.devstack.stack import DevStack
+
+    def report(line: str) -> None:
+        print(f"uunet up: {line}", file=sys.stderr, flush=True)
+
+    return DevStack(
+        state_dir,
+        args.device,
+        args.checkpoint,
+        args.timeout,
+        persistent=args.data_dir is not None,
+        report=report,
+    )
+
+
+def _print_ready(state_dir: Path, info: dict[str, str], persistent: bool) -> None:
+    print(f"uunet up: ready; wrote {state_dir / 'dev.json'}", file=sys.stderr)
+    for name in ("public_url", "private_url", "public_grpc", "private_grpc"):
+        print(f"  {name:12s} {info[name]}", file=sys.stderr)
+    if persistent:
+        print(f"  data kept in {state_dir} (Redis AOF, S3)", file=sys.stderr)
+    print("  Ctrl-C stops everything", file=sys.stderr, flush=True)

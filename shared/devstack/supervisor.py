@@ -1,0 +1,114 @@
+"""Keep the processes of ``uunet up`` running: restart what exits, with backoff; stop on a crash loop.
+
+Each exit is reported once, in one line (what exited, how, when it restarts). A process that exits
+``max_crashes`` times within ``window_s`` is not restarted again: :meth:`Supervisor.check` raises
+``CrashLoopError`` naming it, its last exit status and its log, and the caller stops the stack.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from shared.devstack.servers import ManagedProcess
+from shared.domain.errors import ConfigError, UUNetError
+
+log = logging.getLogger(__name__)
+
+
+class CrashLoopError(ConfigError):
+    """A supervised process keeps exiting; restarting it again would not help."""
+
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    """When to restart, and when to give up."""
+
+    max_crashes: int = 5  # exits within window_s that make the supervisor give up
+    window_s: float = 60.0
+    first_delay_s: float = 0.5  # doubled after each exit in the window
+    max_delay_s: float = 10.0
+
+
+@dataclass
+class _Child:
+    name: str
+    start: Callable[[], ManagedProcess]
+    process: ManagedProcess
+    exits: deque[float] = field(default_factory=deque)
+    restart_at: float | None = None
+    last_exit: str = ""
+
+
+def describe_exit(returncode: int | None) -> str:
+    """``killed by SIGKILL`` / ``exit code 1``."""
+    if returncode is not None and returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exit code {returncode}"
+
+
+class Supervisor:
+    """Children in start order; :meth:`check` (called every fraction of a second) restarts them."""
+
+    def __init__(
+        self, policy: RestartPolicy | None = None, report: Callable[[str], None] = log.warning
+    ) -> None:
+        self.policy = policy or RestartPolicy()
+        self.report = report
+        self.children: list[_Child] = []
+
+    def add(self, name: str, start: Callable[[], ManagedProcess]) -> ManagedProcess:
+        """Start a child now and keep it running."""
+        process = start()
+        self.children.append(_Child(name, start, process))
+        return process
+
+    def first_dead(self) -> str | None:
+        """Name of a child that has exited and is not yet restarted, if any."""
+        return next((c.name for c in self.children if not c.process.alive()), None)
+
+    def check(self) -> None:
+        """Restart children that exited (after their backoff); CrashLoopError on a crash loop."""
+        now = time.monotonic()
+        for child in self.children:
+            if child.restart_at is not None:
+                if now >= child.restart_at:
+                    self._restart(child)
+            elif not child.process.alive():
+                self._exited(child, now, describe_exit(child.process.proc.returncode))
+
+    def _exited(self, child: _Child, now: float, how: str) -> None:
+        policy = self.policy
+        child.exits.append(now)
+        while child.exits and child.exits[0] < now - policy.window_s:
+            child.exits.popleft()
+        child.last_exit = how
+        if len(child.exits) >= policy.max_crashes:
+            raise CrashLoopError(
+                f"{child.name} exited {len(child.exits)} times in {policy.window_s:.0f} s "
+                f"(last: {how}); not restarting it; see {child.process.log_path}"
+            )
+        delay = min(policy.max_delay_s, policy.first_delay_s * 2 ** (len(child.exits) - 1))
+        self.report(f"{child.name} exited ({how}); restarting it in {delay:.1f} s")
+        child.restart_at = now + delay
+
+    def _restart(self, child: _Child) -> None:
+        child.restart_at = None
+        try:
+            child.process = child.start()
+        except UUNetError as err:  # it did not come up: counts as another exit
+            self._exited(child, time.monotonic(), f"restart failed: {err}")
+            return
+        log.info("%s restarted", child.name)
+
+    def stop(self) -> None:
+        """Stop every child, last started first."""
+        for child in reversed(self.children):
+            child.process.stop()
