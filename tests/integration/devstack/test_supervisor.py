@@ -52,7 +52,9 @@ def test_a_child_that_keeps_crashing_stops_the_supervisor_with_the_reason(tmp_pa
     with pytest.raises(CrashLoopError) as info:
         _check_until(sup, lambda: False, timeout=30)
     assert str(info.value).startswith("crasher exited 3 times in 30 s (last: exit code 3)")
-    assert len(lines) == 2 and all(line.startswith("crasher exited (exit code 3)") for line in lines)
+    assert len(lines) == 2 and all(
+        line.startswith("crasher exited (exit code 3)") for line in lines
+    )
     sup.stop()
 
 
