@@ -45,7 +45,7 @@ class S3Config:
     public_endpoint: str | None = None
     public_secure: bool | None = None
     connect_timeout_s: float = 5.0
-    read_timeout_s: float = 120.0
+    read_timeout_s: float = 30.0
 
 
 class S3ObjectStore:
@@ -67,8 +67,11 @@ class S3ObjectStore:
             maxsize=10,
             cert_reqs="CERT_REQUIRED",
             ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),
-            # Two quick retries (~0.6 s), not the SDK's five: an outage must surface fast.
-            retries=urllib3.Retry(total=2, backoff_factor=0.2, status_forcelist=[502, 503, 504]),
+            # Two quick retries of a failed connection (~0.6 s), none of a read that timed out
+            # (the SDK: five, and 5-minute timeouts): an outage must surface in seconds.
+            retries=urllib3.Retry(
+                total=2, read=0, backoff_factor=0.2, status_forcelist=[502, 503, 504]
+            ),
         )
         return Minio(
             endpoint, c.access_key, c.secret_key, secure=secure, region=c.region, http_client=http
