@@ -32,6 +32,10 @@ class RateLimitedError(UUNetError):
         self.retry_after_s = retry_after_s
 
 
+class UploadTooSlowError(UUNetError):
+    """The client sends its upload too slowly (a slow-drip client holding a connection)."""
+
+
 # Most specific first: LimitExceededError is a BadInputError.
 class NotReadyError(UUNetError):
     """The resource exists but is not in the needed state yet (e.g. a job without a result)."""
@@ -40,6 +44,7 @@ class NotReadyError(UUNetError):
 _TABLE: tuple[tuple[type[UUNetError], int, grpc.StatusCode], ...] = (
     (RateLimitedError, 429, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (NotReadyError, 409, grpc.StatusCode.FAILED_PRECONDITION),
+    (UploadTooSlowError, 408, grpc.StatusCode.DEADLINE_EXCEEDED),
     (LimitExceededError, 413, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (BadInputError, 422, grpc.StatusCode.INVALID_ARGUMENT),
     (TamperedError, 422, grpc.StatusCode.INVALID_ARGUMENT),

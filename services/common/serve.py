@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from grpc_health.v1 import _async as health_aio
 
 from services.common.grpc_server import mark_not_serving, mark_serving
+from services.common.http_protocol import head_timeout_protocol
 from services.common.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ class ServeOptions:
     grpc_port: int = 50051
     grace_s: float = 5.0
     log_level: str = "info"
+    head_timeout_s: float = 10.0  # a request head (line + headers) must arrive within this
 
     @classmethod
     def from_settings(cls, settings: ServiceSettings) -> ServeOptions:
@@ -42,6 +44,7 @@ class ServeOptions:
             http_port=settings.http_port,
             grpc_port=settings.grpc_port,
             log_level=settings.log_level,
+            head_timeout_s=settings.http_head_timeout_s,
         )
 
 
@@ -78,6 +81,7 @@ class ApiServer:
             log_level=opts.log_level.lower(),
             access_log=False,  # the metrics middleware counts requests; logs stay free of ids
             lifespan="off",
+            http=head_timeout_protocol(opts.head_timeout_s),
         )
         self._uvicorn = _QuietUvicorn(config)
         self._task: asyncio.Task[None] | None = None

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.common.uploads import UploadPace
 from shared.domain.errors import ConfigError
 
 
@@ -55,6 +56,13 @@ class ServiceSettings(BaseSettings):
     max_retries: int = 3
     visibility_timeout_s: float = 300.0
     log_level: str = "INFO"
+    # Slow clients: a request head must arrive within http_head_timeout_s; an upload body is
+    # cut off (408) after upload_idle_timeout_s without a byte, or when it averages under
+    # upload_min_kib_per_s once upload_grace_s have passed.
+    http_head_timeout_s: float = 10.0
+    upload_idle_timeout_s: float = 30.0
+    upload_min_kib_per_s: int = 16
+    upload_grace_s: float = 10.0
 
     @model_validator(mode="before")
     @classmethod
@@ -85,6 +93,13 @@ class ServiceSettings(BaseSettings):
                     f"{prefix}{name.upper()} (or {prefix}{name.upper()}_FILE) is required"
                 )
         return self
+
+    @property
+    def upload_pace(self) -> UploadPace:
+        """How slow an upload may be before it is cut off."""
+        return UploadPace(
+            self.upload_idle_timeout_s, self.upload_min_kib_per_s * 1024, self.upload_grace_s
+        )
 
     @property
     def max_upload_bytes(self) -> int:

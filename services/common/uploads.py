@@ -7,7 +7,11 @@ before the rest is read; small form fields are kept (capped) in memory.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import logging
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -16,11 +20,71 @@ from python_multipart import MultipartParser
 from python_multipart.multipart import parse_options_header
 from starlette.requests import Request
 
-from shared.domain.errors import BadInputError, LimitExceededError
+from services.common.errors import UploadTooSlowError
+from shared.domain.errors import BadInputError, LimitExceededError, UnavailableError
+
+log = logging.getLogger(__name__)
 
 MAX_FIELD_BYTES = 8192
+MAX_PARTS = 16  # the forms have at most four fields; many tiny parts are an attack
 # Multipart framing around the file (boundaries, part headers, small fields).
 FRAMING_SLACK = 64 * 1024
+
+
+@contextmanager
+def local_storage() -> Iterator[None]:
+    """Turn a failing local disk (full, unwritable temp dir) into a 503 "try again later"; the
+    OS detail goes to the log, never a path to the caller."""
+    try:
+        yield
+    except OSError as err:
+        log.error("upload spool failed: %s", err.strerror or type(err).__name__)
+        raise UnavailableError(
+            "the server has no room for the upload right now; try again later"
+        ) from None
+
+
+@contextmanager
+def spool_file(work_dir: Path | None, prefix: str, name: str) -> Iterator[Path]:
+    """A path in a fresh temp dir under ``work_dir`` for an upload being received; removed after."""
+    with local_storage():
+        spool = tempfile.TemporaryDirectory(prefix=prefix, dir=work_dir)
+    with spool as tmp:
+        yield Path(tmp) / name
+
+
+@dataclass(frozen=True)
+class UploadPace:
+    """How slow an upload may be: no byte for ``idle_s``, or on average fewer than
+    ``min_bytes_per_s`` once ``grace_s`` have passed, and it is cut off with 408."""
+
+    idle_s: float = 30.0
+    min_bytes_per_s: int = 16 * 1024
+    grace_s: float = 10.0
+
+
+async def paced(chunks: AsyncIterator[bytes], pace: UploadPace) -> AsyncIterator[bytes]:
+    """``chunks`` as they come, or UploadTooSlowError once the sender is slower than ``pace``."""
+    loop = asyncio.get_running_loop()
+    started, received = loop.time(), 0
+    source = aiter(chunks)
+    while True:
+        try:
+            chunk = await asyncio.wait_for(anext(source), pace.idle_s)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise UploadTooSlowError(
+                f"upload stalled: nothing received for {pace.idle_s:.0f} s"
+            ) from None
+        received += len(chunk)
+        elapsed = loop.time() - started
+        if elapsed > pace.grace_s and received < pace.min_bytes_per_s * elapsed:
+            raise UploadTooSlowError(
+                f"upload too slow: under {pace.min_bytes_per_s // 1024} KiB/s after "
+                f"{pace.grace_s:.0f} s"
+            )
+        yield chunk
 
 
 def too_large(max_bytes: int) -> LimitExceededError:
@@ -28,11 +92,14 @@ def too_large(max_bytes: int) -> LimitExceededError:
     return LimitExceededError(f"upload exceeds the size limit of {max_bytes // (1024 * 1024)} MiB")
 
 
-async def spool_chunks(chunks: AsyncIterator[bytes], dest: Path, max_bytes: int) -> int:
-    """Write ``chunks`` to ``dest``; LimitExceededError once over ``max_bytes``. Returns the size."""
+async def spool_chunks(
+    chunks: AsyncIterator[bytes], dest: Path, max_bytes: int, pace: UploadPace | None = None
+) -> int:
+    """Write ``chunks`` to ``dest``; LimitExceededError once over ``max_bytes``, UploadTooSlowError
+    when slower than ``pace``. Returns the size."""
     size = 0
-    with dest.open("wb") as fh:
-        async for chunk in chunks:
+    with local_storage(), dest.open("wb") as fh:
+        async for chunk in paced(chunks, pace or UploadPace()):
             size += len(chunk)
             if size > max_bytes:
                 raise too_large(max_bytes)
@@ -63,6 +130,7 @@ class _Parts:
         self._headers: dict[bytes, bytes] = {}
         self._name = ""
         self._value = bytearray()
+        self._parts = 0
 
     def callbacks(self) -> dict[str, object]:
         return {
@@ -76,10 +144,14 @@ class _Parts:
         }
 
     def _add(self, attr: str, data: bytes) -> None:
+        # python-multipart bounds each part's headers (8 lines of 4 KiB at most).
         setattr(self, attr, getattr(self, attr) + bytes(data))
 
     def _part_begin(self) -> None:
         self._headers, self._name, self._value = {}, "", bytearray()
+        self._parts += 1
+        if self._parts > MAX_PARTS:
+            raise BadInputError(f"too many form parts (at most {MAX_PARTS})")
 
     def _header_end(self) -> None:
         self._headers[self._header_name.lower()] = self._header_value
@@ -89,6 +161,8 @@ class _Parts:
         _, params = parse_options_header(self._headers.get(b"content-disposition", b""))
         self._name = params.get(b"name", b"").decode("utf-8", "replace")
         if self._name == self.file_field:
+            if self.out.found_file:
+                raise BadInputError(f"more than one {self.file_field!r} file part")
             self.out.found_file = True
             raw = params.get(b"filename")
             self.out.filename = raw.decode("utf-8", "replace") if raw else None
@@ -110,9 +184,10 @@ class _Parts:
 
 
 async def receive_multipart(
-    request: Request, file_field: str, dest: Path, max_bytes: int
+    request: Request, file_field: str, dest: Path, max_bytes: int, pace: UploadPace | None = None
 ) -> MultipartUpload:
-    """Stream the request's multipart body, writing part ``file_field`` to ``dest``."""
+    """Stream the request's multipart body, writing part ``file_field`` to ``dest``; 413 over
+    ``max_bytes``, 408 when slower than ``pace``, 422 for a malformed or abusive body."""
     ctype, params = parse_options_header(request.headers.get("content-type", ""))
     boundary = params.get(b"boundary")
     if ctype != b"multipart/form-data" or not boundary:
@@ -120,14 +195,14 @@ async def receive_multipart(
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes + FRAMING_SLACK:
         raise too_large(max_bytes)  # refuse before reading a byte
-    with dest.open("wb") as fh:
+    with local_storage(), dest.open("wb") as fh:
         parts = _Parts(file_field, fh, max_bytes)
         parser = MultipartParser(boundary, parts.callbacks())  # type: ignore[arg-type]
         try:
-            async for chunk in request.stream():
+            async for chunk in paced(request.stream(), pace or UploadPace()):
                 parser.write(chunk)
             parser.finalize()
-        except (BadInputError, LimitExceededError):
+        except (BadInputError, LimitExceededError, UploadTooSlowError, OSError):
             raise
         except Exception as err:  # python-multipart raises its own parse errors
             raise BadInputError(f"malformed multipart body: {err}") from None

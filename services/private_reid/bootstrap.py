@@ -140,6 +140,7 @@ def build_api(settings: PrivateSettings, adapters: Adapters, verify: ClipVerifie
         work_dir=settings.work_dir,
         result_redirect=settings.result_redirect,
         presign_expiry_s=settings.presign_expiry_s,
+        pace=settings.upload_pace,
     )
     app = build_app(desk, rest, registry, adapters.readiness)
     servicer = grpc_api.ReidServicer(
@@ -148,6 +149,7 @@ def build_api(settings: PrivateSettings, adapters: Adapters, verify: ClipVerifie
             settings.max_upload_bytes,
             settings.work_dir,
             watch_timeout_s=settings.job_timeout_s + 300,
+            pace=settings.upload_pace,
         ),
     )
     names = [grpc_api.SERVICE_NAME]

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import tempfile
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
 
 from services.common.errors import grpc_status_for
 from services.common.grpc_handlers import aborting_on_domain_errors, job_message
-from services.common.uploads import spool_chunks
+from services.common.uploads import UploadPace, spool_chunks, spool_file
 from services.private_reid.auth import Forbidden, Principal
 from services.private_reid.desk import Desk, NotReady, SubmitRequest
 from shared.domain.errors import BadInputError, LimitExceededError, UUNetError
@@ -51,6 +50,7 @@ class GrpcOptions:
     work_dir: Path | None = None
     watch_interval_s: float = 0.5
     watch_timeout_s: float = 3900.0  # a little over the job timeout: a watch never hangs forever
+    pace: UploadPace = field(default_factory=UploadPace)
 
 
 class ReidServicer(reid_pb2_grpc.ReidServiceServicer):
@@ -72,11 +72,15 @@ class ReidServicer(reid_pb2_grpc.ReidServiceServicer):
         context: grpc.aio.ServicerContext,
     ) -> reid_pb2.SubmitReconstructionResponse:
         principal = await self._principal(context, "submit")  # before a single chunk is read
-        with tempfile.TemporaryDirectory(prefix="uunet-reid-", dir=self.options.work_dir) as tmp:
-            path = Path(tmp) / "upload.mp4"
+        with spool_file(self.options.work_dir, "uunet-reid-", "upload.mp4") as path:
             try:
                 meta = await _metadata(request_iterator)
-                await spool_chunks(_chunks(request_iterator), path, self.options.max_upload_bytes)
+                await spool_chunks(
+                    _chunks(request_iterator),
+                    path,
+                    self.options.max_upload_bytes,
+                    self.options.pace,
+                )
             except BadInputError as err:
                 code = "too-large" if isinstance(err, LimitExceededError) else "bad-upload"
                 await self.desk.refuse(principal.subject, "", code, f"submit: {err}")

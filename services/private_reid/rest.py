@@ -7,10 +7,7 @@ domain errors go through the common table (401, 404, 413, 422).
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,7 +16,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
-from services.common.uploads import receive_multipart
+from services.common.uploads import UploadPace, receive_multipart, spool_file
 from services.private_reid.auth import Forbidden, Principal, TokenRejected
 from services.private_reid.desk import Desk, NotReady, SubmitRequest
 from shared.domain.errors import BadInputError, LimitExceededError
@@ -36,6 +33,7 @@ class RestOptions:
     work_dir: Path | None = None
     result_redirect: bool = False
     presign_expiry_s: int = 300
+    pace: UploadPace = field(default_factory=UploadPace)
 
 
 def get_desk(request: Request) -> Desk:
@@ -107,12 +105,6 @@ _MULTIPART_DOC: dict[str, Any] = {
 router = APIRouter(prefix="/v1/reconstructions", tags=["reconstructions"])
 
 
-@contextmanager
-def _spool(work_dir: Path | None) -> Iterator[Path]:
-    with tempfile.TemporaryDirectory(prefix="uunet-reid-", dir=work_dir) as tmp:
-        yield Path(tmp) / "upload.mp4"
-
-
 async def _principal(desk: Desk, creds: Any, request: Request, what: str) -> Principal:
     return await desk.authenticate(_authorization(creds, request), what)
 
@@ -123,9 +115,11 @@ async def post_reconstruction(
 ) -> JobCreated:
     """Upload a de-identified clip with a case reference and queue its reconstruction."""
     principal = await _principal(desk, creds, request, "submit")
-    with _spool(options.work_dir) as path:
+    with spool_file(options.work_dir, "uunet-reid-", "upload.mp4") as path:
         try:
-            form = await receive_multipart(request, "file", path, options.max_upload_bytes)
+            form = await receive_multipart(
+                request, "file", path, options.max_upload_bytes, options.pace
+            )
         except BadInputError as err:
             code = "too-large" if isinstance(err, LimitExceededError) else "bad-upload"
             await desk.refuse(principal.subject, "", code, f"submit: {err}")

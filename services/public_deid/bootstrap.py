@@ -139,6 +139,7 @@ def deid_jobs(settings: PublicSettings, adapters: Adapters, probe: Probe | None)
         probe=probe,
         presign_expiry_s=settings.presign_expiry_s,
         work_dir=settings.work_dir,
+        pace=settings.upload_pace,
     )
 
 

@@ -11,14 +11,13 @@ import asyncio
 import contextlib
 import json
 import logging
-import tempfile
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from services.common.errors import NotReadyError, without_paths
-from services.common.uploads import too_large
+from services.common.uploads import UploadPace, spool_file, too_large
 from services.public_deid.auth import Vendor
 from shared.domain.errors import BadInputError, NotFoundError, UUNetError
 from shared.domain.jobs import JobState, JobStatus
@@ -60,12 +59,13 @@ class DeidJobs:
     probe: Probe | None = None
     presign_expiry_s: int = 900
     work_dir: Path | None = None
+    pace: UploadPace = field(default_factory=UploadPace)
 
     @contextlib.contextmanager
     def spool_path(self) -> Iterator[Path]:
         """A temp file path for an upload being received; removed afterwards."""
-        with tempfile.TemporaryDirectory(dir=self.work_dir, prefix="uunet-up-") as tmp:
-            yield Path(tmp) / "clip"
+        with spool_file(self.work_dir, "uunet-up-", "clip") as path:
+            yield path
 
     async def submit_file(self, vendor: Vendor, request: ClipRequest, path: Path) -> str:
         """Validate a spooled clip, put it in S3 and queue it; returns the job id."""

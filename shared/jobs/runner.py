@@ -229,7 +229,7 @@ class JobRunner:
             await self.queue.ack(message.msg_id)
             await self.store.update_active(job_id, state=JobState.QUEUED, error=None)
             return
-        reason = f"internal error after {attempt} attempts ({type(err).__name__})"
+        reason = f"internal error after {attempt} attempts ({_describe(err)})"
         await self.queue.dead_letter(message, reason)
         await self._finish(message, job_id, JobState.FAILED, error=reason, acked=True)
 
@@ -257,3 +257,11 @@ class JobRunner:
                 await self.on_terminal(status)
             except Exception:
                 log.exception("on_terminal failed for job %s", job_id)
+
+
+def _describe(err: Exception) -> str:
+    """The error's type, plus the OS reason for an OSError (disk full, unwritable temp dir); never
+    its message, which may carry server paths."""
+    if isinstance(err, OSError) and err.strerror:
+        return f"{type(err).__name__}: {err.strerror}"
+    return type(err).__name__
