@@ -50,6 +50,7 @@ class Adapters:
     queue: JobQueue
     limiter: RateLimiter
     readiness: Mapping[str, ReadinessCheck] = field(default_factory=dict)
+    quota: RateLimiter | None = None  # jobs per key per day
     on_start: Sequence[Hook] = ()
     on_stop: Sequence[Hook] = ()
 
@@ -72,6 +73,13 @@ def real_adapters(settings: PublicSettings) -> Adapters:
         jobs=infra.jobs,
         queue=infra.queue,
         limiter=RedisRateLimiter(infra.redis, settings.rate_limit_per_minute),
+        quota=RedisRateLimiter(
+            infra.redis,
+            settings.jobs_per_day,
+            prefix="uunet:quota:",
+            window_s=86_400,
+            wording=("daily quota", "jobs per day"),
+        ),
         readiness=infra.readiness(),
         on_start=(prepare,),
         on_stop=(infra.close,),
@@ -102,7 +110,7 @@ def api_keys(settings: PublicSettings) -> ApiKeys:
 
 def build_gate(settings: PublicSettings, adapters: Adapters) -> Gate:
     """API keys plus the submission rate limiter, shared by REST and gRPC."""
-    return Gate(api_keys(settings), adapters.limiter)
+    return Gate(api_keys(settings), adapters.limiter, adapters.quota)
 
 
 def build_app(

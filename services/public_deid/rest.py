@@ -109,7 +109,8 @@ jobs_router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 async def post_clip(request: Request, vendor: SubmitterDep, jobs: JobsDep) -> JobCreated:
     """Upload a clip (multipart field ``file``) and queue its de-identification."""
     with jobs.spool_path() as path:
-        form = await receive_multipart(request, "file", path, jobs.max_bytes, jobs.pace)
+        limit = jobs.max_bytes_for(vendor)
+        form = await receive_multipart(request, "file", path, limit, jobs.pace)
         clip = ClipRequest(
             filename=form.filename or "",
             keep_audio=form.fields.get("keep_audio", "").lower() in ("1", "true", "yes", "on"),

@@ -61,6 +61,11 @@ class DeidJobs:
     work_dir: Path | None = None
     pace: UploadPace = field(default_factory=UploadPace)
 
+    def max_bytes_for(self, vendor: Vendor) -> int:
+        """The upload size limit of ``vendor``: its own if set, never above the service's."""
+        own = vendor.limits.max_upload_mb
+        return self.max_bytes if own is None else min(self.max_bytes, own * 1024 * 1024)
+
     @contextlib.contextmanager
     def spool_path(self) -> Iterator[Path]:
         """A temp file path for an upload being received; removed afterwards."""
@@ -99,10 +104,11 @@ class DeidJobs:
             info = await self.objects.stat(raw_key(upload_id))
         except NotFoundError:
             raise NotReadyError("nothing was uploaded to this upload's URL yet") from None
-        if info.size == 0 or info.size > self.max_bytes:
+        limit = self.max_bytes_for(vendor)
+        if info.size == 0 or info.size > limit:
             await self.objects.delete(raw_key(upload_id))
             await self.objects.delete(pending_key(upload_id))
-            raise too_large(self.max_bytes) if info.size else BadInputError("the upload is empty")
+            raise too_large(limit) if info.size else BadInputError("the upload is empty")
         await self._queue(vendor, upload_id, _request_from(meta))
         await self.objects.delete(pending_key(upload_id))
         return upload_id

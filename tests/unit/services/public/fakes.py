@@ -175,7 +175,8 @@ class MemoryRateLimiter:
         self.per_minute = per_minute
         self.hits: dict[str, int] = {}
 
-    async def hit(self, who: str) -> None:
+    async def hit(self, who: str, limit: int | None = None) -> None:
+        allowed = self.per_minute if limit is None else limit
         self.hits[who] = self.hits.get(who, 0) + 1
-        if self.per_minute and self.hits[who] > self.per_minute:
-            raise RateLimitedError(f"rate limit of {self.per_minute} requests per minute", 42)
+        if allowed and self.hits[who] > allowed:
+            raise RateLimitedError(f"rate limit of {allowed} requests per minute", 42)
