@@ -96,6 +96,17 @@ class JobStore(Protocol):
         """``update`` atomically, only if the job has not ended; None if it had (first end wins)."""
 
 
+class ExpiryIndex(Protocol):
+    """When each job's result is due for deletion: one schedule shared by every worker."""
+
+    async def schedule(self, job_id: str, at: float) -> None: ...
+
+    async def due(self, now: float, limit: int = ...) -> list[str]: ...
+
+    async def claim(self, job_id: str) -> bool:
+        """Take ``job_id`` off the schedule; True only for the one caller that took it."""
+
+
 class KeyStore(Protocol):
     """Named secret or public key material (bytes); never logged."""
 

@@ -36,6 +36,10 @@ class UploadTooSlowError(UUNetError):
     """The client sends its upload too slowly (a slow-drip client holding a connection)."""
 
 
+class ResultGoneError(NotFoundError):
+    """The job's result existed but was deleted (retention)."""
+
+
 # Most specific first: LimitExceededError is a BadInputError.
 class NotReadyError(UUNetError):
     """The resource exists but is not in the needed state yet (e.g. a job without a result)."""
@@ -49,6 +53,7 @@ _TABLE: tuple[tuple[type[UUNetError], int, grpc.StatusCode], ...] = (
     (BadInputError, 422, grpc.StatusCode.INVALID_ARGUMENT),
     (TamperedError, 422, grpc.StatusCode.INVALID_ARGUMENT),
     (WrongKeyError, 422, grpc.StatusCode.FAILED_PRECONDITION),
+    (ResultGoneError, 410, grpc.StatusCode.NOT_FOUND),
     (NotFoundError, 404, grpc.StatusCode.NOT_FOUND),
     (AuthError, 401, grpc.StatusCode.UNAUTHENTICATED),
     (UnavailableError, 503, grpc.StatusCode.UNAVAILABLE),

@@ -17,6 +17,7 @@ from redis.backoff import ExponentialWithJitterBackoff
 
 from services.common.http import ReadinessCheck
 from services.common.settings import ServiceSettings
+from shared.adapters.redis_expiry import RedisExpiryIndex
 from shared.adapters.redis_jobs import RedisJobStore
 from shared.adapters.redis_streams import RedisStreamQueue
 from shared.adapters.s3_store import S3Config, S3ObjectStore
@@ -33,6 +34,7 @@ class Infra:
     queue: RedisStreamQueue
     jobs: RedisJobStore
     objects: S3ObjectStore
+    expiries: RedisExpiryIndex
 
     def readiness(self) -> Mapping[str, ReadinessCheck]:
         """Checks for ``/readyz``: Redis answers PING, the bucket answers."""
@@ -78,6 +80,7 @@ def build_infra(settings: ServiceSettings, key_prefix: str = "uunet:") -> Infra:
         queue=RedisStreamQueue(redis, settings.stream, settings.group),
         jobs=RedisJobStore(redis, prefix=key_prefix),
         objects=S3ObjectStore(s3_config(settings)),
+        expiries=RedisExpiryIndex(redis, f"{key_prefix}results:expiry"),
     )
 
 

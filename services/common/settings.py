@@ -6,6 +6,7 @@ defaults outside the dev profile (``DEV=true``): a production process without th
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any, ClassVar
@@ -42,6 +43,7 @@ class ServiceSettings(BaseSettings):
     s3_public_endpoint: str | None = None  # host:port clients use for presigned URLs
     s3_public_secure: bool | None = None
     raw_expiry_days: int = 1  # lifecycle backstop for raw uploads a job never deleted
+    result_ttl_s: float = 7 * 24 * 3600  # results are deleted this long after their job is done
     http_host: str = "0.0.0.0"
     http_port: int = 8080
     grpc_port: int = 50051
@@ -100,6 +102,11 @@ class ServiceSettings(BaseSettings):
         return UploadPace(
             self.upload_idle_timeout_s, self.upload_min_kib_per_s * 1024, self.upload_grace_s
         )
+
+    @property
+    def expiry_rules(self) -> dict[str, int]:
+        """S3 lifecycle backstop (days) for raw uploads and for results the sweeper missed."""
+        return {"raw/": self.raw_expiry_days, "results/": math.ceil(self.result_ttl_s / 86400) + 1}
 
     @property
     def max_upload_bytes(self) -> int:

@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 
 from services.common.metrics import JobMetrics, refresh_forever
 from services.common.serve import install_stop_signals
+from shared.jobs.retention import ResultRetention
 from shared.jobs.runner import Finalizer, Handler, JobRunner, RunnerOptions
 from shared.ports import JobQueue, JobStore
 
@@ -37,6 +38,7 @@ class WorkerProcess:
     metrics_port: int | None = 9100  # None: no metrics endpoint (tests)
     queue_refresh_s: float = 5.0
     on_stop: Sequence[Callable[[], Awaitable[None]]] = field(default_factory=tuple)
+    retention: ResultRetention | None = None  # swept by the worker while it runs
 
 
 def consumer_name(prefix: str) -> str:
@@ -54,6 +56,7 @@ async def run_worker(proc: WorkerProcess, stop: asyncio.Event | None = None) -> 
     refresher = asyncio.create_task(
         refresh_forever(lambda: proc.metrics.refresh_queue(proc.queue), proc.queue_refresh_s, stop)
     )
+    sweeper = asyncio.create_task(proc.retention.run_forever(stop)) if proc.retention else None
     consume = asyncio.create_task(runner.run_forever())
     stopped = asyncio.create_task(stop.wait())
     await asyncio.wait({consume, stopped}, return_when=asyncio.FIRST_COMPLETED)
@@ -66,5 +69,7 @@ async def run_worker(proc: WorkerProcess, stop: asyncio.Event | None = None) -> 
         stopped.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await refresher
+        if sweeper is not None:
+            await sweeper
         for hook in proc.on_stop:
             await hook()

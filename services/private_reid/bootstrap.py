@@ -31,9 +31,11 @@ from services.private_reid.settings import PrivateSettings
 from services.private_reid.worker import HandlerOptions, Reidentify, ReidHandler
 from shared.adapters.redis_audit import RedisAuditLog
 from shared.domain.errors import ConfigError, UUNetError
+from shared.domain.jobs import JobStatus
+from shared.jobs.retention import ResultRetention
 from shared.jobs.runner import RunnerOptions
 from shared.pipeline.api import Limits, Progress, ReidOptions, ReidReport
-from shared.ports import AuditLog, JobQueue, JobStore, ObjectStore
+from shared.ports import AuditLog, ExpiryIndex, JobQueue, JobStore, ObjectStore
 
 if TYPE_CHECKING:
     from shared.model.inference import UUNetEngine
@@ -51,6 +53,7 @@ class Adapters:
     queue: JobQueue
     audit: AuditLog
     readiness: Mapping[str, ReadinessCheck] = field(default_factory=dict)
+    expiries: ExpiryIndex | None = None  # when reconstructions are deleted (None: never)
     on_start: Sequence[Hook] = ()
     on_stop: Sequence[Hook] = ()
 
@@ -72,7 +75,7 @@ def real_adapters(settings: PrivateSettings) -> Adapters:
 
     async def prepare() -> None:
         await wait_for_dependency(f"S3 at {settings.s3_endpoint}", infra.objects.ensure_bucket)
-        await infra.objects.set_expiry_rule("raw/", settings.raw_expiry_days)
+        await infra.objects.set_expiry_rules(settings.expiry_rules)
         await wait_for_dependency("Redis", infra.queue.ensure_group)
 
     return Adapters(
@@ -81,6 +84,7 @@ def real_adapters(settings: PrivateSettings) -> Adapters:
         queue=infra.queue,
         audit=RedisAuditLog(infra.redis, settings.audit_prefix),
         readiness=infra.readiness(),
+        expiries=infra.expiries,
         on_start=(prepare,),
         on_stop=(infra.close,),
     )
@@ -128,6 +132,30 @@ def build_desk(
         audit=adapters.audit,
         verify_clip=verify,
         metrics=DeskMetrics(registry, METRICS_PREFIX),
+        retention=retention(settings, adapters),
+        delete_after_download=settings.delete_after_download,
+    )
+
+
+def retention(settings: PrivateSettings, adapters: Adapters) -> ResultRetention | None:
+    """Reconstructions are deleted RESULT_TTL_S after the job is done (or after a download);
+    each deletion is audited."""
+    if adapters.expiries is None:
+        return None
+    audit = adapters.audit
+
+    async def audited(job: JobStatus, why: str) -> None:
+        await audit.append(
+            actor="retention",
+            case_id=job.extra.get("case_id", ""),
+            clip_sha256=job.extra.get("clip_sha256", ""),
+            tracks=job.extra.get("tracks", ""),
+            outcome="deleted",
+            detail=f"job {job.job_id} reconstruction deleted: {why}"[:300],
+        )
+
+    return ResultRetention(
+        adapters.objects, adapters.jobs, adapters.expiries, settings.result_ttl_s, audited
     )
 
 
@@ -200,6 +228,7 @@ def build_worker(
     _make_work_dir(settings)
     registry = CollectorRegistry()
     metrics = JobMetrics(registry, METRICS_PREFIX)
+    kept = retention(settings, adapters)
     handler = ReidHandler(
         objects=adapters.objects,
         jobs=adapters.jobs,
@@ -211,6 +240,7 @@ def build_worker(
             limits=Limits(max_bytes=settings.max_upload_bytes),
             work_dir=settings.work_dir,
         ),
+        retention=kept,
     )
     options = RunnerOptions(
         consumer=consumer_name("reid"),
@@ -228,6 +258,7 @@ def build_worker(
         on_terminal=handler.on_terminal,
         metrics_port=metrics_port,
         on_stop=adapters.on_stop,
+        retention=kept,
     )
 
 

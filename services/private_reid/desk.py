@@ -17,6 +17,7 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter
 
+from services.common.errors import ResultGoneError
 from services.private_reid.auth import (
     SCOPE,
     Forbidden,
@@ -27,6 +28,7 @@ from services.private_reid.auth import (
 )
 from shared.domain.errors import BadInputError, NotFoundError, TamperedError
 from shared.domain.jobs import JobState, JobStatus
+from shared.jobs.retention import ResultRetention
 from shared.ports import AuditLog, JobQueue, JobStore, ObjectStore
 
 log = logging.getLogger(__name__)
@@ -72,6 +74,8 @@ class Desk:
     audit: AuditLog
     verify_clip: ClipVerifier
     metrics: DeskMetrics
+    retention: ResultRetention | None = None
+    delete_after_download: bool = False
 
     async def authenticate(self, authorization: str | None, what: str) -> Principal:
         """The caller of ``authorization``, with the scope checked; audits a refusal (401/403)."""
@@ -115,11 +119,21 @@ class Desk:
     async def result_key(self, principal: Principal, job_id: str) -> str:
         """The object key of a finished job's video (audited as a disclosure)."""
         job, case = await self._visible(principal, job_id, "download")
+        if "result_deleted" in job.extra:
+            await self.refuse(principal.subject, case, "gone", f"download {job_id}")
+            raise ResultGoneError(
+                f"the reconstruction of job {job_id} was deleted ({job.extra['result_deleted']})"
+            )
         if job.state is not JobState.DONE or not job.result_key:
             await self.refuse(principal.subject, case, "not-ready", f"download {job_id}")
             raise NotReady(f"job {job_id} is {job.state.value}; no result to download")
         await self._record(principal.subject, case, job, "download")
         return job.result_key
+
+    async def downloaded(self, principal: Principal, job_id: str) -> None:
+        """Called once a download has been sent in full: delete the reconstruction if so set."""
+        if self.retention is not None and self.delete_after_download:
+            await self.retention.delete_now(job_id, f"downloaded by {principal.subject}")
 
     # ---- internals
     async def _accept(

@@ -127,6 +127,7 @@ class ReidServicer(reid_pb2_grpc.ReidServiceServicer):
         key = await self.desk.result_key(principal, request.job_id)
         async for data in self.desk.objects.stream(key, CHUNK_BYTES):
             yield jobs_pb2.Chunk(data=data)
+        await self.desk.downloaded(principal, request.job_id)  # every chunk went out
 
 
 async def _metadata(

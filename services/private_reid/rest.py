@@ -7,6 +7,8 @@ domain errors go through the common table (401, 404, 413, 422).
 
 from __future__ import annotations
 
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -161,13 +163,23 @@ async def get_result(
         return RedirectResponse(url, status_code=307)
     stat = await desk.objects.stat(key)
     return StreamingResponse(
-        desk.objects.stream(key),
+        _then(desk.objects.stream(key), functools.partial(desk.downloaded, principal, job_id)),
         media_type="video/mp4",
         headers={
             "Content-Length": str(stat.size),
             "Content-Disposition": f'attachment; filename="{job_id}.mp4"',
         },
     )
+
+
+async def _then(
+    chunks: AsyncIterator[bytes], after: Callable[[], Awaitable[None]]
+) -> AsyncIterator[bytes]:
+    """``chunks``, then ``after()`` -- reached only once every chunk was sent (a client that drops
+    the connection closes this generator before)."""
+    async for chunk in chunks:
+        yield chunk
+    await after()
 
 
 def install_private_errors(app: FastAPI) -> None:

@@ -31,9 +31,10 @@ from services.public_deid.service import DeidJobs, Probe
 from services.public_deid.settings import PublicSettings
 from services.public_deid.worker import Deidentify, DeidHandler, HandlerOptions
 from shared.domain.errors import ConfigError
+from shared.jobs.retention import ResultRetention
 from shared.jobs.runner import RunnerOptions
 from shared.pipeline.api import DeidOptions, DeidReport, Limits, Progress
-from shared.ports import JobQueue, JobStore, ObjectStore
+from shared.ports import ExpiryIndex, JobQueue, JobStore, ObjectStore
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class Adapters:
     limiter: RateLimiter
     readiness: Mapping[str, ReadinessCheck] = field(default_factory=dict)
     quota: RateLimiter | None = None  # jobs per key per day
+    expiries: ExpiryIndex | None = None  # when results are deleted (None: never)
     on_start: Sequence[Hook] = ()
     on_stop: Sequence[Hook] = ()
 
@@ -65,7 +67,7 @@ def real_adapters(settings: PublicSettings) -> Adapters:
 
     async def prepare() -> None:
         await wait_for_dependency(f"S3 at {settings.s3_endpoint}", infra.objects.ensure_bucket)
-        await infra.objects.set_expiry_rule("raw/", settings.raw_expiry_days)
+        await infra.objects.set_expiry_rules(settings.expiry_rules)
         await wait_for_dependency("Redis", infra.queue.ensure_group)
 
     return Adapters(
@@ -81,6 +83,7 @@ def real_adapters(settings: PublicSettings) -> Adapters:
             wording=("daily quota", "jobs per day"),
         ),
         readiness=infra.readiness(),
+        expiries=infra.expiries,
         on_start=(prepare,),
         on_stop=(infra.close,),
     )
@@ -190,11 +193,17 @@ def build_worker(
     _make_work_dir(settings)
     registry = CollectorRegistry()
     metrics = JobMetrics(registry, METRICS_PREFIX)
+    retention = None
+    if adapters.expiries is not None:
+        retention = ResultRetention(
+            adapters.objects, adapters.jobs, adapters.expiries, settings.result_ttl_s
+        )
     handler = DeidHandler(
         adapters.objects,
         deidentify,
         metrics,
         HandlerOptions(device=settings.device, limits=limits(settings), work_dir=settings.work_dir),
+        retention,
     )
     options = RunnerOptions(
         consumer=consumer_name("deid"),
@@ -212,6 +221,7 @@ def build_worker(
         on_terminal=handler.on_terminal,
         metrics_port=metrics_port,
         on_stop=adapters.on_stop,
+        retention=retention,
     )
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from services.common.errors import NotReadyError, without_paths
+from services.common.errors import NotReadyError, ResultGoneError, without_paths
 from services.common.uploads import UploadPace, spool_file, too_large
 from services.public_deid.auth import Vendor
 from shared.domain.errors import BadInputError, NotFoundError, UUNetError
@@ -123,6 +123,10 @@ class DeidJobs:
     async def result_key(self, vendor: Vendor, job_id: str) -> str:
         """The S3 key of a done job's result; NotReadyError if it is not done."""
         status = await self.get(vendor, job_id)
+        if "result_deleted" in status.extra:
+            raise ResultGoneError(
+                f"the result of job {job_id} was deleted ({status.extra['result_deleted']})"
+            )
         if status.state is JobState.FAILED:
             raise NotReadyError(f"job {job_id} failed: {status.error}")
         if status.state is not JobState.DONE or not status.result_key:

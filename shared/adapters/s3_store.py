@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import io
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -86,16 +86,20 @@ class S3ObjectStore:
 
         await self._call(self.bucket, make)
 
-    async def set_expiry_rule(self, prefix: str, days: int) -> None:
-        """Lifecycle backstop: objects under ``prefix`` expire after ``days`` days."""
-        rule = Rule(
-            ENABLED,
-            rule_filter=Filter(prefix=prefix),
-            rule_id=f"expire-{prefix.strip('/') or 'all'}",
-            expiration=Expiration(days=days),
-        )
+    async def set_expiry_rules(self, days_by_prefix: Mapping[str, int]) -> None:
+        """Lifecycle backstop: objects under each prefix expire after its number of days (this
+        replaces the bucket's lifecycle configuration as a whole)."""
+        rules = [
+            Rule(
+                ENABLED,
+                rule_filter=Filter(prefix=prefix),
+                rule_id=f"expire-{prefix.strip('/') or 'all'}",
+                expiration=Expiration(days=days),
+            )
+            for prefix, days in days_by_prefix.items()
+        ]
         await self._call(
-            prefix, self.client.set_bucket_lifecycle, self.bucket, LifecycleConfig([rule])
+            self.bucket, self.client.set_bucket_lifecycle, self.bucket, LifecycleConfig(rules)
         )
 
     async def put_bytes(

@@ -247,7 +247,8 @@ async def test_rest_refusals_key_size_probe_rate_and_unknown_job(stack: Stack) -
     objects = stack.adapters.objects
     lifecycle = await asyncio.to_thread(objects.client.get_bucket_lifecycle, objects.bucket)  # type: ignore[attr-defined]
     assert lifecycle is not None
-    assert [(r.rule_filter.prefix, r.expiration.days) for r in lifecycle.rules] == [("raw/", 1)]
+    rules = sorted((r.rule_filter.prefix, r.expiration.days) for r in lifecycle.rules)
+    assert rules == [("raw/", 1), ("results/", 8)]  # results: 7 days, plus a day of backstop
     ready = await http.get("/readyz")
     assert ready.status_code == 200 and ready.json() == {"status": "ready"}
     metrics = (await http.get("/metrics")).text

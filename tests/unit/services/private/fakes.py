@@ -58,6 +58,22 @@ class FakeQueue:
         return len(self.messages)
 
 
+class FakeExpiryIndex:
+    """The result schedule in a dict."""
+
+    def __init__(self) -> None:
+        self.at: dict[str, float] = {}
+
+    async def schedule(self, job_id: str, at: float) -> None:
+        self.at[job_id] = at
+
+    async def due(self, now: float, limit: int = 100) -> list[str]:
+        return sorted(j for j, t in self.at.items() if t <= now)[:limit]
+
+    async def claim(self, job_id: str) -> bool:
+        return self.at.pop(job_id, None) is not None
+
+
 FROZEN_WHEN_ENDED = frozenset({"state", "progress", "error", "attempts"})
 
 
@@ -75,7 +91,10 @@ class FakeJobStore:
     async def update(self, job_id: str, **changes: Any) -> JobStatus:
         if self.jobs[job_id].state.terminal:  # end states are final, as in the Redis store
             changes = {k: v for k, v in changes.items() if k not in FROZEN_WHEN_ENDED}
-        job = dataclasses.replace(self.jobs[job_id], **changes, updated_at=time.time())
+        extra = dict(self.jobs[job_id].extra)
+        extra.update({k[2:]: str(v) for k, v in changes.items() if k.startswith("x_")})
+        plain = {k: v for k, v in changes.items() if not k.startswith("x_")}
+        job = dataclasses.replace(self.jobs[job_id], **plain, extra=extra, updated_at=time.time())
         self.jobs[job_id] = job
         return job
 
