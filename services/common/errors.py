@@ -7,6 +7,7 @@ import logging
 import grpc
 import redis.exceptions
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from shared.domain.errors import (
@@ -124,6 +125,21 @@ def install_error_handlers(app: FastAPI) -> None:
         )
         return await _handle(request, store_unavailable())
 
+    async def _invalid(request: Request, err: Exception) -> JSONResponse:
+        assert isinstance(err, RequestValidationError)
+        return await _handle(request, BadInputError(_first_validation_error(err)))
+
     app.add_exception_handler(UUNetError, _handle)
+    app.add_exception_handler(RequestValidationError, _invalid)
     for cls in REDIS_OUTAGES:
         app.add_exception_handler(cls, _redis_down)
+
+
+def _first_validation_error(err: RequestValidationError) -> str:
+    """FastAPI's list of validation errors as one line: where and what, for the first one."""
+    errors = err.errors()
+    if not errors:
+        return "invalid request"
+    first = errors[0]
+    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "request"
+    return f"invalid {where}: {first.get('msg', 'invalid value')}"[:200]

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
+from pydantic import BaseModel, Field
 
 from services.common.errors import install_error_handlers
 from services.common.metrics import HttpMetrics, HttpMetricsMiddleware, render
@@ -47,6 +48,15 @@ def create_app(spec: AppSpec) -> FastAPI:
     return app
 
 
+class Ready(BaseModel):
+    status: str
+
+
+class NotReady(BaseModel):
+    status: str
+    failed: list[str] = Field(description="the checks that failed")
+
+
 def _probes(spec: AppSpec) -> APIRouter:
     router = APIRouter(tags=["probes"])
 
@@ -54,14 +64,24 @@ def _probes(spec: AppSpec) -> APIRouter:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/readyz", summary="Every dependency (Redis, S3) is reachable")
+    @router.get(
+        "/readyz",
+        summary="Every dependency (Redis, S3) is reachable",
+        response_model=Ready,
+        responses={503: {"model": NotReady, "description": "a dependency is unreachable"}},
+    )
     async def readyz() -> JSONResponse:
         failed = await run_checks(spec.readiness, spec.readiness_timeout_s)
         if failed:
             return JSONResponse(status_code=503, content={"status": "not ready", "failed": failed})
         return JSONResponse(content={"status": "ready"})
 
-    @router.get("/metrics", summary="Prometheus metrics")
+    @router.get(
+        "/metrics",
+        summary="Prometheus metrics",
+        response_class=Response,
+        responses={200: {"content": {"text/plain": {}}, "description": "the exposition format"}},
+    )
     async def metrics() -> Response:
         body, content_type = render(spec.registry)
         return Response(content=body, media_type=content_type)

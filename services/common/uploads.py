@@ -26,7 +26,6 @@ from shared.domain.errors import BadInputError, LimitExceededError, UnavailableE
 log = logging.getLogger(__name__)
 
 MAX_FIELD_BYTES = 8192
-MAX_PARTS = 16  # the forms have at most four fields; many tiny parts are an attack
 # Multipart framing around the file (boundaries, part headers, small fields).
 FRAMING_SLACK = 64 * 1024
 
@@ -87,6 +86,16 @@ async def paced(chunks: AsyncIterator[bytes], pace: UploadPace) -> AsyncIterator
         yield chunk
 
 
+def form_flag(fields: dict[str, str], name: str) -> bool:
+    """A boolean form field, ``true`` or ``false`` as the spec says; absent or empty is false."""
+    value = fields.get(name, "").strip().lower()
+    if value in ("", "false"):
+        return False
+    if value == "true":
+        return True
+    raise BadInputError(f"form field {name!r} must be true or false")
+
+
 def too_large(max_bytes: int) -> LimitExceededError:
     """The one error every front end raises for an over-size upload."""
     return LimitExceededError(f"upload exceeds the size limit of {max_bytes // (1024 * 1024)} MiB")
@@ -120,8 +129,11 @@ class MultipartUpload:
 class _Parts:
     """Callbacks of the push parser: the file part goes to ``sink``, others to ``fields``."""
 
-    def __init__(self, file_field: str, sink: BinaryIO, max_bytes: int) -> None:
+    def __init__(
+        self, file_field: str, sink: BinaryIO, max_bytes: int, allowed: frozenset[str]
+    ) -> None:
         self.file_field = file_field
+        self.allowed = allowed
         self.sink = sink
         self.max_bytes = max_bytes
         self.out = MultipartUpload()
@@ -130,7 +142,6 @@ class _Parts:
         self._headers: dict[bytes, bytes] = {}
         self._name = ""
         self._value = bytearray()
-        self._parts = 0
 
     def callbacks(self) -> dict[str, object]:
         return {
@@ -149,9 +160,6 @@ class _Parts:
 
     def _part_begin(self) -> None:
         self._headers, self._name, self._value = {}, "", bytearray()
-        self._parts += 1
-        if self._parts > MAX_PARTS:
-            raise BadInputError(f"too many form parts (at most {MAX_PARTS})")
 
     def _header_end(self) -> None:
         self._headers[self._header_name.lower()] = self._header_value
@@ -160,6 +168,8 @@ class _Parts:
     def _headers_finished(self) -> None:
         _, params = parse_options_header(self._headers.get(b"content-disposition", b""))
         self._name = params.get(b"name", b"").decode("utf-8", "replace")
+        if self._name != self.file_field and self._name not in self.allowed:
+            raise BadInputError(f"unknown form field {self._name[:40]!r}")
         if self._name == self.file_field:
             if self.out.found_file:
                 raise BadInputError(f"more than one {self.file_field!r} file part")
@@ -180,14 +190,25 @@ class _Parts:
 
     def _part_end(self) -> None:
         if self._name and self._name != self.file_field:
+            if self._name in self.out.fields:
+                raise BadInputError(f"form field {self._name!r} is given more than once")
             self.out.fields[self._name] = self._value.decode("utf-8", "replace")
 
 
-async def receive_multipart(
-    request: Request, file_field: str, dest: Path, max_bytes: int, pace: UploadPace | None = None
-) -> MultipartUpload:
-    """Stream the request's multipart body, writing part ``file_field`` to ``dest``; 413 over
-    ``max_bytes``, 408 when slower than ``pace``, 422 for a malformed or abusive body."""
+@dataclass(frozen=True)
+class FormSpec:
+    """What a multipart form may hold: one file part and these (small) fields, each at most once."""
+
+    file_field: str
+    fields: frozenset[str]
+    max_bytes: int
+    pace: UploadPace = UploadPace()
+
+
+async def receive_multipart(request: Request, form: FormSpec, dest: Path) -> MultipartUpload:
+    """Stream the request's multipart body, writing the file part to ``dest``; 413 over the size
+    limit, 408 when slower than the pace, 422 for a malformed, unknown or abusive part."""
+    file_field, max_bytes, pace = form.file_field, form.max_bytes, form.pace
     ctype, params = parse_options_header(request.headers.get("content-type", ""))
     boundary = params.get(b"boundary")
     if ctype != b"multipart/form-data" or not boundary:
@@ -196,10 +217,10 @@ async def receive_multipart(
     if declared and declared.isdigit() and int(declared) > max_bytes + FRAMING_SLACK:
         raise too_large(max_bytes)  # refuse before reading a byte
     with local_storage(), dest.open("wb") as fh:
-        parts = _Parts(file_field, fh, max_bytes)
+        parts = _Parts(file_field, fh, max_bytes, form.fields)
         parser = MultipartParser(boundary, parts.callbacks())  # type: ignore[arg-type]
         try:
-            async for chunk in paced(request.stream(), pace or UploadPace()):
+            async for chunk in paced(request.stream(), pace):
                 parser.write(chunk)
             parser.finalize()
         except (BadInputError, LimitExceededError, UploadTooSlowError, OSError):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -218,16 +219,19 @@ class Desk:
         )
 
 
+# Comma-separated track ids; the OpenAPI spec carries the same pattern (ECMA and Python agree on it).
+TRACKS = r"[ \t]*(?:[0-9]+[ \t]*)?(?:,[ \t]*(?:[0-9]+[ \t]*)?)*"
+
+
 def parse_tracks(text: str | None) -> str:
     """Normalise "4, 1" to "1,4" ("" = every track); BadInputError for anything else."""
     if not text or not text.strip():
         return ""
-    try:
-        ids = sorted({int(part) for part in text.split(",") if part.strip()})
-    except ValueError:
-        raise BadInputError(f"tracks must be comma-separated integers, got {text[:40]!r}") from None
-    if any(i < 0 for i in ids):
-        raise BadInputError("track ids must be non-negative")
+    if not re.fullmatch(TRACKS, text):
+        raise BadInputError(
+            f"tracks must be comma-separated non-negative integers, got {text[:40]!r}"
+        )
+    ids = sorted({int(part) for part in text.split(",") if part.strip()})
     return ",".join(str(i) for i in ids)
 
 

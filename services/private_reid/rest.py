@@ -18,9 +18,10 @@ from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
-from services.common.uploads import UploadPace, receive_multipart, spool_file
+from services.common.openapi import error_responses
+from services.common.uploads import FormSpec, UploadPace, receive_multipart, spool_file
 from services.private_reid.auth import Forbidden, Principal, TokenRejected
-from services.private_reid.desk import Desk, NotReady, SubmitRequest
+from services.private_reid.desk import TRACKS, Desk, NotReady, SubmitRequest
 from shared.domain.errors import BadInputError, LimitExceededError
 from shared.domain.jobs import JobStatus
 
@@ -84,6 +85,7 @@ class JobOut(BaseModel):
         )
 
 
+_FORM_FIELDS = frozenset({"case_id", "tracks", "mode"})
 _MULTIPART_DOC: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -92,10 +94,23 @@ _MULTIPART_DOC: dict[str, Any] = {
                 "schema": {
                     "type": "object",
                     "required": ["file", "case_id"],
+                    "additionalProperties": False,
                     "properties": {
-                        "file": {"type": "string", "format": "binary"},
-                        "case_id": {"type": "string"},
-                        "tracks": {"type": "string", "description": "e.g. 1,4 (default: all)"},
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "minLength": 1,
+                            "description": "a public clip signed by this deployment (else 422)",
+                        },
+                        "case_id": {
+                            "type": "string",
+                            "pattern": "[!-~]",
+                        },  # a visible ASCII character
+                        "tracks": {
+                            "type": "string",
+                            "pattern": f"^{TRACKS}$",
+                            "description": "e.g. 1,4 (default: all)",
+                        },
                         "mode": {"type": "string", "enum": ["auto", "learned", "sealed"]},
                     },
                 }
@@ -104,14 +119,24 @@ _MULTIPART_DOC: dict[str, Any] = {
     }
 }
 
-router = APIRouter(prefix="/v1/reconstructions", tags=["reconstructions"])
+router = APIRouter(
+    prefix="/v1/reconstructions",
+    tags=["reconstructions"],
+    responses=error_responses(401, 403, 422, 503),  # every route: token, scope/case, input, deps
+)
 
 
 async def _principal(desk: Desk, creds: Any, request: Request, what: str) -> Principal:
     return await desk.authenticate(_authorization(creds, request), what)
 
 
-@router.post("", status_code=202, response_model=JobCreated, openapi_extra=_MULTIPART_DOC)
+@router.post(
+    "",
+    status_code=202,
+    response_model=JobCreated,
+    openapi_extra=_MULTIPART_DOC,
+    responses=error_responses(408, 413),
+)
 async def post_reconstruction(
     request: Request, creds: BearerDep, desk: DeskDep, options: OptionsDep
 ) -> JobCreated:
@@ -119,9 +144,8 @@ async def post_reconstruction(
     principal = await _principal(desk, creds, request, "submit")
     with spool_file(options.work_dir, "uunet-reid-", "upload.mp4") as path:
         try:
-            form = await receive_multipart(
-                request, "file", path, options.max_upload_bytes, options.pace
-            )
+            spec = FormSpec("file", _FORM_FIELDS, options.max_upload_bytes, options.pace)
+            form = await receive_multipart(request, spec, path)
         except BadInputError as err:
             code = "too-large" if isinstance(err, LimitExceededError) else "bad-upload"
             await desk.refuse(principal.subject, "", code, f"submit: {err}")
@@ -134,7 +158,7 @@ async def post_reconstruction(
         return JobCreated(job_id=await desk.submit(principal, submit, path))
 
 
-@router.get("/{job_id}", response_model=JobOut)
+@router.get("/{job_id}", response_model=JobOut, responses=error_responses(404))
 async def get_reconstruction(
     job_id: str, request: Request, creds: BearerDep, desk: DeskDep
 ) -> JobOut:
@@ -149,7 +173,7 @@ async def get_reconstruction(
     responses={
         200: {"content": {"video/mp4": {}}, "description": "the restored clip"},
         307: {"description": "redirect to a short-lived presigned URL (when configured)"},
-        409: {"description": "not done"},
+        **error_responses(404, 409, 410),
     },
 )
 async def get_result(

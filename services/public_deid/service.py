@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -195,12 +196,27 @@ def _request_from(fields: dict[str, str]) -> ClipRequest:
     return ClipRequest(fields.get("filename", ""), fields.get("keep_audio") == "1", attrs)
 
 
+# One soft attribute and a comma-separated list of them; the OpenAPI specs carry the same patterns,
+# written to mean the same in Python and ECMA regexes (no \s, \d or $: their sets differ).
+ATTRIBUTE = r"[ \t]*[^,= \t][^,=]*=[ \t]*(?:keep|change)[ \t]*"
+ATTRIBUTES = rf"(?:{ATTRIBUTE}(?:,{ATTRIBUTE})*|[ \t]*)"
+
+
+def split_attributes(text: str) -> tuple[str, ...]:
+    """``"beard=keep, gender=change"`` -> ``("beard=keep", "gender=change")``; BadInputError if it
+    does not match ``ATTRIBUTES``."""
+    if not re.fullmatch(ATTRIBUTES, text):
+        raise BadInputError("attributes must look like name=keep,other=change")
+    return tuple(item.strip(" \t") for item in text.split(",") if item.strip(" \t"))
+
+
 def parse_attributes(items: tuple[str, ...] | list[str]) -> dict[str, str]:
     """``["beard=keep", ...]`` -> ``{"beard": "keep"}``; BadInputError on a malformed item."""
     out: dict[str, str] = {}
     for item in items:
         name, sep, value = item.partition("=")
+        name, value = name.strip(" \t"), value.strip(" \t")
         if not sep or value not in ("keep", "change") or not name:
             raise BadInputError(f"attribute {item!r} must look like name=keep or name=change")
-        out[name.strip()] = value
+        out[name] = value
     return out

@@ -14,7 +14,7 @@ from starlette.requests import Request
 
 from services.common.errors import RateLimitedError, grpc_status_for, http_status_for
 from services.common.http import run_checks
-from services.common.uploads import receive_multipart, spool_chunks
+from services.common.uploads import FormSpec, receive_multipart, spool_chunks
 from shared.domain.errors import BadInputError, LimitExceededError, NotFoundError
 from tests.unit.services.public.conftest import KEY_A
 
@@ -46,15 +46,18 @@ def request_of(data: bytes, chunk: int, content_length: bool = True) -> Request:
     return Request(scope, receive)
 
 
+def spec(max_bytes: int, *fields: str) -> FormSpec:
+    return FormSpec("file", frozenset(fields or ("keep_audio", "attributes")), max_bytes)
+
+
 @pytest.mark.parametrize("chunk", [1, 7, 4096])
 async def test_multipart_file_and_fields_survive_any_chunking(tmp_path: Path, chunk: int) -> None:
     payload = bytes(range(256)) * 40 + b"\r\n--xYz12 almost a boundary"
     dest = tmp_path / "f"
     form = await receive_multipart(
         request_of(body(payload, keep_audio="true", attributes="beard=keep"), chunk),
-        "file",
+        spec(1 << 20),
         dest,
-        1 << 20,
     )
     assert dest.read_bytes() == payload and form.size == len(payload)
     assert form.filename == "a b.mp4"
@@ -67,7 +70,7 @@ async def test_multipart_over_limit_stops_at_the_limit_even_without_content_leng
     data = body(bytes(5000))
     with pytest.raises(LimitExceededError):
         await receive_multipart(
-            request_of(data, 512, content_length=False), "file", tmp_path / "f", 4096
+            request_of(data, 512, content_length=False), spec(4096), tmp_path / "f"
         )
     assert (tmp_path / "f").stat().st_size <= 4096  # never wrote past the cap
 
@@ -77,10 +80,12 @@ async def test_multipart_without_the_file_field_or_truncated_is_bad_input(tmp_pa
         f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="x"\r\n\r\n1\r\n--{BOUNDARY}--\r\n'
     )
     with pytest.raises(BadInputError, match="missing the 'file'"):
-        await receive_multipart(request_of(no_file.encode(), 64), "file", tmp_path / "f", 1 << 20)
+        await receive_multipart(
+            request_of(no_file.encode(), 64), spec(1 << 20, "x"), tmp_path / "f"
+        )
     with pytest.raises(BadInputError):
         await receive_multipart(
-            request_of(b"garbage with no boundary", 64), "file", tmp_path / "g", 1 << 20
+            request_of(b"garbage with no boundary", 64), spec(1 << 20), tmp_path / "g"
         )
 
 
