@@ -171,6 +171,7 @@ def load_deidentify(settings: PublicSettings) -> Deidentify:
     from shared.crypto.keys import PublicSideKeys
     from shared.model.inference import UUNetEngine
     from shared.pipeline.api import deidentify_clip
+    from shared.pipeline.probe import refuse_deidentified
     from shared.video.runtime import configure_cpu_threads
 
     configure_cpu_threads(settings.device)  # before yuface loads: torch threads starve the codec
@@ -181,6 +182,7 @@ def load_deidentify(settings: PublicSettings) -> Deidentify:
     log.info("model %s %s on %s", engine.model_id, engine.model_version, settings.device)
 
     def run(src: Path, dst: Path, options: DeidOptions, progress: Progress) -> DeidReport:
+        refuse_deidentified(src)  # also when the API's probe is switched off
         return deidentify_clip(src, dst, keys, engine, options, progress)
 
     return run
