@@ -42,6 +42,7 @@ class _Child:
     exits: deque[float] = field(default_factory=deque)
     restart_at: float | None = None
     last_exit: str = ""
+    held: bool = False  # stopped on purpose (hold), not restarted until released
 
 
 def describe_exit(returncode: int | None) -> str:
@@ -71,13 +72,15 @@ class Supervisor:
         return process
 
     def first_dead(self) -> str | None:
-        """Name of a child that has exited and is not yet restarted, if any."""
-        return next((c.name for c in self.children if not c.process.alive()), None)
+        """Name of a child that has exited and is not yet restarted (nor held), if any."""
+        return next((c.name for c in self.children if not (c.held or c.process.alive())), None)
 
     def check(self) -> None:
         """Restart children that exited (after their backoff); CrashLoopError on a crash loop."""
         now = time.monotonic()
         for child in self.children:
+            if child.held:
+                continue
             if child.restart_at is not None:
                 if now >= child.restart_at:
                     self._restart(child)
@@ -107,6 +110,21 @@ class Supervisor:
             self._exited(child, time.monotonic(), f"restart failed: {err}")
             return
         log.info("%s restarted", child.name)
+
+    def hold(self, name: str) -> None:
+        """Stop ``name`` and keep it down (an outage drill or maintenance) until :meth:`release`."""
+        child = self._child(name)
+        child.held = True
+        child.process.stop()
+
+    def release(self, name: str) -> None:
+        """Start a held child again, now."""
+        child = self._child(name)
+        child.held = False
+        child.process = child.start()
+
+    def _child(self, name: str) -> _Child:
+        return next(c for c in self.children if c.name == name)
 
     def stop(self) -> None:
         """Stop every child, last started first."""

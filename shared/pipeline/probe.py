@@ -9,7 +9,9 @@ from shared.pipeline.api import ClipInfo, Limits
 from shared.pipeline.container import read_box
 from shared.video.decode import probe
 
-ALREADY_DEIDENTIFIED = "already de-identified (it carries a UU-Net manifest): send the original clip"
+ALREADY_DEIDENTIFIED = (
+    "already de-identified (it carries a UU-Net manifest): send the original clip"
+)
 
 
 def refuse_deidentified(src: Path) -> None:

@@ -96,3 +96,19 @@ def _alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return state != "Z"  # a zombie is dead, only not yet reaped by init
+
+
+def test_a_held_child_stays_down_until_released(tmp_path: Path) -> None:
+    lines: list[str] = []
+    sup = Supervisor(FAST, lines.append)
+    first = sup.add("server", functools.partial(spawn, "server", ["sleep", "60"], tmp_path))
+    try:
+        sup.hold("server")
+        for _ in range(10):
+            sup.check()
+            time.sleep(0.02)
+        assert not first.alive() and sup.first_dead() is None and lines == []
+        sup.release("server")
+        assert sup.children[0].process.alive() and sup.children[0].process is not first
+    finally:
+        sup.stop()
