@@ -52,6 +52,8 @@ def run_one(up: Up, client: PublicClient, clip: Path, frames: int, out: Path) ->
     taken_over: list[float] = []
 
     def watch(s: dict[str, object]) -> None:
+        if up.proc is not None and up.proc.poll() is not None:
+            raise SystemExit(f"uunet up stopped:\n{up.log()[-1500:]}")
         if not seen or seen[-1] != s["state"]:
             seen.append(str(s["state"]))
         if not taken_over and attempts(up, job) >= 2:

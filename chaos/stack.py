@@ -178,6 +178,7 @@ class PublicClient:
 
     info: dict[str, str]
     timeout: float = 120.0
+    poll_s: float = 0.25  # how often wait() asks for the job's state
 
     def __post_init__(self) -> None:
         self.http = httpx.Client(
@@ -214,7 +215,7 @@ class PublicClient:
                 on_poll(status)
             if status["state"] in ("done", "failed"):
                 return status
-            time.sleep(0.25)
+            time.sleep(self.poll_s)
         raise SystemExit(f"job {job_id} not finished after {limit_s} s")
 
     def result(self, job_id: str, dest: Path) -> httpx.Response:

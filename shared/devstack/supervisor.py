@@ -1,8 +1,11 @@
 """Keep the processes of ``uunet up`` running: restart what exits, with backoff; stop on a crash loop.
 
-Each exit is reported once, in one line (what exited, how, when it restarts). A process that exits
-``max_crashes`` times within ``window_s`` is not restarted again: :meth:`Supervisor.check` raises
-``CrashLoopError`` naming it, its last exit status and its log, and the caller stops the stack.
+Each exit is reported once, in one line (what exited, how, after how long, when it restarts). An
+exit within ``stable_after_s`` of the start is a crash: crashes double the restart delay, and
+``max_crashes`` of them within ``window_s`` stop the supervisor (:meth:`Supervisor.check` raises
+``CrashLoopError`` naming the process, its last exit status and its log; the caller stops the
+stack). A process that had been running longer (killed mid-job, say) is simply restarted at once,
+however often that happens: it is not failing to start.
 """
 
 from __future__ import annotations
@@ -28,9 +31,10 @@ class CrashLoopError(ConfigError):
 class RestartPolicy:
     """When to restart, and when to give up."""
 
-    max_crashes: int = 5  # exits within window_s that make the supervisor give up
+    max_crashes: int = 5  # crashes within window_s that make the supervisor give up
     window_s: float = 60.0
-    first_delay_s: float = 0.5  # doubled after each exit in the window
+    stable_after_s: float = 5.0  # an exit sooner than this after the start is a crash
+    first_delay_s: float = 0.5  # doubled after each crash in the window
     max_delay_s: float = 10.0
 
 
@@ -39,7 +43,8 @@ class _Child:
     name: str
     start: Callable[[], ManagedProcess]
     process: ManagedProcess
-    exits: deque[float] = field(default_factory=deque)
+    started_at: float = field(default_factory=time.monotonic)
+    crashes: deque[float] = field(default_factory=deque)
     restart_at: float | None = None
     last_exit: str = ""
     held: bool = False  # stopped on purpose (hold), not restarted until released
@@ -89,21 +94,29 @@ class Supervisor:
 
     def _exited(self, child: _Child, now: float, how: str) -> None:
         policy = self.policy
-        child.exits.append(now)
-        while child.exits and child.exits[0] < now - policy.window_s:
-            child.exits.popleft()
+        uptime = now - child.started_at
+        if uptime < policy.stable_after_s:
+            child.crashes.append(now)
+        while child.crashes and child.crashes[0] < now - policy.window_s:
+            child.crashes.popleft()
         child.last_exit = how
-        if len(child.exits) >= policy.max_crashes:
+        if len(child.crashes) >= policy.max_crashes:
             raise CrashLoopError(
-                f"{child.name} exited {len(child.exits)} times in {policy.window_s:.0f} s "
-                f"(last: {how}); not restarting it; see {child.process.log_path}"
+                f"{child.name} exited {len(child.crashes)} times in {policy.window_s:.0f} s, each "
+                f"within {policy.stable_after_s:.0f} s of starting (last: {how}); not restarting "
+                f"it; see {child.process.log_path}"
             )
-        delay = min(policy.max_delay_s, policy.first_delay_s * 2 ** (len(child.exits) - 1))
-        self.report(f"{child.name} exited ({how}); restarting it in {delay:.1f} s")
+        delay = min(policy.max_delay_s, policy.first_delay_s * 2 ** len(child.crashes))
+        if uptime >= policy.stable_after_s:
+            delay = policy.first_delay_s
+        self.report(
+            f"{child.name} exited ({how}) after {uptime:.0f} s; restarting it in {delay:.1f} s"
+        )
         child.restart_at = now + delay
 
     def _restart(self, child: _Child) -> None:
         child.restart_at = None
+        child.started_at = time.monotonic()
         try:
             child.process = child.start()
         except UUNetError as err:  # it did not come up: counts as another exit
@@ -121,6 +134,7 @@ class Supervisor:
         """Start a held child again, now."""
         child = self._child(name)
         child.held = False
+        child.started_at = time.monotonic()
         child.process = child.start()
 
     def _child(self, name: str) -> _Child:

@@ -21,8 +21,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "up",
         help="run redis-server, S3, both APIs (REST+gRPC) and their workers on 127.0.0.1",
         description="Start the stack and keep it running: a process that exits is restarted "
-        "with backoff; the stack stops on Ctrl-C/SIGTERM, or when one process exits 5 times in "
-        "a minute. Every process it starts dies with it, even if it is killed by SIGKILL.",
+        "with backoff; the stack stops on Ctrl-C/SIGTERM, or when one process crashes (exits "
+        "within 5 s of starting) 5 times in a minute. Every process it starts dies with it, even "
+        "if it is killed by SIGKILL.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--dev", action="store_true",

@@ -18,7 +18,9 @@ from shared.devstack.servers import spawn
 from shared.devstack.supervisor import CrashLoopError, RestartPolicy, Supervisor, describe_exit
 
 pytestmark = pytest.mark.integration
-FAST = RestartPolicy(max_crashes=3, window_s=30, first_delay_s=0.05, max_delay_s=0.2)
+FAST = RestartPolicy(
+    max_crashes=3, window_s=30, stable_after_s=0.3, first_delay_s=0.05, max_delay_s=0.2
+)
 
 
 def _check_until(sup: Supervisor, done: object, timeout: float = 10) -> None:
@@ -37,7 +39,7 @@ def test_a_killed_child_is_restarted_and_reported_once(tmp_path: Path) -> None:
     try:
         os.kill(first.proc.pid, signal.SIGKILL)
         _check_until(sup, lambda: sup.children[0].process is not first and sup.first_dead() is None)
-        assert lines == ["sleeper exited (killed by SIGKILL); restarting it in 0.1 s"]
+        assert lines == ["sleeper exited (killed by SIGKILL) after 0 s; restarting it in 0.1 s"]
         assert sup.children[0].process.alive()
     finally:
         sup.stop()
@@ -51,11 +53,31 @@ def test_a_child_that_keeps_crashing_stops_the_supervisor_with_the_reason(tmp_pa
     sup.add("crasher", functools.partial(spawn, "crasher", argv, tmp_path))
     with pytest.raises(CrashLoopError) as info:
         _check_until(sup, lambda: False, timeout=30)
-    assert str(info.value).startswith("crasher exited 3 times in 30 s (last: exit code 3)")
+    assert str(info.value).startswith(
+        "crasher exited 3 times in 30 s, each within 0 s of starting (last: exit code 3)"
+    )
     assert len(lines) == 2 and all(
         line.startswith("crasher exited (exit code 3)") for line in lines
     )
     sup.stop()
+
+
+def test_a_child_killed_after_it_was_up_is_restarted_however_often(tmp_path: Path) -> None:
+    lines: list[str] = []
+    sup = Supervisor(FAST, lines.append)
+    sup.add("worker", functools.partial(spawn, "worker", ["sleep", "60"], tmp_path))
+    try:
+        for _ in range(
+            2 * FAST.max_crashes
+        ):  # more kills than the crash limit, each after 0.4 s up
+            time.sleep(0.4)
+            victim = sup.children[0].process
+            os.kill(victim.proc.pid, signal.SIGKILL)
+            _check_until(sup, lambda v=victim: sup.children[0].process is not v)
+        assert len(lines) == 2 * FAST.max_crashes and sup.children[0].process.alive()
+        assert all(line.endswith("restarting it in 0.1 s") for line in lines)
+    finally:
+        sup.stop()
 
 
 def test_exit_descriptions() -> None:
