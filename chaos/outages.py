@@ -34,8 +34,12 @@ def submit_all(client: PublicClient, clip: Path, n: int) -> list[str]:
     return [client.submit(clip).json()["job_id"] for _ in range(n)]
 
 
-def wait_all(client: PublicClient, jobs: list[str], limit_s: float = 900) -> dict[str, str]:
-    return {job: str(client.wait(job, limit_s)["state"]) for job in jobs}
+def none_lost(what: str, client: PublicClient, jobs: list[str], since: float) -> bool:
+    """Wait for every job; print how many ended done and when; True if all did."""
+    lost = [job for job in jobs if client.wait(job, 900)["state"] != "done"]
+    print(f"{what}: {len(jobs) - len(lost)}/{len(jobs)} jobs done, lost or failed: {len(lost)}; "
+          f"all ended {time.monotonic() - since:.1f} s after the fault", flush=True)  # fmt: skip
+    return not lost
 
 
 def redis_restart(stack: DevStack, client: PublicClient, clip: Path, n: int) -> bool:
@@ -49,11 +53,7 @@ def redis_restart(stack: DevStack, client: PublicClient, clip: Path, n: int) -> 
     stack.supervisor.release("redis-server")  # same port, same data
     print(f"redis down and back in {time.monotonic() - started:.2f} s "
           f"with 1 job running and {n - 1} queued", flush=True)  # fmt: skip
-    states = wait_all(client, jobs)
-    lost = [j for j, s in states.items() if s != "done"]
-    print(f"redis restart: {n - len(lost)}/{n} jobs done, lost or failed: {len(lost)}; "
-          f"all done {time.monotonic() - started:.1f} s after the restart", flush=True)  # fmt: skip
-    return not lost
+    return none_lost("redis restart", client, jobs, started)
 
 
 def s3_outage(stack: DevStack, client: PublicClient, clip: Path, n: int, outage_s: float) -> bool:
@@ -76,11 +76,7 @@ def s3_outage(stack: DevStack, client: PublicClient, clip: Path, n: int, outage_
     times = [t for _, t in answers]
     print(f"S3 down {back_at - down_at:.1f} s: {len(answers)} uploads answered {codes}, "
           f"median {statistics.median(times):.2f} s, max {max(times):.2f} s", flush=True)  # fmt: skip
-    states = wait_all(client, jobs)
-    lost = [j for j, s in states.items() if s != "done"]
-    print(f"S3 outage: {n - len(lost)}/{n} queued jobs done after it, lost or failed: {len(lost)}; "
-          f"all done {time.monotonic() - back_at:.1f} s after S3 came back", flush=True)  # fmt: skip
-    return not lost and codes == [503]
+    return none_lost("S3 outage (from its end)", client, jobs, back_at) and codes == [503]
 
 
 def presigned_job(client: PublicClient, clip: Path) -> str:

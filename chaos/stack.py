@@ -68,24 +68,20 @@ def alive(pid: int) -> bool:
 
 def peak_rss_mb(pid: int) -> float:
     """Peak resident memory (VmHWM) of ``pid`` in MiB, 0 if gone."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
+    return _status_mb(pid, "VmHWM:")
 
 
 def rss_mb(pid: int) -> float:
     """Current resident memory (VmRSS) of ``pid`` in MiB, 0 if gone."""
+    return _status_mb(pid, "VmRSS:")
+
+
+def _status_mb(pid: int, field: str) -> float:
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
     except OSError:
-        pass
-    return 0.0
+        return 0.0
+    return next((int(line.split()[1]) / 1024 for line in lines if line.startswith(field)), 0.0)
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Secrets of the dev profile that ``uunet up`` makes once in its state directory and then reuses.
 
-Only for ``--dev``: a key set, one vendor API key (its hash in ``api_keys.json``, the key itself in
+For ``--dev`` and ``--data-dir``: a key set, one vendor API key (its hash in ``api_keys.json``, the key itself in
 ``dev-api-key`` for ``dev.json``), the dev token issuer (Ed25519), the weights key and the
 encrypted private module. Every file is mode 0600 in a 0700 directory.
 """

@@ -3,35 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
-import pytest_asyncio
-from redis.asyncio import Redis
 
-from shared.adapters.redis_jobs import RedisJobStore
 from shared.adapters.redis_streams import RedisStreamQueue
 from shared.domain.errors import BadInputError
 from shared.domain.jobs import JobState, JobStatus
 from shared.jobs.runner import JobContext, JobRunner, RunnerOptions
+from tests.integration.jobs.conftest import submit
 
 pytestmark = pytest.mark.integration
-
-
-@pytest_asyncio.fixture
-async def parts(
-    redis_url: str, key_prefix: str
-) -> AsyncIterator[tuple[RedisStreamQueue, RedisJobStore]]:
-    redis = Redis.from_url(redis_url)
-    queue = RedisStreamQueue(redis, f"{key_prefix}jobs", "workers")
-    await queue.ensure_group()
-    yield queue, RedisJobStore(redis, prefix=key_prefix)
-    await redis.aclose()
-
-
-async def submit(queue: RedisStreamQueue, store: RedisJobStore, job_id: str) -> None:
-    await store.create(JobStatus(job_id=job_id))
-    await queue.enqueue({"job_id": job_id})
 
 
 async def drain(runner: JobRunner, queue: RedisStreamQueue) -> None:

@@ -4,23 +4,14 @@ overrides, keys that never meet."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 
 import pytest
-import pytest_asyncio
 from redis.asyncio import Redis
 
 from services.common.errors import RateLimitedError
 from services.common.ratelimit import RedisRateLimiter
 
 pytestmark = pytest.mark.integration
-
-
-@pytest_asyncio.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
-    yield client
-    await client.aclose()
 
 
 async def test_rate_limit_holds_per_key_with_retry_after(redis: Redis, key_prefix: str) -> None:

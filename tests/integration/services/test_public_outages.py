@@ -14,16 +14,14 @@ import grpc
 import httpx
 import pytest
 import pytest_asyncio
-from pydantic import SecretStr
 
 from services.common.serve import ApiServer
 from services.common.worker import run_worker
 from services.public_deid import bootstrap
 from services.public_deid.auth import hash_key
-from services.public_deid.settings import PublicSettings
 from shared.devstack.servers import RedisServer, S3Server
 from shared.video.synthetic import SceneSpec, write_clip
-from tests.integration.services.test_public_service import real_pipeline
+from tests.integration.services.test_public_service import local_settings, real_pipeline
 from uunet_api.deid.v1 import deid_pb2, deid_pb2_grpc
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -38,19 +36,7 @@ async def outage_stack(
     s3 = S3Server(tmp / "s3").start()  # our own: this test stops it
     keys_file = tmp / "api_keys.json"
     keys_file.write_text(json.dumps({"vendor": hash_key(KEY)}))
-    settings = PublicSettings(
-        redis_url=SecretStr(redis_server.url),
-        s3_endpoint=s3.endpoint,
-        s3_access_key=SecretStr(s3.access_key),
-        s3_secret_key=SecretStr(s3.secret_key),
-        s3_bucket="outage",
-        stream=f"t{uuid.uuid4().hex[:8]}:deid:jobs",
-        api_keys_file=keys_file,
-        http_host="127.0.0.1",
-        http_port=0,
-        grpc_port=0,
-        work_dir=tmp / "work",
-    )
+    settings = local_settings(redis_server, s3, keys_file, tmp / "work")
     adapters = bootstrap.real_adapters(settings)
     await adapters.start()
     api = ApiServer(bootstrap.build_api(settings, adapters, bootstrap.default_probe(settings)))

@@ -75,6 +75,26 @@ def real_pipeline(keys_dir: Path) -> Deidentify:
     return run
 
 
+def local_settings(
+    redis: RedisServer, s3: S3Server, keys_file: Path, work_dir: Path, **extra: object
+) -> PublicSettings:
+    """Settings of a public service on the given servers, its own bucket and stream, loopback."""
+    return PublicSettings(
+        redis_url=SecretStr(redis.url),
+        s3_endpoint=s3.endpoint,
+        s3_access_key=SecretStr(s3.access_key),
+        s3_secret_key=SecretStr(s3.secret_key),
+        s3_bucket=f"pub-{uuid.uuid4().hex[:12]}",
+        stream=f"t{uuid.uuid4().hex[:8]}:deid:jobs",
+        api_keys_file=keys_file,
+        http_host="127.0.0.1",
+        http_port=0,
+        grpc_port=0,
+        work_dir=work_dir,
+        **extra,
+    )
+
+
 @pytest_asyncio.fixture(scope="module")
 async def stack(
     redis_server: RedisServer, s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory
@@ -82,20 +102,8 @@ async def stack(
     tmp = tmp_path_factory.mktemp("public")
     keys_file = tmp / "api_keys.json"
     keys_file.write_text(json.dumps({k: hash_key(v) for k, v in KEYS.items()}))
-    settings = PublicSettings(
-        redis_url=SecretStr(redis_server.url),
-        s3_endpoint=s3_server.endpoint,
-        s3_access_key=SecretStr(s3_server.access_key),
-        s3_secret_key=SecretStr(s3_server.secret_key),
-        s3_bucket=f"pub-{uuid.uuid4().hex[:12]}",
-        stream=f"t{uuid.uuid4().hex[:8]}:deid:jobs",
-        api_keys_file=keys_file,
-        http_host="127.0.0.1",
-        http_port=0,
-        grpc_port=0,
-        max_upload_mb=1,
-        rate_limit_per_minute=4,
-        work_dir=tmp / "work",
+    settings = local_settings(
+        redis_server, s3_server, keys_file, tmp / "work", max_upload_mb=1, rate_limit_per_minute=4
     )
     adapters = bootstrap.real_adapters(settings)
     await adapters.start()
