@@ -74,9 +74,15 @@ class JobQueue(Protocol):
 
     async def dead_letter(self, message: QueueMessage, reason: str) -> str: ...
 
+    async def release(self, message: QueueMessage, changes: Mapping[str, str]) -> str:
+        """Hand a message back now (its fields updated by ``changes``): the next reader gets it."""
+
     async def depth(self) -> int: ...
 
     async def lag(self) -> int: ...
+
+    async def dead_count(self) -> int:
+        """Entries in the dead-letter stream (jobs that failed every attempt)."""
 
 
 class JobStore(Protocol):

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.private_reid.auth import DEV_AUDIENCE, DEV_ISSUER
 from services.public_deid.auth import hash_key, new_api_key
-from shared.crypto.keys import init_keyset
+from shared.crypto.keys import CUSTODY_PUB_FILE, PrivateSideKeys, custody_public_pem, init_keyset
 from shared.crypto.weights import encrypt_weights, generate_key_file, load_key_file
 from shared.devstack.stack import DevSecrets
 from shared.model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, part_to_bytes
@@ -36,6 +36,9 @@ def prepare_secrets(state_dir: Path, checkpoint: Path | None) -> DevSecrets:
     keys_dir = state_dir / "keys"
     if not (keys_dir / "keyset.json").exists():
         init_keyset(keys_dir)
+    custody_pub = keys_dir / CUSTODY_PUB_FILE  # dev key sets made before custody records
+    if not custody_pub.exists():
+        _write_private(custody_pub, custody_public_pem(PrivateSideKeys.load(keys_dir).authority()))
     api_key_path = state_dir / "dev-api-key"
     api_keys_file = state_dir / "api_keys.json"
     if not api_key_path.exists():
@@ -59,11 +62,16 @@ def prepare_secrets(state_dir: Path, checkpoint: Path | None) -> DevSecrets:
     weights_key_file = state_dir / "weights.key"
     if not weights_key_file.exists():
         generate_key_file(weights_key_file)
-    encrypted = state_dir / "private-weights.enc"
+    encrypted: Path | None = state_dir / "private-weights.enc"
+    assert encrypted is not None
     ckpt = load_checkpoint(checkpoint or DEFAULT_CHECKPOINT)
-    meta = {"part": "private", "model_id": ckpt.model_id, "version": ckpt.version}
-    blob = encrypt_weights(part_to_bytes(ckpt, "private"), load_key_file(weights_key_file), meta)
-    _write_private(encrypted, blob)
+    if ckpt.config.has_private:
+        meta = {"part": "private", "model_id": ckpt.model_id, "version": ckpt.version}
+        plain = part_to_bytes(ckpt, "private")
+        _write_private(encrypted, encrypt_weights(plain, load_key_file(weights_key_file), meta))
+    else:  # a donor model has no learned private module: the private side restores sealed only
+        encrypted.unlink(missing_ok=True)
+        encrypted = None
     return DevSecrets(
         keys_dir=keys_dir,
         api_key=api_key_path.read_text().strip(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,7 +20,7 @@ def add_common_options(p: argparse.ArgumentParser) -> None:
     """Device, checkpoint, limits and --quiet, with their defaults shown by --help."""
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="torch device")
     p.add_argument("--checkpoint", type=Path, default=None,
-                   help="model checkpoint (None: the shipped models/default weights)")  # fmt: skip
+                   help="model checkpoint (default: the shipped models/default weights)")  # fmt: skip
     p.add_argument("--batch-frames", type=int, default=8, help="frames per model call")
     p.add_argument("--max-width", type=int, default=_DEFAULT.max_width, help="refuse wider clips")
     p.add_argument("--max-height", type=int, default=_DEFAULT.max_height,
@@ -28,7 +29,8 @@ def add_common_options(p: argparse.ArgumentParser) -> None:
                    help="refuse clips longer than this many seconds")  # fmt: skip
     p.add_argument("--max-bytes", type=int, default=_DEFAULT.max_bytes,
                    help="refuse larger input files")  # fmt: skip
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no summary")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress bar, notes or summary (errors still print)")  # fmt: skip
 
 
 def limits_from(args: argparse.Namespace) -> Limits:
@@ -55,29 +57,43 @@ def check_input(path: Path) -> None:
         raise BadInputError(f"{path.name}: empty file (0 bytes)")
 
 
-def load_engine(checkpoint: Path | None, device: str) -> Any:
-    """The UU-Net engine (torch imported here so ``uunet --help`` stays fast)."""
-    from shared.model.inference import UUNetEngine
+def load_engine(checkpoint: Path | None, device: str, donors: Path | None = None) -> Any:
+    """The face model of a checkpoint (torch imported here so ``uunet --help`` stays fast)."""
+    from shared.surrogate.model import load_face_model
     from shared.video.runtime import configure_cpu_threads
 
     configure_cpu_threads(device)  # torch's spinning threads starve the codec otherwise
-    return UUNetEngine.load(checkpoint, device=device)
+    return load_face_model(checkpoint, device=device, part="both", donors=donors)
 
 
 @contextmanager
-def progress_bar(desc: str, quiet: bool) -> Iterator[Callable[[float], None]]:
-    """A tqdm bar on stderr fed with fractions 0..1; silent when quiet or not a terminal."""
+def progress_bar(desc: str, quiet: bool, frames: int) -> Iterator[Callable[[float], None]]:
+    """A bar on stderr in frames (rate in frames/s, ETA) fed with fractions 0..1 of ``frames``.
+
+    Silent when quiet or not a terminal; a terminal that reports under 20 columns (some report 0)
+    gets an 80-column line rather than a bar squeezed to nothing.
+    """
     from tqdm import tqdm
 
-    disable = quiet or not sys.stderr.isatty()
-    bar = tqdm(total=100, desc=desc, unit="%", file=sys.stderr, disable=disable, leave=False)
-    last = [0]
+    total = max(frames, 1)
+    bar = tqdm(
+        total=total,
+        desc=desc,
+        unit=" frames",
+        file=sys.stderr,
+        disable=quiet or not sys.stderr.isatty(),
+        leave=False,
+        ncols=None if _columns() >= 20 else 80,
+        bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} frames, "
+        "{rate_fmt}, ETA {remaining}",
+    )
+    done = [0]
 
     def update(frac: float) -> None:
-        now = round(100 * max(0.0, min(frac, 1.0)))
-        if now > last[0]:
-            bar.update(now - last[0])
-            last[0] = now
+        now = round(total * max(0.0, min(frac, 1.0)))
+        if now > done[0]:
+            bar.update(now - done[0])
+            done[0] = now
 
     try:
         yield update
@@ -85,6 +101,25 @@ def progress_bar(desc: str, quiet: bool) -> Iterator[Callable[[float], None]]:
         bar.close()
 
 
+def _columns() -> int:
+    try:
+        return os.get_terminal_size(sys.stderr.fileno()).columns
+    except (OSError, ValueError):
+        return 0
+
+
 def note(args: argparse.Namespace, text: str) -> None:
-    """A line on stderr for the user (kept off stdout so output can be piped)."""
-    print(f"uunet {args.command}: {text}", file=sys.stderr)
+    """A line on stderr for the user (kept off stdout so output can be piped); none with -q."""
+    if not getattr(args, "quiet", False):
+        print(f"uunet {args.command}: {text}", file=sys.stderr)
+
+
+def human_bytes(n: int) -> str:
+    """1234567 -> "1.2 MB" (decimal units, as file managers show sizes)."""
+    if n < 1000:
+        return f"{n} B"
+    units = ("kB", "MB", "GB")
+    value, i = n / 1000, 0
+    while value >= 1000 and i < len(units) - 1:
+        value, i = value / 1000, i + 1
+    return f"{value:.1f} {units[i]}"

@@ -41,12 +41,17 @@ class ResultGoneError(NotFoundError):
     """The job's result existed but was deleted (retention)."""
 
 
+class ServerBusyError(RateLimitedError):
+    """This process is at capacity (e.g. its upload slots are taken): 503, retry shortly."""
+
+
 # Most specific first: LimitExceededError is a BadInputError.
 class NotReadyError(UUNetError):
     """The resource exists but is not in the needed state yet (e.g. a job without a result)."""
 
 
 _TABLE: tuple[tuple[type[UUNetError], int, grpc.StatusCode], ...] = (
+    (ServerBusyError, 503, grpc.StatusCode.UNAVAILABLE),
     (RateLimitedError, 429, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (NotReadyError, 409, grpc.StatusCode.FAILED_PRECONDITION),
     (UploadTooSlowError, 408, grpc.StatusCode.DEADLINE_EXCEEDED),

@@ -84,6 +84,22 @@ def build_infra(settings: ServiceSettings, key_prefix: str = "uunet:") -> Infra:
     )
 
 
+async def prepare_bucket(settings: ServiceSettings, objects: S3ObjectStore) -> None:
+    """Create the bucket and its expiry rules (raw/, results/), or (``s3_manage_bucket`` false: credentials
+    limited to objects, the bucket made by the deployment) wait until the bucket answers."""
+    where = f"S3 at {settings.s3_endpoint}"
+    if settings.s3_manage_bucket:
+        await wait_for_dependency(where, objects.ensure_bucket)
+        await objects.set_expiry_rules(settings.expiry_rules)
+        return
+
+    async def bucket_answers() -> None:
+        if not await objects.ping():
+            raise ConfigError(f"bucket {settings.s3_bucket} is missing or not readable")
+
+    await wait_for_dependency(f"bucket {settings.s3_bucket} ({where})", bucket_answers)
+
+
 async def wait_for_dependency(
     what: str, attempt: Callable[[], Awaitable[object]], timeout_s: float = 30.0
 ) -> None:

@@ -74,6 +74,9 @@ class JobMetrics:
         self.queue_lag = Gauge(
             f"{prefix}_queue_lag", "Entries not yet delivered to the group", registry=registry
         )
+        self.queue_dead = Gauge(
+            f"{prefix}_queue_dead_letters", "Entries in the dead-letter stream", registry=registry
+        )
 
     def observe_job(self, outcome: str, seconds: float) -> None:
         """Count one finished job and its wall time."""
@@ -89,9 +92,10 @@ class JobMetrics:
             self.faces_per_frame.observe(faces / frames)
 
     async def refresh_queue(self, queue: JobQueue) -> None:
-        """Read depth and lag from the queue once."""
+        """Read depth, lag and dead letters from the queue once."""
         self.queue_depth.set(await queue.depth())
         self.queue_lag.set(await queue.lag())
+        self.queue_dead.set(await queue.dead_count())
 
 
 async def refresh_forever(

@@ -43,6 +43,7 @@ class ServeOptions:
             host=settings.http_host,
             http_port=settings.http_port,
             grpc_port=settings.grpc_port,
+            grace_s=settings.shutdown_grace_s,
             log_level=settings.log_level,
             head_timeout_s=settings.http_head_timeout_s,
         )
@@ -82,6 +83,7 @@ class ApiServer:
             access_log=False,  # the metrics middleware counts requests; logs stay free of ids
             lifespan="off",
             http=head_timeout_protocol(opts.head_timeout_s),
+            timeout_graceful_shutdown=int(opts.grace_s) or None,
         )
         self._uvicorn = _QuietUvicorn(config)
         self._task: asyncio.Task[None] | None = None

@@ -44,7 +44,11 @@ class ServiceSettings(BaseSettings):
     s3_public_secure: bool | None = None
     raw_expiry_days: int = 1  # lifecycle backstop for raw uploads a job never deleted
     result_ttl_s: float = 7 * 24 * 3600  # results are deleted this long after their job is done
-    http_host: str = "0.0.0.0"
+    # True: create the bucket and its raw/ expiry rule at start. False (deployments): a
+    # least-privilege S3 user cannot, so the deployment's init job does; the process only waits
+    # for the bucket to answer.
+    s3_manage_bucket: bool = True
+    http_host: str = "0.0.0.0"  # every listener binds here: REST, gRPC, a worker's metrics
     http_port: int = 8080
     grpc_port: int = 50051
     metrics_port: int = 9100
@@ -52,11 +56,17 @@ class ServiceSettings(BaseSettings):
     checkpoint: Path | None = None
     device: str = "cpu"
     max_upload_mb: int = 2000
+    max_concurrent_uploads: int = 2  # per API process: the scratch volume holds this many uploads
+    shutdown_grace_s: float = (
+        30.0  # API: in-flight calls (uploads) may finish this long after SIGTERM
+    )
     stream: str = "uunet:jobs"
     group: str = "workers"
     job_timeout_s: float = 3600.0
     max_retries: int = 3
     visibility_timeout_s: float = 300.0
+    # Worker shutdown: the job in flight may run this long after SIGTERM, then it is handed back.
+    shutdown_drain_s: float = 20.0
     log_level: str = "INFO"
     # Slow clients: a request head must arrive within http_head_timeout_s; an upload body is
     # cut off (408) after upload_idle_timeout_s without a byte, or when it averages under

@@ -8,10 +8,10 @@ before the rest is read; small form fields are kept (capped) in memory.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import tempfile
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -20,7 +20,7 @@ from python_multipart import MultipartParser
 from python_multipart.multipart import parse_options_header
 from starlette.requests import Request
 
-from services.common.errors import UploadTooSlowError
+from services.common.errors import ServerBusyError, UploadTooSlowError
 from shared.domain.errors import BadInputError, LimitExceededError, UnavailableError
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ MAX_FIELD_BYTES = 8192
 FRAMING_SLACK = 64 * 1024
 
 
-@contextmanager
+@contextlib.contextmanager
 def local_storage() -> Iterator[None]:
     """Turn a failing local disk (full, unwritable temp dir) into a 503 "try again later"; the
     OS detail goes to the log, never a path to the caller."""
@@ -43,7 +43,7 @@ def local_storage() -> Iterator[None]:
         ) from None
 
 
-@contextmanager
+@contextlib.contextmanager
 def spool_file(work_dir: Path | None, prefix: str, name: str) -> Iterator[Path]:
     """A path in a fresh temp dir under ``work_dir`` for an upload being received; removed after."""
     with local_storage():
@@ -99,6 +99,32 @@ def form_flag(fields: dict[str, str], name: str) -> bool:
 def too_large(max_bytes: int) -> LimitExceededError:
     """The one error every front end raises for an over-size upload."""
     return LimitExceededError(f"upload exceeds the size limit of {max_bytes // (1024 * 1024)} MiB")
+
+
+class UploadSlots:
+    """At most ``limit`` uploads spooled to local disk at once in this process (0: no limit), so
+    a scratch volume sized for ``limit`` maximum-size uploads is never overrun; one more is
+    refused at once (503 / UNAVAILABLE with a retry hint) instead of getting the pod evicted."""
+
+    RETRY_AFTER_S = 10
+
+    def __init__(self, limit: int = 0) -> None:
+        self.limit = limit
+        self.in_use = 0
+
+    @contextlib.contextmanager
+    def take(self) -> Iterator[None]:
+        """Hold one slot while an upload is received and handled."""
+        if self.limit and self.in_use >= self.limit:
+            raise ServerBusyError(
+                f"this server is receiving {self.limit} uploads already; retry shortly",
+                self.RETRY_AFTER_S,
+            )
+        self.in_use += 1
+        try:
+            yield
+        finally:
+            self.in_use -= 1
 
 
 async def spool_chunks(

@@ -1,6 +1,9 @@
 """The worker process main: a ``JobRunner`` on a stream, Prometheus on ``METRICS_PORT``, clean stop.
 
 Each service's composition root builds the queue, store and handler and hands them in here.
+On SIGTERM the worker takes no new job; the job in flight gets ``drain_s`` to finish, then it is
+handed back to the stream for another worker (not left to the visibility timeout), so the
+orchestrator's grace period only has to cover ``drain_s`` plus the hand-back, not the job limit.
 """
 
 from __future__ import annotations
@@ -36,7 +39,9 @@ class WorkerProcess:
     registry: CollectorRegistry
     on_terminal: Finalizer | None = None
     metrics_port: int | None = 9100  # None: no metrics endpoint (tests)
+    metrics_host: str = "0.0.0.0"  # the service's HTTP_HOST: loopback under `uunet up`
     queue_refresh_s: float = 5.0
+    drain_s: float = 20.0  # on stop: how long the job in flight may run on before it is handed back
     on_stop: Sequence[Callable[[], Awaitable[None]]] = field(default_factory=tuple)
     retention: ResultRetention | None = None  # swept by the worker while it runs
 
@@ -47,11 +52,12 @@ def consumer_name(prefix: str) -> str:
 
 
 async def run_worker(proc: WorkerProcess, stop: asyncio.Event | None = None) -> None:
-    """Consume until ``stop`` is set (default: SIGINT/SIGTERM); the current job finishes first."""
+    """Consume until ``stop`` is set (default: SIGINT/SIGTERM); the job in flight gets
+    ``proc.drain_s`` to finish, then goes back to the stream."""
     stop = stop or install_stop_signals()
     if proc.metrics_port is not None:
-        start_http_server(proc.metrics_port, registry=proc.registry)
-        log.info("metrics on :%d", proc.metrics_port)
+        start_http_server(proc.metrics_port, addr=proc.metrics_host, registry=proc.registry)
+        log.info("metrics on %s:%d", proc.metrics_host, proc.metrics_port)
     runner = JobRunner(proc.queue, proc.store, proc.handler, proc.options, proc.on_terminal)
     refresher = asyncio.create_task(
         refresh_forever(lambda: proc.metrics.refresh_queue(proc.queue), proc.queue_refresh_s, stop)
@@ -64,6 +70,9 @@ async def run_worker(proc: WorkerProcess, stop: asyncio.Event | None = None) -> 
     stop.set()
     log.info("worker stopping")
     try:
+        await asyncio.wait({consume}, timeout=proc.drain_s)
+        if runner.hand_back():
+            log.warning("job still running after %.0f s of drain: handed back", proc.drain_s)
         await consume  # returns after the current read/job; re-raises if the loop crashed
     finally:
         stopped.cancel()

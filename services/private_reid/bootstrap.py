@@ -6,21 +6,22 @@ and S3 test servers (integration), and a fake or the real clip verifier / reiden
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from prometheus_client import CollectorRegistry
 
 from services.common.grpc_metrics import MetricsInterceptor
 from services.common.grpc_server import build_grpc_server
 from services.common.http import ReadinessCheck
-from services.common.infra import build_infra, wait_for_dependency
+from services.common.infra import build_infra, prepare_bucket, wait_for_dependency
 from services.common.metrics import GrpcMetrics, JobMetrics
 from services.common.serve import ApiProcess, ServeOptions
+from services.common.uploads import UploadSlots
 from services.common.worker import WorkerProcess, consumer_name
 from services.private_reid import grpc_api
 from services.private_reid.app import METRICS_PREFIX, build_app
@@ -30,6 +31,7 @@ from services.private_reid.rest import RestOptions
 from services.private_reid.settings import PrivateSettings
 from services.private_reid.worker import HandlerOptions, Reidentify, ReidHandler
 from shared.adapters.redis_audit import RedisAuditLog
+from shared.audit.custody import CustodySigner
 from shared.domain.errors import ConfigError, UUNetError
 from shared.domain.jobs import JobStatus
 from shared.jobs.retention import ResultRetention
@@ -74,8 +76,7 @@ def real_adapters(settings: PrivateSettings) -> Adapters:
     infra = build_infra(settings, key_prefix=settings.job_prefix)
 
     async def prepare() -> None:
-        await wait_for_dependency(f"S3 at {settings.s3_endpoint}", infra.objects.ensure_bucket)
-        await infra.objects.set_expiry_rules(settings.expiry_rules)
+        await prepare_bucket(settings, infra.objects)
         await wait_for_dependency("Redis", infra.queue.ensure_group)
 
     return Adapters(
@@ -110,13 +111,34 @@ def token_verifier(settings: PrivateSettings) -> TokenVerifier:
     )
 
 
+@dataclass(frozen=True)
+class CheckKeys:
+    """What the API checks a request with (``shared.pipeline.api.ReidKeys``): it never opens seals,
+    so the authority key's id may come from ``keyset.json``."""
+
+    verify_key: Ed25519PublicKey
+    key_id: str
+    authority_key_id: str | None
+
+
 def clip_verifier(settings: PrivateSettings) -> ClipVerifier:
-    """The pipeline's signature check bound to the key set's verify key."""
-    from shared.crypto.keys import PrivateSideKeys
-    from shared.pipeline.api import verify_clip
+    """The pipeline's request check (signature, key set, seal kind, authority key, tracks)."""
+    from shared.crypto.keys import PrivateSideKeys, recorded_authority_key_id
+    from shared.pipeline.api import check_reidentify
+
+    directory = _keys_dir(settings)
+    keys = PrivateSideKeys.load(directory)
+    authority = keys.authority_key_id or recorded_authority_key_id(directory)
+    check = CheckKeys(keys.verify_key, keys.key_id, authority)
+    return lambda path, options: check_reidentify(path, check, options)
+
+
+def custody_signer(settings: PrivateSettings) -> CustodySigner:
+    """The custody signer: its key derives from the authority key the worker already holds."""
+    from shared.crypto.keys import PrivateSideKeys, custody_key
 
     keys = PrivateSideKeys.load(_keys_dir(settings))
-    return functools.partial(verify_clip, verify_key=keys.verify_key)
+    return CustodySigner(custody_key(keys.authority()))  # the worker holds the authority key
 
 
 def build_desk(
@@ -163,12 +185,14 @@ def build_api(settings: PrivateSettings, adapters: Adapters, verify: ClipVerifie
     """REST and gRPC sharing one desk."""
     registry = CollectorRegistry()
     desk = build_desk(settings, adapters, verify, registry)
+    slots = UploadSlots(settings.max_concurrent_uploads)  # one budget for REST and gRPC
     rest = RestOptions(
         max_upload_bytes=settings.max_upload_bytes,
         work_dir=settings.work_dir,
         result_redirect=settings.result_redirect,
         presign_expiry_s=settings.presign_expiry_s,
         pace=settings.upload_pace,
+        slots=slots,
     )
     app = build_app(desk, rest, registry, adapters.readiness)
     servicer = grpc_api.ReidServicer(
@@ -178,6 +202,7 @@ def build_api(settings: PrivateSettings, adapters: Adapters, verify: ClipVerifie
             settings.work_dir,
             watch_timeout_s=settings.job_timeout_s + 300,
             pace=settings.upload_pace,
+            slots=slots,
         ),
     )
     names = [grpc_api.SERVICE_NAME]
@@ -212,8 +237,13 @@ def load_reidentify(settings: PrivateSettings) -> Reidentify:
     from shared.pipeline.api import reidentify_clip
 
     keys = PrivateSideKeys.load(_keys_dir(settings))
-    engine = load_private_engine(settings)
-    log.info("private module %s %s on %s", engine.model_id, engine.model_version, settings.device)
+    engine: UUNetEngine | None = None
+    if settings.encrypted_weights is None:  # e.g. a donor model: it has no private module
+        log.info("no private module configured: sealed restoration only")
+    else:
+        engine = load_private_engine(settings)
+        log.info("private module %s %s on %s", engine.model_id, engine.model_version,
+                 settings.device)  # fmt: skip
 
     def run(src: Path, dst: Path, options: ReidOptions, progress: Progress) -> ReidReport:
         return reidentify_clip(src, dst, keys, engine, options, progress)
@@ -222,10 +252,15 @@ def load_reidentify(settings: PrivateSettings) -> Reidentify:
 
 
 def build_worker(
-    settings: PrivateSettings, adapters: Adapters, reidentify: Reidentify, metrics_port: int | None
+    settings: PrivateSettings,
+    adapters: Adapters,
+    reidentify: Reidentify,
+    metrics_port: int | None,
+    custody: CustodySigner | None = None,
 ) -> WorkerProcess:
     """A JobRunner on ``uunet:reid:jobs`` / ``reid-workers`` with the reconstruction handler."""
     _make_work_dir(settings)
+    custody = custody or custody_signer(settings)
     registry = CollectorRegistry()
     metrics = JobMetrics(registry, METRICS_PREFIX)
     kept = retention(settings, adapters)
@@ -241,6 +276,7 @@ def build_worker(
             work_dir=settings.work_dir,
         ),
         retention=kept,
+        custody=custody,
     )
     options = RunnerOptions(
         consumer=consumer_name("reid"),
@@ -257,6 +293,8 @@ def build_worker(
         registry=registry,
         on_terminal=handler.on_terminal,
         metrics_port=metrics_port,
+        drain_s=settings.shutdown_drain_s,
+        metrics_host=settings.http_host,
         on_stop=adapters.on_stop,
         retention=kept,
     )

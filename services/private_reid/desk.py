@@ -1,8 +1,10 @@
 """The private service's front desk: every request is authenticated, checked, audited, then queued.
 
 Transport-free (REST and gRPC both call it). Order of checks on a submission: token (401) ->
-scope and case (403/400) -> the clip's signature (422) -> store, record, audit, enqueue. Every
-refusal is audited and counted, and nothing is stored or queued for it.
+scope and case (403/400) -> the clip's signature, and whether it can serve the request (seal kind,
+authority key, tracks: 422) -> store, record, audit, enqueue. Every refusal is audited and
+counted, and nothing is stored or queued for it. A finished job's signed custody record (made by
+the worker) is handed out beside its result.
 """
 
 from __future__ import annotations
@@ -27,16 +29,18 @@ from services.private_reid.auth import (
     TokenVerifier,
     authorize,
 )
-from shared.domain.errors import BadInputError, NotFoundError, TamperedError
+from shared.domain.errors import BadInputError, NotFoundError, TamperedError, WrongKeyError
 from shared.domain.jobs import JobState, JobStatus
 from shared.jobs.retention import ResultRetention
+from shared.pipeline.api import ReidOptions
 from shared.ports import AuditLog, JobQueue, JobStore, ObjectStore
 
 log = logging.getLogger(__name__)
 
 MODES = ("auto", "learned", "sealed")
 ANONYMOUS = "anonymous"
-ClipVerifier = Callable[[Path], object]  # raises TamperedError / BadInputError
+# (clip, request) -> raises TamperedError, WrongKeyError or BadInputError (shared.pipeline.api)
+ClipVerifier = Callable[[Path, ReidOptions], object]
 
 
 class NotReady(BadInputError):
@@ -50,6 +54,8 @@ class SubmitRequest:
     case_id: str
     tracks: str = ""  # "1,4"; empty: every track
     mode: str = "auto"
+    lossless: bool = False  # restored clip without loss (sealed faces exact)
+    original: bool = False  # the sealed original input file instead of a restored clip
 
 
 class DeskMetrics:
@@ -103,13 +109,17 @@ class Desk:
         case = await self._authorize(principal, request.case_id, "submit", digest)
         tracks = await self._checked(who, case, digest, lambda: parse_tracks(request.tracks))
         mode = await self._checked(who, case, digest, lambda: parse_mode(request.mode))
+        options = ReidOptions(mode=mode, tracks=track_set(tracks), lossless=request.lossless,
+                              original=request.original)  # fmt: skip
         try:
-            await asyncio.to_thread(self.verify_clip, clip)
-        except (TamperedError, BadInputError) as err:
-            code = "tampered" if isinstance(err, TamperedError) else "bad-clip"
+            await asyncio.to_thread(self.verify_clip, clip, options)
+        except (TamperedError, WrongKeyError, BadInputError) as err:
+            code = {TamperedError: "tampered", WrongKeyError: "wrong-key"}.get(
+                type(err), "bad-clip"
+            )
             await self.refuse(who, case, code, f"submit: {err}", digest, tracks)
             raise
-        return await self._accept(principal, case, digest, tracks, mode, clip)
+        return await self._accept(principal, case, digest, options, clip)
 
     async def status(self, principal: Principal, job_id: str) -> JobStatus:
         """The job, if this caller may see it (same scope and case rules as a submission)."""
@@ -119,17 +129,17 @@ class Desk:
 
     async def result_key(self, principal: Principal, job_id: str) -> str:
         """The object key of a finished job's video (audited as a disclosure)."""
-        job, case = await self._visible(principal, job_id, "download")
-        if "result_deleted" in job.extra:
-            await self.refuse(principal.subject, case, "gone", f"download {job_id}")
-            raise ResultGoneError(
-                f"the reconstruction of job {job_id} was deleted ({job.extra['result_deleted']})"
-            )
-        if job.state is not JobState.DONE or not job.result_key:
-            await self.refuse(principal.subject, case, "not-ready", f"download {job_id}")
-            raise NotReady(f"job {job_id} is {job.state.value}; no result to download")
-        await self._record(principal.subject, case, job, "download")
+        job = await self._finished(principal, job_id, "download")
+        assert job.result_key is not None
         return job.result_key
+
+    async def custody(self, principal: Principal, job_id: str) -> str:
+        """A finished job's signed custody record (JSON, ``shared.audit.custody``)."""
+        await self._finished(principal, job_id, "custody-record")
+        try:
+            return (await self.objects.get_bytes(custody_key_for(job_id))).decode()
+        except NotFoundError:
+            raise NotReady(f"job {job_id} has no custody record") from None
 
     async def downloaded(self, principal: Principal, job_id: str) -> None:
         """Called once a download has been sent in full: delete the reconstruction if so set."""
@@ -137,17 +147,32 @@ class Desk:
             await self.retention.delete_now(job_id, f"downloaded by {principal.subject}")
 
     # ---- internals
+    async def _finished(self, principal: Principal, job_id: str, what: str) -> JobStatus:
+        job, case = await self._visible(principal, job_id, what)
+        gone = job.extra.get("result_deleted")
+        if gone and what == "download":  # the custody record outlives the reconstruction
+            await self.refuse(principal.subject, case, "gone", f"{what} {job_id}")
+            raise ResultGoneError(f"the reconstruction of job {job_id} was deleted ({gone})")
+        if job.state is not JobState.DONE or not (job.result_key or gone):
+            await self.refuse(principal.subject, case, "not-ready", f"{what} {job_id}")
+            raise NotReady(f"job {job_id} is {job.state.value}; no result to download")
+        await self._record(principal.subject, case, job, what)
+        return job
+
     async def _accept(
-        self, principal: Principal, case: str, digest: str, tracks: str, mode: str, clip: Path
+        self, principal: Principal, case: str, digest: str, options: ReidOptions, clip: Path
     ) -> str:
         job_id = uuid.uuid4().hex
         upload_key = raw_key(job_id)
+        tracks = ",".join(str(t) for t in sorted(options.tracks or ()))
         extra = {
             "case_id": case,
             "actor": principal.subject,
             "clip_sha256": digest,
             "tracks": tracks,
-            "mode": mode,
+            "mode": options.mode,
+            "lossless": "1" if options.lossless else "",
+            "original": "1" if options.original else "",
             "upload_key": upload_key,
         }
         await self.objects.put_file(upload_key, clip, "video/mp4")
@@ -159,7 +184,7 @@ class Desk:
                 clip_sha256=digest,
                 tracks=tracks,
                 outcome="accepted",
-                detail=f"job {job_id} mode {mode}",
+                detail=f"job {job_id} {describe_request(options)}",
             )
             await self.queue.enqueue({"job_id": job_id})
         except Exception:
@@ -235,6 +260,28 @@ def parse_tracks(text: str | None) -> str:
     return ",".join(str(i) for i in ids)
 
 
+def parse_flag(text: str | None, name: str) -> bool:
+    """A form flag: "true"/"1"/"yes" or "false"/"0"/"no"/"" (absent); BadInputError otherwise."""
+    value = (text or "").strip().lower()
+    if value in ("", "0", "false", "no"):
+        return False
+    if value in ("1", "true", "yes"):
+        return True
+    raise BadInputError(f"{name} must be true or false, got {value[:20]!r}")
+
+
+def track_set(tracks: str) -> frozenset[int] | None:
+    """``"1,4"`` (as normalised by :func:`parse_tracks`) -> {1, 4}; "" -> None (every track)."""
+    return frozenset(int(t) for t in tracks.split(",")) if tracks else None
+
+
+def describe_request(options: ReidOptions) -> str:
+    """``mode sealed lossless`` / ``original``: what a job restores, in the audit log's words."""
+    if options.original:
+        return "original"
+    return f"mode {options.mode}" + (" lossless" if options.lossless else "")
+
+
 def parse_mode(text: str | None) -> str:
     """``auto`` (default), ``learned`` or ``sealed``."""
     mode = (text or "auto").strip() or "auto"
@@ -256,6 +303,17 @@ def raw_key(job_id: str) -> str:
     return f"raw/{job_id}.mp4"
 
 
-def result_key_for(job_id: str) -> str:
-    """Where a job's restored clip goes."""
-    return f"results/{job_id}.mp4"
+def result_key_for(job_id: str, original: bool = False) -> str:
+    """Where a job's restored clip (or the sealed original file) goes."""
+    return f"results/{job_id}.original" if original else f"results/{job_id}.mp4"
+
+
+def custody_key_for(job_id: str) -> str:
+    """Where a job's signed custody record goes (written last: its presence means done)."""
+    return f"results/{job_id}.custody.json"
+
+
+def result_media(key: str) -> tuple[str, str]:
+    """(content type, download file name) of a result key."""
+    name = key.rsplit("/", 1)[-1]
+    return ("video/mp4" if name.endswith(".mp4") else "application/octet-stream"), name

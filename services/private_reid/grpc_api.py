@@ -18,7 +18,7 @@ import grpc
 
 from services.common.errors import grpc_status_for
 from services.common.grpc_handlers import aborting_on_domain_errors, job_message
-from services.common.uploads import UploadPace, spool_chunks, spool_file
+from services.common.uploads import UploadPace, UploadSlots, spool_chunks, spool_file
 from services.private_reid.auth import Forbidden, Principal
 from services.private_reid.desk import Desk, NotReady, SubmitRequest
 from shared.domain.errors import BadInputError, LimitExceededError, UUNetError
@@ -51,10 +51,11 @@ class GrpcOptions:
     watch_interval_s: float = 0.5
     watch_timeout_s: float = 3900.0  # a little over the job timeout: a watch never hangs forever
     pace: UploadPace = field(default_factory=UploadPace)
+    slots: UploadSlots = field(default_factory=UploadSlots)  # shared with REST
 
 
 class ReidServicer(reid_pb2_grpc.ReidServiceServicer):
-    """The four RPCs of the private API."""
+    """The five RPCs of the private API."""
 
     def __init__(self, desk: Desk, options: GrpcOptions) -> None:
         self.desk = desk
@@ -72,7 +73,10 @@ class ReidServicer(reid_pb2_grpc.ReidServiceServicer):
         context: grpc.aio.ServicerContext,
     ) -> reid_pb2.SubmitReconstructionResponse:
         principal = await self._principal(context, "submit")  # before a single chunk is read
-        with spool_file(self.options.work_dir, "uunet-reid-", "upload.mp4") as path:
+        with (
+            self.options.slots.take(),
+            spool_file(self.options.work_dir, "uunet-reid-", "upload.mp4") as path,
+        ):
             try:
                 meta = await _metadata(request_iterator)
                 await spool_chunks(
@@ -89,6 +93,8 @@ class ReidServicer(reid_pb2_grpc.ReidServiceServicer):
                 case_id=meta.case_id,
                 tracks=",".join(str(t) for t in meta.tracks),
                 mode=meta.mode or "auto",
+                lossless=meta.lossless,
+                original=meta.original,
             )
             job_id = await self.desk.submit(principal, submit, path)
         return reid_pb2.SubmitReconstructionResponse(job_id=job_id)
@@ -128,6 +134,15 @@ class ReidServicer(reid_pb2_grpc.ReidServiceServicer):
         async for data in self.desk.objects.stream(key, CHUNK_BYTES):
             yield jobs_pb2.Chunk(data=data)
         await self.desk.downloaded(principal, request.job_id)  # every chunk went out
+
+    @_unary
+    async def GetCustody(
+        self, request: reid_pb2.GetReconstructionRequest, context: grpc.aio.ServicerContext
+    ) -> reid_pb2.CustodyRecord:
+        principal = await self._principal(context, f"custody {request.job_id}")
+        return reid_pb2.CustodyRecord(
+            record_json=await self.desk.custody(principal, request.job_id)
+        )
 
 
 async def _metadata(

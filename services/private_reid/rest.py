@@ -2,12 +2,15 @@
 
 The token is checked (and every refusal audited) before the body is read; the clip streams to a
 temp file under the size cap. ``Forbidden`` maps to 403 and ``NotReady`` to 409 here; the other
-domain errors go through the common table (401, 404, 413, 422).
+domain errors go through the common table (401, 404, 413, 422: a tampered clip, a seal for another
+authority key, an option the clip cannot serve). A finished job's signed custody record is at
+``GET /v1/reconstructions/{id}/custody``.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,9 +22,16 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from services.common.openapi import error_responses
-from services.common.uploads import FormSpec, UploadPace, receive_multipart, spool_file
+from services.common.uploads import FormSpec, UploadPace, UploadSlots, receive_multipart, spool_file
 from services.private_reid.auth import Forbidden, Principal, TokenRejected
-from services.private_reid.desk import TRACKS, Desk, NotReady, SubmitRequest
+from services.private_reid.desk import (
+    TRACKS,
+    Desk,
+    NotReady,
+    SubmitRequest,
+    parse_flag,
+    result_media,
+)
 from shared.domain.errors import BadInputError, LimitExceededError
 from shared.domain.jobs import JobStatus
 
@@ -37,6 +47,7 @@ class RestOptions:
     result_redirect: bool = False
     presign_expiry_s: int = 300
     pace: UploadPace = field(default_factory=UploadPace)
+    slots: UploadSlots = field(default_factory=UploadSlots)  # shared with gRPC
 
 
 def get_desk(request: Request) -> Desk:
@@ -85,7 +96,7 @@ class JobOut(BaseModel):
         )
 
 
-_FORM_FIELDS = frozenset({"case_id", "tracks", "mode"})
+_FORM_FIELDS = frozenset({"case_id", "tracks", "mode", "lossless", "original"})
 _MULTIPART_DOC: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -112,6 +123,15 @@ _MULTIPART_DOC: dict[str, Any] = {
                             "description": "e.g. 1,4 (default: all)",
                         },
                         "mode": {"type": "string", "enum": ["auto", "learned", "sealed"]},
+                        "lossless": {
+                            "type": "boolean",
+                            "description": "restored clip without loss: sealed faces exact "
+                            "(H.264 High 4:4:4 Predictive, qp 0)",
+                        },
+                        "original": {
+                            "type": "boolean",
+                            "description": "the sealed original input file, byte for byte",
+                        },
                     },
                 }
             }
@@ -142,7 +162,7 @@ async def post_reconstruction(
 ) -> JobCreated:
     """Upload a de-identified clip with a case reference and queue its reconstruction."""
     principal = await _principal(desk, creds, request, "submit")
-    with spool_file(options.work_dir, "uunet-reid-", "upload.mp4") as path:
+    with options.slots.take(), spool_file(options.work_dir, "uunet-reid-", "upload.mp4") as path:
         try:
             spec = FormSpec("file", _FORM_FIELDS, options.max_upload_bytes, options.pace)
             form = await receive_multipart(request, spec, path)
@@ -154,6 +174,8 @@ async def post_reconstruction(
             case_id=form.fields.get("case_id", ""),
             tracks=form.fields.get("tracks", ""),
             mode=form.fields.get("mode", "auto"),
+            lossless=parse_flag(form.fields.get("lossless"), "lossless"),
+            original=parse_flag(form.fields.get("original"), "original"),
         )
         return JobCreated(job_id=await desk.submit(principal, submit, path))
 
@@ -186,14 +208,31 @@ async def get_result(
         url = await desk.objects.presigned_get(key, options.presign_expiry_s)
         return RedirectResponse(url, status_code=307)
     stat = await desk.objects.stat(key)
+    media_type, name = result_media(key)
     return StreamingResponse(
         _then(desk.objects.stream(key), functools.partial(desk.downloaded, principal, job_id)),
-        media_type="video/mp4",
+        media_type=media_type,
         headers={
             "Content-Length": str(stat.size),
-            "Content-Disposition": f'attachment; filename="{job_id}.mp4"',
+            "Content-Disposition": f'attachment; filename="{name}"',
         },
     )
+
+
+@router.get(
+    "/{job_id}/custody",
+    responses={
+        200: {"description": "the signed custody record (see docs/PIPELINE.md)"},
+        **error_responses(404, 409),
+    },
+)
+async def get_custody(
+    job_id: str, request: Request, creds: BearerDep, desk: DeskDep
+) -> dict[str, Any]:
+    """The finished job's custody record, signed by the private service."""
+    principal = await _principal(desk, creds, request, f"custody {job_id}")
+    record: dict[str, Any] = json.loads(await desk.custody(principal, job_id))
+    return record
 
 
 async def _then(

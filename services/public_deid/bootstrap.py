@@ -19,10 +19,11 @@ import shared
 from services.common.grpc_metrics import MetricsInterceptor
 from services.common.grpc_server import build_grpc_server
 from services.common.http import AppSpec, ReadinessCheck, create_app
-from services.common.infra import build_infra, wait_for_dependency
+from services.common.infra import build_infra, prepare_bucket, wait_for_dependency
 from services.common.metrics import GrpcMetrics, JobMetrics
 from services.common.ratelimit import RateLimiter, RedisRateLimiter
 from services.common.serve import ApiProcess, ServeOptions
+from services.common.uploads import UploadSlots
 from services.common.worker import WorkerProcess, consumer_name
 from services.public_deid import grpc_api
 from services.public_deid.auth import ApiKeys, Gate
@@ -66,8 +67,7 @@ def real_adapters(settings: PublicSettings) -> Adapters:
     infra = build_infra(settings)
 
     async def prepare() -> None:
-        await wait_for_dependency(f"S3 at {settings.s3_endpoint}", infra.objects.ensure_bucket)
-        await infra.objects.set_expiry_rules(settings.expiry_rules)
+        await prepare_bucket(settings, infra.objects)
         await wait_for_dependency("Redis", infra.queue.ensure_group)
 
     return Adapters(
@@ -151,6 +151,7 @@ def deid_jobs(settings: PublicSettings, adapters: Adapters, probe: Probe | None)
         presign_expiry_s=settings.presign_expiry_s,
         work_dir=settings.work_dir,
         pace=settings.upload_pace,
+        slots=UploadSlots(settings.max_concurrent_uploads),
     )
 
 
@@ -169,16 +170,16 @@ def build_api(settings: PublicSettings, adapters: Adapters, probe: Probe | None)
 def load_deidentify(settings: PublicSettings) -> Deidentify:
     """The real pipeline bound to the key set and the public half of the model (loaded once)."""
     from shared.crypto.keys import PublicSideKeys
-    from shared.model.inference import UUNetEngine
     from shared.pipeline.api import deidentify_clip
     from shared.pipeline.probe import refuse_deidentified
+    from shared.surrogate.model import load_face_model
     from shared.video.runtime import configure_cpu_threads
 
     configure_cpu_threads(settings.device)  # before yuface loads: torch threads starve the codec
     if settings.keys_dir is None:
         raise ConfigError("UUNET_PUBLIC_KEYS_DIR is required (a key set from uunet keys init)")
     keys = PublicSideKeys.load(Path(settings.keys_dir))
-    engine = UUNetEngine.load(settings.checkpoint, device=settings.device, part="public")
+    engine = load_face_model(settings.checkpoint, settings.device, "public", settings.donors)
     log.info("model %s %s on %s", engine.model_id, engine.model_version, settings.device)
 
     def run(src: Path, dst: Path, options: DeidOptions, progress: Progress) -> DeidReport:
@@ -222,6 +223,8 @@ def build_worker(
         registry=registry,
         on_terminal=handler.on_terminal,
         metrics_port=metrics_port,
+        drain_s=settings.shutdown_drain_s,
+        metrics_host=settings.http_host,
         on_stop=adapters.on_stop,
         retention=retention,
     )

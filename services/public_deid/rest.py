@@ -84,12 +84,18 @@ Attribute = Annotated[
 ]
 
 
+_ATTRIBUTES_DOC = (
+    "NAME=keep|change, comma-separated: only attributes the worker's model was trained to control "
+    "(`uunet deid --checkpoint FILE --help` lists them); others fail the job with the reason"
+)
+
+
 class UploadRequest(BaseModel):
     model_config = ConfigDict(strict=True)  # 0 is not false, "1" is not a list: say so (422)
 
     filename: str = ""
     keep_audio: bool = False
-    attributes: list[Attribute] = Field(default_factory=list, examples=[["beard=keep"]])
+    attributes: list[Attribute] = Field(default_factory=list, description=_ATTRIBUTES_DOC)
 
 
 class UploadCreated(BaseModel):
@@ -115,7 +121,7 @@ _MULTIPART_DOC: dict[str, Any] = {
                         "attributes": {
                             "type": "string",
                             "pattern": f"^{ATTRIBUTES}$",
-                            "description": "e.g. beard=keep,gender=change",
+                            "description": _ATTRIBUTES_DOC,
                         },
                     },
                 }

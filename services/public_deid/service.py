@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from services.common.errors import NotReadyError, ResultGoneError, without_paths
-from services.common.uploads import UploadPace, spool_file, too_large
+from services.common.uploads import UploadPace, UploadSlots, spool_file, too_large
 from services.public_deid.auth import Vendor
 from shared.domain.errors import BadInputError, NotFoundError, UUNetError
 from shared.domain.jobs import JobState, JobStatus
@@ -61,6 +61,7 @@ class DeidJobs:
     presign_expiry_s: int = 900
     work_dir: Path | None = None
     pace: UploadPace = field(default_factory=UploadPace)
+    slots: UploadSlots = field(default_factory=UploadSlots)
 
     def max_bytes_for(self, vendor: Vendor) -> int:
         """The upload size limit of ``vendor``: its own if set, never above the service's."""
@@ -69,8 +70,8 @@ class DeidJobs:
 
     @contextlib.contextmanager
     def spool_path(self) -> Iterator[Path]:
-        """A temp file path for an upload being received; removed afterwards."""
-        with spool_file(self.work_dir, "uunet-up-", "clip") as path:
+        """A temp file path for an upload being received (one upload slot); removed afterwards."""
+        with self.slots.take(), spool_file(self.work_dir, "uunet-up-", "clip") as path:
             yield path
 
     async def submit_file(self, vendor: Vendor, request: ClipRequest, path: Path) -> str:

@@ -26,3 +26,7 @@ class PublicSettings(ServiceSettings):
     presign_expiry_s: int = 900
     probe_uploads: bool = True  # reject non-video uploads at the API, before queueing
     work_dir: Path | None = None  # temp files of uploads and jobs; None: the system temp dir
+    # Donor faces for the surrogates: a bank file (uunet donors build) or a folder of face images
+    # the deployment has rights to (built once, cached); None: the shipped DCGAN bank, which is
+    # for non-commercial research use only (its generator was trained on DigiFace-1M).
+    donors: Path | None = None

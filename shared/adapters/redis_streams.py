@@ -152,6 +152,16 @@ class RedisStreamQueue:
         await self.ack(message.msg_id)
         return _text(dead_id)
 
+    async def release(self, message: QueueMessage, changes: Mapping[str, str]) -> str:
+        """Hand a message back at once: re-add it (fields updated by ``changes``) for the next
+        reader and ack the old delivery, in one transaction, so it is neither lost nor doubled."""
+        fields: dict[Any, Any] = {**message.fields, **changes}
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.xadd(self.stream, fields, maxlen=self.maxlen, approximate=True)
+            pipe.xack(self.stream, self.group, message.msg_id)
+            new_id, _ = await pipe.execute()
+        return _text(new_id)
+
     async def depth(self) -> int:
         """Entries not yet acknowledged: waiting (lag) plus being worked on (pending)."""
         return await self.lag() + await self.pending()

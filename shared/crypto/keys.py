@@ -8,6 +8,11 @@ A key set directory (mode 0700, files 0600) holds:
 - ``authority_x25519.pem``     X25519 private key: only the private service (opens sealed originals)
 - ``authority_x25519.pub.pem`` X25519 public key: the public service seals to it
 - ``keyset.json``              ``{"key_id": ..., "authority_key_id": ..., "created_at": ...}``
+- ``custody_ed25519.pub.pem``  public key that verifies the private service's custody records
+
+The custody signing key is not a file: the private side derives it from the authority key
+(:func:`custody_key`, HKDF with its own label), so every deployment that can open seals can sign
+custody records without one more secret to distribute, and the public side can never forge one.
 
 ``key_id`` is a short hash of the Ed25519 public key and of a fingerprint of the secret, so both
 sides compute the same id from the files each of them holds (the authority key has its own id,
@@ -26,9 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from shared.domain.errors import ConfigError
 
@@ -38,7 +44,10 @@ VERIFY_FILE = "signing_ed25519.pub.pem"
 AUTHORITY_FILE = "authority_x25519.pem"
 AUTHORITY_PUB_FILE = "authority_x25519.pub.pem"
 INFO_FILE = "keyset.json"
-ALL_FILES = (SECRET_FILE, SIGNING_FILE, VERIFY_FILE, AUTHORITY_FILE, AUTHORITY_PUB_FILE, INFO_FILE)
+CUSTODY_PUB_FILE = "custody_ed25519.pub.pem"
+ALL_FILES = (SECRET_FILE, SIGNING_FILE, VERIFY_FILE, AUTHORITY_FILE, AUTHORITY_PUB_FILE, INFO_FILE,
+             CUSTODY_PUB_FILE)  # fmt: skip
+_CUSTODY_INFO = b"uunet-custody-ed25519/v1"
 SECRET_BYTES = 32
 
 
@@ -73,6 +82,29 @@ def authority_key_id(authority_public: X25519PublicKey) -> str:
     return hashlib.sha256(b"uunet-authority-id/v1\x00" + _raw_public(authority_public)).hexdigest()[
         :16
     ]
+
+
+def signing_key_id(verify_key: Ed25519PublicKey) -> str:
+    """Short id (16 hex) of an Ed25519 public key alone: names a signer without any secret."""
+    return hashlib.sha256(b"uunet-signer-id/v1\x00" + _raw_public(verify_key)).hexdigest()[:16]
+
+
+def custody_key(authority: X25519PrivateKey) -> Ed25519PrivateKey:
+    """The private side's custody signing key, derived one-way from the authority key."""
+    raw = authority.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    seed = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_CUSTODY_INFO).derive(raw)
+    return Ed25519PrivateKey.from_private_bytes(seed)
+
+
+def custody_public_pem(authority: X25519PrivateKey) -> bytes:
+    """PEM of the custody verify key (what ``uunet audit verify --custody-key`` reads)."""
+    return (
+        custody_key(authority)
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
 
 
 def _write_new(path: Path, data: bytes) -> None:
@@ -122,6 +154,7 @@ def init_keyset(directory: Path) -> KeySetInfo:
         AUTHORITY_FILE: authority.private_bytes(pem, pkcs8, plain),
         AUTHORITY_PUB_FILE: authority.public_key().public_bytes(pem, spki),
         INFO_FILE: (json.dumps(meta, indent=2) + "\n").encode(),
+        CUSTODY_PUB_FILE: custody_public_pem(authority),
     }
     try:
         for name, data in files.items():
@@ -240,6 +273,12 @@ class PrivateSideKeys:
             return None
         return authority_key_id(self.authority_private.public_key())
 
+    def authority(self) -> X25519PrivateKey:
+        """The authority key; ConfigError when this key set has none."""
+        if self.authority_private is None:
+            raise ConfigError("the key set has no authority_x25519.pem")
+        return self.authority_private
+
     @classmethod
     def load(cls, directory: Path) -> PrivateSideKeys:
         """Load the private side's files; ConfigError with a one-line reason if missing or bad."""
@@ -262,6 +301,16 @@ class PrivateSideKeys:
         kid = key_id(verify, secret)
         _check_info(directory, kid)
         return cls(secret=secret, verify_key=verify, authority_private=authority, key_id=kid)
+
+
+def recorded_authority_key_id(directory: Path) -> str | None:
+    """The authority key id ``keyset.json`` records (a side without the authority key reads it)."""
+    path = Path(directory) / INFO_FILE
+    try:
+        value = json.loads(path.read_text()).get("authority_key_id") if path.exists() else None
+    except (OSError, ValueError, AttributeError) as err:
+        raise ConfigError(f"key set {directory}: {INFO_FILE} is unreadable") from err
+    return str(value) if value else None
 
 
 def default_dev_keys_dir() -> Path:

@@ -8,11 +8,13 @@ another clip, which anyone holding the authority's public key could forge) break
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from shared.domain.errors import TamperedError
+from shared.domain.errors import ConfigError, TamperedError
 
 DOMAIN = b"uunet-signature/v1\x00"
 SIGNATURE_BYTES = 64
@@ -53,3 +55,16 @@ def verify(
             "signature does not verify: the clip or its manifest was modified, "
             "or it was signed with another key set"
         ) from err
+
+
+def load_public_key(path: Path) -> Ed25519PublicKey:
+    """An Ed25519 public key from a PEM file; ConfigError with a one-line reason otherwise."""
+    try:
+        key = serialization.load_pem_public_key(Path(path).read_bytes())
+    except OSError as err:
+        raise ConfigError(f"cannot read {path}: {err.strerror}") from None
+    except (ValueError, TypeError):
+        raise ConfigError(f"{path} is not a PEM public key") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise ConfigError(f"{path} is not an Ed25519 public key")
+    return key

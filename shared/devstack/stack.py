@@ -41,7 +41,7 @@ class DevSecrets:
     issuer_private: Path
     issuer_public: Path
     weights_key_file: Path
-    encrypted_weights: Path
+    encrypted_weights: Path | None  # None: the model has no private module (sealed restoration)
 
 
 @dataclass
@@ -147,8 +147,9 @@ class DevStack:
             "JWT_ISSUER": secrets.issuer,
             "JWT_AUDIENCE": secrets.audience,
             "WEIGHTS_KEY_FILE": str(secrets.weights_key_file),
-            "ENCRYPTED_WEIGHTS": str(secrets.encrypted_weights),
         }
+        if secrets.encrypted_weights is not None:
+            env["ENCRYPTED_WEIGHTS"] = str(secrets.encrypted_weights)
         return {f"UUNET_PRIVATE_{k}": v for k, v in env.items()} | _quiet_env()
 
     def _wait_ready(self, url: str) -> None:

@@ -86,3 +86,70 @@ class YuNetDetector:
         bgr = np.ascontiguousarray(img[:, :, ::-1])
         confs, _, _ = self._yuface.detect(bgr, conf=o.detector_conf)
         return len(confs) > 0
+
+
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in frame pixels
+
+
+def _window(frame: np.ndarray, box: Box, grow: float, min_face: int) -> tuple[np.ndarray, Box]:
+    """The box grown by ``grow`` box sizes on each side, upscaled so the face is >= ``min_face``
+    pixels wide; returns the window and the box in window pixels."""
+    import cv2
+
+    x0, y0, x1, y1 = box
+    size = max(x1 - x0, y1 - y0, 1.0)
+    h, w = frame.shape[:2]
+    wx0, wy0 = max(int(x0 - grow * size), 0), max(int(y0 - grow * size), 0)
+    wx1, wy1 = min(int(x1 + grow * size) + 1, w), min(int(y1 + grow * size) + 1, h)
+    win = frame[wy0:wy1, wx0:wx1]
+    k = max(1.0, min_face / size)
+    if k > 1.0:
+        win = cv2.resize(win, (round(win.shape[1] * k), round(win.shape[0] * k)),
+                         interpolation=cv2.INTER_CUBIC)  # fmt: skip
+    return np.ascontiguousarray(win), (
+        (x0 - wx0) * k,
+        (y0 - wy0) * k,
+        (x1 - wx0) * k,
+        (y1 - wy0) * k,
+    )
+
+
+def _centre_inside(found: list[Box], box: Box) -> bool:
+    x0, y0, x1, y1 = box
+    return any(x0 <= (a + c) / 2 <= x1 and y0 <= (b + d) / 2 <= y1 for a, b, c, d in found)
+
+
+class FrameJudge:
+    """Frame-level checks on one face box: the dlib embedding in the box, and whether YuNet and
+    dlib's HOG detector find a face there (on a window upscaled so the face is >= 120 px)."""
+
+    def __init__(self, judge: DlibJudge | None = None, min_face: int = 120) -> None:
+        import dlib
+        import yuface
+
+        self.judge = judge or DlibJudge()
+        self.min_face = min_face
+        self._hog = dlib.get_frontal_face_detector()
+        self._yuface: Any = yuface
+
+    def embed(self, frame: np.ndarray, box: Box) -> np.ndarray:
+        """dlib embedding of the face in ``box`` (5-point landmarks found inside it), full resolution."""
+        d = self.judge._dlib
+        win, (x0, y0, x1, y1) = _window(frame, box, 0.25, 150)
+        rect = d.rectangle(round(x0), round(y0), round(x1), round(y1))
+        shape = self.judge._pose(win, rect)
+        return np.asarray(self.judge._net.compute_face_descriptor(win, shape, 1), dtype=np.float64)
+
+    def yunet_finds(self, frame: np.ndarray, box: Box, conf: float = 0.5) -> bool:
+        """YuNet finds a face whose centre lies in ``box``."""
+        win, wbox = _window(frame, box, 0.6, self.min_face)
+        scores, boxes, _ = self._yuface.detect(np.ascontiguousarray(win[:, :, ::-1]), conf=conf)
+        found = [(float(b[0]), float(b[1]), float(b[0] + b[2]), float(b[1] + b[3])) for b in boxes]
+        return len(scores) > 0 and _centre_inside(found, wbox)
+
+    def hog_finds(self, frame: np.ndarray, box: Box) -> bool:
+        """dlib's HOG frontal detector finds a face whose centre lies in ``box``."""
+        win, wbox = _window(frame, box, 0.6, self.min_face)
+        rects = self._hog(win, 0)
+        found = [(r.left(), r.top(), r.right(), r.bottom()) for r in rects]
+        return _centre_inside([tuple(map(float, f)) for f in found], wbox)  # type: ignore[misc]

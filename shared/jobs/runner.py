@@ -13,7 +13,10 @@ Delivery is at-least-once, so the loop is built for repeats:
 - any other error is retried ``max_attempts`` times, then the message goes to the dead-letter stream
   and the job ends ``failed``; ``on_terminal`` runs once the job ends either way (e.g. delete the
   raw upload);
-- the loop itself survives a queue or store outage (Redis restarting): it backs off and goes on.
+- the loop itself survives a queue or store outage (Redis restarting): it backs off and goes on;
+- a job given up because the worker shuts down (:meth:`JobRunner.hand_back`, or the runner task
+  cancelled) is handed back at once: released to the stream for another worker, ``queued`` again,
+  the same attempt; nobody waits for the visibility timeout.
 """
 
 from __future__ import annotations
@@ -80,6 +83,7 @@ class JobRunner:
         self.options = options
         self.on_terminal = on_terminal
         self.stopping = asyncio.Event()
+        self._job: asyncio.Future[str | None] | None = None
 
     async def run_forever(self) -> None:
         """Loop until :meth:`stop`; reclaims stalled messages every ``reclaim_every_s``."""
@@ -102,10 +106,11 @@ class JobRunner:
                 await lease
 
     def stop(self) -> None:
+        """Take no new message; the job in flight runs on until it ends or is handed back."""
         self.stopping.set()
 
     def _processor(self, message: QueueMessage) -> Callable[[], Awaitable[None]]:
-        return lambda: self.process(message)
+        return lambda: self._process_unless_stopping(message)
 
     async def _read(self) -> list[QueueMessage]:
         return await self.queue.read(self.options.consumer, 1, self.options.block_ms)
@@ -137,6 +142,13 @@ class JobRunner:
                 log.debug("lease renewal failed (%s)", type(err).__name__)
             await asyncio.sleep(self.options.lease_s / 3)
 
+    def hand_back(self) -> bool:
+        """Give up the job in flight (shutdown): it goes back to the stream; False if none runs."""
+        if self._job is None or self._job.done():
+            return False
+        self._job.cancel()
+        return True
+
     async def _reclaim(self) -> list[QueueMessage]:
         stalled = await self.queue.reclaim(
             self.options.consumer, self.options.visibility_timeout_ms
@@ -149,8 +161,15 @@ class JobRunner:
         """Take over and process messages whose worker died or hung; returns how many."""
         stalled = await self._reclaim()
         for message in stalled:
-            await self.process(message)
+            await self._process_unless_stopping(message)
         return len(stalled)
+
+    async def _process_unless_stopping(self, message: QueueMessage) -> None:
+        """Process, or (stop arrived while it was being read) hand it straight back unstarted."""
+        if self.stopping.is_set():
+            await self.queue.release(message, {"attempt": str(_attempt(message))})
+            return
+        await self.process(message)
 
     async def process(self, message: QueueMessage) -> None:
         """Handle one delivery; never raises (every outcome is recorded)."""
@@ -159,7 +178,7 @@ class JobRunner:
         if status is None:
             await self.queue.dead_letter(message, "message without a known job_id")
             return
-        attempt = max(int(message.fields.get("attempt", "1")), message.deliveries)
+        attempt = _attempt(message)
         running = None
         if not status.state.terminal:
             running = await self.store.update_active(
@@ -176,6 +195,13 @@ class JobRunner:
             return
         try:
             result_key = await self._run_with_heartbeat(message, job_id, attempt)
+        except asyncio.CancelledError:
+            # Shielded: the release must land even while this task is being cancelled.
+            await asyncio.shield(self._release(message, job_id, attempt))
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # the runner itself is cancelled, not only its job
+            return
         except UUNetError as err:
             await self._finish(message, job_id, JobState.FAILED, error=str(err))
         except Exception as err:
@@ -194,26 +220,35 @@ class JobRunner:
         try:
             return await self._run_until_reachable(ctx)
         finally:
+            self._job = None
             beat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await beat
 
     async def _run_until_reachable(self, ctx: JobContext) -> str | None:
-        """Run the handler; while a dependency is unreachable, wait and run it again."""
+        """Run the handler; while a dependency is unreachable, wait and run it again. The wait is
+        the job in flight too, so a shutdown hands the job back from it (``hand_back``)."""
         loop = asyncio.get_running_loop()
         give_up = loop.time() + self.options.outage_wait_s
         delay = 1.0
         while True:
             try:
-                return await asyncio.wait_for(self.handler(ctx), self.options.job_timeout_s)
+                self._job = asyncio.ensure_future(self.handler(ctx))
+                return await asyncio.wait_for(self._job, self.options.job_timeout_s)
             except TimeoutError as err:
                 raise UUNetError(f"job timed out after {self.options.job_timeout_s:.0f} s") from err
             except UnavailableError as err:
-                if loop.time() + delay > give_up or self.stopping.is_set():
+                if loop.time() + delay > give_up:
                     raise UnavailableError(f"{err} (gave up after waiting)") from err
                 log.warning("job %s waits for a dependency: %s", ctx.job_id, err)
-            await asyncio.sleep(delay)
+            self._job = pause = asyncio.ensure_future(_nothing_after(delay))
+            await pause
             delay = min(delay * 2, BACKOFF_MAX_S)
+
+    async def _release(self, message: QueueMessage, job_id: str, attempt: int) -> None:
+        await self.queue.release(message, {"attempt": str(attempt)})
+        await self.store.update(job_id, state=JobState.QUEUED, progress=0.0, error=None)
+        log.warning("job %s handed back to the stream (worker stopping)", job_id)
 
     async def _heartbeat(self, msg_id: str) -> None:
         while True:
@@ -265,3 +300,13 @@ def _describe(err: Exception) -> str:
     if isinstance(err, OSError) and err.strerror:
         return f"{type(err).__name__}: {err.strerror}"
     return type(err).__name__
+
+
+async def _nothing_after(delay_s: float) -> str | None:
+    await asyncio.sleep(delay_s)
+    return None
+
+
+def _attempt(message: QueueMessage) -> int:
+    """Which attempt this delivery is: the retry counter in the fields, or the redeliveries."""
+    return max(int(message.fields.get("attempt", "1")), message.deliveries)

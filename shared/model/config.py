@@ -22,6 +22,7 @@ ATTRIBUTES: tuple[str, ...] = (
 TRAITS: tuple[str, ...] = ("identity", *ATTRIBUTES)
 POLICIES: tuple[str, ...] = ("keep", "change")
 NORMS: tuple[str, ...] = ("batch", "instance")
+SURROGATES: tuple[str, ...] = ("noise", "donor")
 
 # The reference's channel plan for one U-Net at width 1.0 (encoder; the decoder mirrors it).
 BASE_CHANNELS: tuple[int, ...] = (64, 128, 256, 512, 512)
@@ -61,6 +62,11 @@ class ModelConfig:
     # Per-attribute "keep"/"change" the checkpoint was trained for (the S vector); empty = not trained
     # for attribute control, so any request about an attribute is refused.
     attribute_policy: tuple[tuple[str, str], ...] = ()
+    # What the public module starts from: "noise" (the paper: crop + keyed noise channel -> A) or
+    # "donor" (the product since issue 10: crop + aligned keyed donor composite + its mask -> a
+    # bounded refinement of the composite; no private module, see shared/surrogate/).
+    surrogate: str = "noise"
+    refine_delta: float = 0.25  # donor: largest change the refiner may make to a composite pixel
 
     def __post_init__(self) -> None:
         if not 0.0 < self.width <= 4.0:
@@ -74,6 +80,10 @@ class ModelConfig:
             raise ConfigError(f"norm must be one of {NORMS}, got {self.norm!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.surrogate not in SURROGATES:
+            raise ConfigError(f"surrogate must be one of {SURROGATES}, got {self.surrogate!r}")
+        if self.surrogate == "donor" and self.faithful:
+            raise ConfigError("the faithful (reference) model has no donor surrogate")
         for name, policy in self.attribute_policy:
             if name not in ATTRIBUTES or policy not in POLICIES:
                 raise ConfigError(f"bad attribute policy entry {name!r}: {policy!r}")
@@ -93,6 +103,29 @@ class ModelConfig:
             train_mode_inference=False,
             model_id=f"uunet-product-w{width:g}",
         )
+
+    @classmethod
+    def donor(cls, width: float = 0.125) -> ModelConfig:
+        """The product's public module since issue 10: a refiner of keyed donor composites."""
+        return cls(
+            width=width,
+            faithful=False,
+            keyed=True,
+            train_mode_inference=False,
+            model_id=f"uunet-donor-w{width:g}",
+            version="0.2.0",
+            surrogate="donor",
+        )
+
+    @property
+    def public_in_channels(self) -> int:
+        """4 (crop + noise) for the paper's module; 7 (crop + composite + mask) for the donor one."""
+        return 7 if self.surrogate == "donor" else 4
+
+    @property
+    def has_private(self) -> bool:
+        """Whether this model has a learned private module (the donor config has none yet)."""
+        return self.surrogate == "noise"
 
     @property
     def channels(self) -> tuple[int, ...]:

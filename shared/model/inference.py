@@ -109,7 +109,8 @@ class UUNetEngine:
         return cls.from_parts(
             ckpt.config,
             public_state if "public" in parts else None,
-            private_state if "private" in parts else None,
+            # A donor checkpoint has no private half: an empty state means "not present".
+            private_state if "private" in parts and private_state else None,
             device=device,
             meta=ckpt.meta,
         )
@@ -148,6 +149,20 @@ class UUNetEngine:
                 "this engine holds only the private module; it cannot de-identify"
             )
         return self._run(self._gen.public, crops, noise)
+
+    @property
+    def can_restore(self) -> bool:
+        """Whether learned restoration is possible (a private module is loaded)."""
+        return self.has_part("private")
+
+    def refine(self, crops: Tensor, composites: Tensor, masks: Tensor) -> Tensor:
+        """Donor config: crops, composites [N,3,64,64] and masks [N,1,64,64] -> refined composites."""
+        if self._gen.public_net is None:
+            raise MissingPartError("this engine holds no public module; it cannot de-identify")
+        if composites.shape[:1] + composites.shape[2:] != masks.shape[:1] + masks.shape[2:]:
+            raise BadInputError("composites and masks must have the same N, H and W")
+        pair = torch.cat([composites, masks], dim=1)  # [N,4,S,S], checked by _run
+        return self._run(lambda x, cm: self._gen.refine(x, cm[:, :3], cm[:, 3:]), crops, pair, 4)
 
     def restore(self, surrogates: Tensor, noise: Tensor) -> Tensor:
         """[N,3,64,64] surrogates + [N,1,64,64] noise -> reconstructions [N,3,64,64] in [0,1]."""
@@ -200,21 +215,22 @@ class UUNetEngine:
                 if isinstance(m, nn.BatchNorm2d):
                     m.momentum = momentum
 
-    def _check(self, images: Tensor, noise: Tensor) -> None:
+    def _check(self, images: Tensor, noise: Tensor, channels: int = 1) -> None:
         size = self.crop_size
         if not isinstance(images, Tensor) or not isinstance(noise, Tensor):
             raise BadInputError("crops and noise must be torch tensors")
         if images.dim() != 4 or tuple(images.shape[1:]) != (3, size, size):
             raise BadInputError(f"crops must be [N,3,{size},{size}], got {list(images.shape)}")
-        if tuple(noise.shape) != (images.shape[0], 1, size, size):
-            raise BadInputError(
-                f"noise must be [{images.shape[0]},1,{size},{size}], got {list(noise.shape)}"
-            )
+        want = (images.shape[0], channels, size, size)
+        if tuple(noise.shape) != want:
+            what = "noise" if channels == 1 else "composites + masks"
+            raise BadInputError(f"{what} must be {list(want)}, got {list(noise.shape)}")
         if not images.is_floating_point() or not noise.is_floating_point():
             raise BadInputError("crops and noise must be floating point in [0,1]")
 
-    def _run(self, fn: Callable[[Tensor, Tensor], Tensor], images: Tensor, noise: Tensor) -> Tensor:
-        self._check(images, noise)
+    def _run(self, fn: Callable[[Tensor, Tensor], Tensor], images: Tensor, noise: Tensor,
+             channels: int = 1) -> Tensor:  # fmt: skip
+        self._check(images, noise, channels)
         out_device = images.device
         if images.shape[0] == 0:
             return images.new_zeros(images.shape, dtype=torch.float32)

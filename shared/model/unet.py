@@ -115,14 +115,31 @@ class UUNetGenerator(nn.Module):
         super().__init__()
         self.config = config
         # A half may be left out so a public service never holds (or allocates) private weights.
-        self.public_net = UNet(4, config) if "public" in parts else None
-        self.private_net = UNet(config.private_in_channels, config) if "private" in parts else None
+        self.public_net = UNet(config.public_in_channels, config) if "public" in parts else None
+        want_private = "private" in parts and config.has_private
+        self.private_net = UNet(config.private_in_channels, config) if want_private else None
 
     def public(self, x: Tensor, noise: Tensor) -> Tensor:
         """[N,3,64,64] in [0,1] + noise [N,1,64,64] in [0,1) -> surrogate A [N,3,64,64] in [0,1]."""
         if self.public_net is None:
             raise MissingPartError("this generator holds no public module")
+        if self.config.surrogate != "noise":
+            raise MissingPartError("this model refines donor composites; it takes no noise")
         return self.public_net(torch.cat([x, noise], dim=1))
+
+    def refine(self, x: Tensor, composite: Tensor, mask: Tensor) -> Tensor:
+        """Donor config: crop x, composite [N,3,64,64] and mask [N,1,64,64] -> refined composite.
+
+        The U-Net's sigmoid output is read as a residual in [-delta, delta], applied inside the
+        mask only; at initialisation (output ~0.5) the refiner returns the composite unchanged.
+        """
+        if self.public_net is None:
+            raise MissingPartError("this generator holds no public module")
+        if self.config.surrogate != "donor":
+            raise MissingPartError("this model takes noise, not donor composites")
+        out = self.public_net(torch.cat([x, composite, mask], dim=1))
+        residual = (out - 0.5) * (2.0 * self.config.refine_delta)
+        return (composite + residual * mask).clamp(0.0, 1.0)
 
     def private(self, a: Tensor, noise: Tensor | None = None) -> Tensor:
         """Surrogate A [N,3,64,64] (+ noise when keyed) -> reconstruction O [N,3,64,64]."""

@@ -30,6 +30,7 @@ from typing import BinaryIO
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from shared.crypto.keys import signing_key_id
 from shared.crypto.signing import EMPTY_SHA256, SIGNATURE_BYTES, sign, verify
 from shared.domain.errors import BadInputError, TamperedError, WrongKeyError
 from shared.pipeline.manifest import Manifest
@@ -194,23 +195,26 @@ def read_verified(path: Path, verify_key: Ed25519PublicKey, key_id: str | None =
             raise TamperedError("the video stream was modified (hash mismatch)")
         verify(verify_key, emb.signature, emb.manifest_bytes, video_sha, sealed_sha)
     except TamperedError:
-        _raise_wrong_key_if_foreign(emb, key_id)
+        _raise_wrong_key_if_foreign(emb, key_id, verify_key)
         raise
     if key_id is not None and emb.manifest.key_id != key_id:
         raise WrongKeyError(f"clip was made with key set {emb.manifest.key_id}, not {key_id}")
     return emb
 
 
-def _raise_wrong_key_if_foreign(emb: Embedded, key_id: str | None) -> None:
+def _raise_wrong_key_if_foreign(
+    emb: Embedded, key_id: str | None, verify_key: Ed25519PublicKey
+) -> None:
     """A bad signature from another key set is a wrong key, not tampering (as far as we can tell)."""
-    if key_id is None:
-        return
     try:
-        theirs = emb.manifest.key_id
+        manifest = emb.manifest
     except BadInputError:
         return
-    if theirs != key_id:
-        raise WrongKeyError(f"clip was made with key set {theirs}, not {key_id}")
+    if key_id is not None and manifest.key_id != key_id:
+        raise WrongKeyError(f"clip was made with key set {manifest.key_id}, not {key_id}")
+    mine = signing_key_id(verify_key)
+    if manifest.signer_id and manifest.signer_id != mine:
+        raise WrongKeyError(f"clip was signed by key {manifest.signer_id}, not {mine}")
 
 
 @contextmanager

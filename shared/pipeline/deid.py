@@ -1,16 +1,16 @@
-"""De-identify a clip: decode -> detect/track -> crop -> UU-Net public module -> paste -> encode,
-then sign the manifest (and the optional sealed originals) into the output MP4.
+"""De-identify a clip: decode -> detect/track -> the public module's painter -> encode, then sign
+the manifest (and the optional sealed originals) into the output MP4. The painter (see
+``shared.surrogate``) aligns a keyed donor per track (product) or runs the crop model (reference).
 
 Streaming: frames flow in batches of ``options.batch_frames`` (FaceStage may regroup them to end on
-a keyframe), so memory stays bounded by a few batches whatever the clip length; the sealed originals
-go to an encrypted temporary file as they are produced.
+a keyframe), so memory stays bounded by a few batches whatever the clip length; the sealed payload
+(``shared.pipeline.seal_sink``) goes to an encrypted temporary file as it is produced.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import tempfile
 import time
 import uuid
 from contextlib import ExitStack
@@ -19,23 +19,24 @@ from pathlib import Path
 
 import numpy as np
 
-from shared.crypto.keys import PublicSideKeys
-from shared.crypto.seal import SealWriter
-from shared.domain.errors import BadInputError, ConfigError
-from shared.pipeline.api import DeidOptions, DeidReport, FaceModel, Progress
+import shared
+from shared.crypto.keys import PublicSideKeys, signing_key_id
+from shared.domain.errors import BadInputError
 from shared.pipeline.container import append_box, read_box, write_sidecar
 from shared.pipeline.errors import guarded
 from shared.pipeline.manifest import FaceRecord, Manifest
-from shared.pipeline.sealed_regions import RegionWriter
+from shared.pipeline.seal_sink import RegionSink, SealSink, seal_kind
 from shared.pipeline.stages import (
-    CROP_MARGIN,
-    NoiseBank,
+    file_sha256,
     quantise,
     same_file,
+    square_geoms,
     temp_output,
     to_record,
 )
-from shared.video.crops import crop_faces, paste_faces
+from shared.pipeline.types import DeidOptions, DeidReport, FaceModel, FacePainter, Progress
+from shared.surrogate.model import painter_for
+from shared.video.audio import AudioResult
 from shared.video.decode import iter_frames, probe
 from shared.video.detect import make_detector
 from shared.video.encode import VideoWriter
@@ -47,45 +48,34 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class _Run:
-    """Per-clip state: the engine, the keyed noise, the sealed-region sink and the records so far."""
+    """Per-clip state: the painter (keyed surrogates per track), the sealed-region sink, records."""
 
     engine: FaceModel
-    noise: NoiseBank
+    painter: FacePainter
     attributes: dict[str, str]
-    regions: RegionWriter | None
+    regions: RegionSink | None
     clip_id: str
     audio: bool
     detector: str
     records: list[FaceRecord] = field(default_factory=list)
 
     def process(self, frames: np.ndarray, indices: np.ndarray, boxes: list[list[FaceBox]]) -> None:
-        """Replace every face of the batch in place (frames uint8 [B,H,W,3]); one model call."""
+        """Replace every face of the batch in place (frames uint8 [B,H,W,3])."""
         h, w = frames.shape[1:3]
         kept = [[q for b in fb if (q := quantise(b, w, h)) is not None] for fb in boxes]
-        flat = [(pos, box) for pos, fb in enumerate(kept) for box in fb]
-        if not flat:
+        if not any(kept):
             return
-        crops, geoms = crop_faces(frames, kept, self.engine.crop_size, CROP_MARGIN)  # [N,3,64,64]
         if self.regions is not None:  # originals before they are overwritten
-            for g in geoms:
+            for g in square_geoms(kept, w, h):
                 region = frames[g.pos, g.cy0 : g.cy1, g.cx0 : g.cx1]
                 self.regions.write(int(indices[g.pos]), g, region)
-        noise = self.noise.for_tracks([g.track_id for g in geoms])  # [N,1,64,64]
-        surrogates = self.engine.deidentify(crops, noise, self.attributes or None)
-        paste_faces(frames, surrogates, geoms, CROP_MARGIN)
-        for (pos, box), _geom in zip(flat, geoms, strict=True):
-            self.records.append(to_record(int(indices[pos]), box))
+        self.painter.paint(frames, indices, kept)
+        for pos, fb in enumerate(kept):
+            self.records += [to_record(int(indices[pos]), box) for box in fb]
 
 
-def _want_seal(keys: PublicSideKeys, options: DeidOptions) -> bool:
-    if options.seal is None:
-        return keys.authority_public is not None
-    if options.seal and keys.authority_public is None:
-        raise ConfigError("cannot seal originals: the key set has no authority_x25519.pub.pem")
-    return options.seal
-
-
-def _manifest(info: VideoInfo, run: _Run, keys: PublicSideKeys, frames: int) -> Manifest:
+def _manifest(info: VideoInfo, run: _Run, keys: PublicSideKeys, frames: int, src: Path,
+              seal: str) -> Manifest:  # fmt: skip
     return Manifest(
         model_id=run.engine.model_id,
         model_version=run.engine.model_version,
@@ -98,37 +88,23 @@ def _manifest(info: VideoInfo, run: _Run, keys: PublicSideKeys, frames: int) -> 
         height=info.height,
         faces=tuple(run.records),
         attributes=dict(run.attributes),
-        sealed=run.regions is not None,
-        authority_key_id=keys.authority_key_id if run.regions is not None else None,
+        seal=seal,
+        authority_key_id=keys.authority_key_id if seal != "none" else None,
         audio=run.audio,
         detector=run.detector,
+        original_sha256=file_sha256(src),
+        original_bytes=src.stat().st_size,
+        software=f"uunet/{shared.__version__}",
+        signer_id=signing_key_id(keys.signing_key.public_key()),
     )
 
 
-class _SealedSink:
-    """Original regions, encrypted to the authority as they come, into a temporary file."""
-
-    def __init__(self, stack: ExitStack, keys: PublicSideKeys) -> None:
-        assert keys.authority_public is not None
-        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="uunet-seal-")))
-        self.path = workdir / "sealed.bin"
-        self._file = stack.enter_context(open(self.path, "wb"))  # noqa: SIM115 - closed by the stack
-        self._sealer = SealWriter(keys.authority_public, self._file)
-        self.regions = RegionWriter(self._sealer)
-
-    def finish(self) -> Path:
-        """Write the final chunk and close the file; returns its path."""
-        self._sealer.close()
-        self._file.close()
-        return self.path
-
-
 def _transcode(src: Path, tmp: Path, info: VideoInfo, run: _Run, options: DeidOptions,
-               progress: Progress | None) -> int:  # fmt: skip
-    """Decode -> faces -> model -> paste -> encode; returns the number of frames written."""
+               progress: Progress | None) -> tuple[int, AudioResult]:  # fmt: skip
+    """Decode -> faces -> model -> paste -> encode; returns the frames written and the audio's fate."""
     stage = FaceStage(make_detector(options.detector),
                       FaceStageOptions(every=max(1, options.detect_every)))  # fmt: skip
-    encode = EncodeOptions(crf=options.crf, keep_audio=run.audio)
+    encode = EncodeOptions(crf=options.crf, keep_audio=options.keep_audio)
     with VideoWriter(tmp, info, encode, audio_source=src) as writer:
         batches = iter_frames(src, options.batch_frames, info, options.limits)
         for batch, boxes in stage.run(batches):
@@ -136,7 +112,7 @@ def _transcode(src: Path, tmp: Path, info: VideoInfo, run: _Run, options: DeidOp
             writer.write(batch.frames)
             if progress is not None:
                 progress(min(writer.frames_written / max(info.frames, 1), 0.99))
-    return writer.frames_written
+    return writer.frames_written, writer.audio
 
 
 @guarded("de-identification")
@@ -155,19 +131,24 @@ def run_deid(
     info = probe(src, options.limits)
     attributes = {str(k): str(v) for k, v in options.attributes.items()}
     engine.check_attributes(attributes or None)
-    sealed = _want_seal(keys, options)
+    seal = seal_kind(options.seal, keys.authority_public is not None)
     clip_id = options.clip_id or uuid.uuid4().hex
     with ExitStack() as stack:
-        tmp = stack.enter_context(temp_output(dst))
-        sink = _SealedSink(stack, keys) if sealed else None
-        noise = NoiseBank(keys.secret, clip_id, engine.crop_size)
-        audio = options.keep_audio and info.has_audio
-        run = _Run(engine, noise, attributes, sink.regions if sink else None, clip_id, audio,
+        tmp = stack.enter_context(temp_output(dst, public=True))
+        sink = None
+        if seal != "none":
+            assert keys.authority_public is not None
+            sink = SealSink(stack, keys.authority_public, seal, src, info)
+        painter = painter_for(engine, keys.secret, clip_id, attributes)
+        run = _Run(engine, painter, attributes, sink.regions if sink else None, clip_id, False,
                    options.detector)  # fmt: skip
-        frames = _transcode(src, tmp, info, run, options, progress)
-        manifest = _manifest(info, run, keys, frames)
+        frames, audio = _transcode(src, tmp, info, run, options, progress)
+        run.audio = audio.kept  # the manifest says what the output carries, not what was asked
+        manifest = _manifest(info, run, keys, frames, src, seal)
         canonical = manifest.canonical_bytes()
-        append_box(tmp, canonical, keys.signing_key, sink.finish() if sink else None)
+        sealed_file = sink.finish() if sink else None
+        sealed_bytes = sealed_file.stat().st_size if sealed_file else 0
+        append_box(tmp, canonical, keys.signing_key, sealed_file)
         if options.manifest_json is not None:
             write_sidecar(options.manifest_json, read_box(tmp))
     if progress is not None:
@@ -179,6 +160,10 @@ def run_deid(
         tracks=len(manifest.tracks),
         fps=manifest.fps,
         seconds=time.perf_counter() - start,
-        sealed=sealed,
+        sealed=seal != "none",
         manifest_sha256=hashlib.sha256(canonical).hexdigest(),
+        seal=seal,
+        blurred=int(getattr(getattr(painter, "stats", None), "kinds", {}).get("blur", 0)),
+        sealed_bytes=sealed_bytes,
+        audio=audio.summary(),
     )

@@ -4,6 +4,10 @@ Boxes are stored compactly as runs per track: ``{"track": 3, "start": 10, "boxes
 covers frames 10, 11, … of track 3 (a gap in a track starts a new run). Box coordinates are integer
 pixels in the frame, exactly those the pipeline cropped and pasted, so restoration re-crops the same
 regions. ``canonical_bytes`` is the byte string that gets signed (sorted keys, no whitespace).
+
+Format 2 adds what a chain of custody needs: the seal kind (``none``, ``regions``, ``original`` or
+``both``), the SHA-256 and size of the original input file, the software that made the clip and
+the id of the signing key. Format 1 manifests (the first release) still parse.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from typing import Any
 
 from shared.domain.errors import BadInputError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+SEAL_KINDS = ("none", "regions", "original", "both")
 
 
 @dataclass(frozen=True)
@@ -56,12 +62,31 @@ class Manifest:
     height: int
     faces: tuple[FaceRecord, ...] = ()
     attributes: Mapping[str, str] = field(default_factory=dict)
-    sealed: bool = False
+    seal: str = "none"  # none|regions|original|both (shared.pipeline.seal_sink)
     authority_key_id: str | None = None
     audio: bool = False
     detector: str = ""
     created_at: float = field(default_factory=time.time)
+    original_sha256: str = ""  # of the input file, byte for byte ("" in format 1)
+    original_bytes: int = 0
+    software: str = ""  # e.g. "uunet/0.1.0"
+    signer_id: str = ""  # shared.crypto.keys.signing_key_id of the key that signed the clip
     format_version: int = FORMAT_VERSION
+
+    @property
+    def sealed(self) -> bool:
+        """Whether the clip carries a sealed payload at all."""
+        return self.seal != "none"
+
+    @property
+    def seals_regions(self) -> bool:
+        """Whether the face regions are sealed (exact restore, per-track disclosure)."""
+        return self.seal in ("regions", "both")
+
+    @property
+    def seals_original(self) -> bool:
+        """Whether the original input file is sealed (returned byte for byte)."""
+        return self.seal in ("original", "both")
 
     @property
     def tracks(self) -> tuple[TrackRecord, ...]:
@@ -93,8 +118,12 @@ class Manifest:
             "detector": self.detector,
             "attributes": dict(sorted(self.attributes.items())),
             "sealed": self.sealed,
+            "seal": self.seal,
             "authority_key_id": self.authority_key_id,
             "created_at": self.created_at,
+            "original": {"sha256": self.original_sha256, "bytes": self.original_bytes},
+            "software": self.software,
+            "signer_id": self.signer_id,
             "tracks": [
                 {"id": t.track_id, "first": t.first_frame, "last": t.last_frame, "faces": t.faces}
                 for t in self.tracks
@@ -116,9 +145,14 @@ class Manifest:
     def from_dict(cls, data: Mapping[str, Any]) -> Manifest:
         """Inverse of :meth:`to_dict`; BadInputError on anything malformed."""
         try:
-            if int(data["format_version"]) != FORMAT_VERSION:
+            version = int(data["format_version"])
+            if version not in READABLE_VERSIONS:
                 raise BadInputError(f"unsupported manifest version {data['format_version']}")
             video = data["video"]
+            original = dict(data.get("original") or {})
+            seal = str(data["seal"]) if version >= 2 else ("regions" if data["sealed"] else "none")
+            if seal not in SEAL_KINDS:
+                raise BadInputError(f"malformed manifest (unknown seal kind {seal[:20]!r})")
             return cls(
                 model_id=str(data["model"]["id"]),
                 model_version=str(data["model"]["version"]),
@@ -133,9 +167,14 @@ class Manifest:
                 detector=str(data.get("detector", "")),
                 faces=tuple(decode_runs(data["runs"])),
                 attributes={str(k): str(v) for k, v in dict(data["attributes"]).items()},
-                sealed=bool(data["sealed"]),
+                seal=seal,
                 authority_key_id=data.get("authority_key_id"),
                 created_at=float(data["created_at"]),
+                original_sha256=str(original.get("sha256", "")),
+                original_bytes=int(original.get("bytes", 0)),
+                software=str(data.get("software", "")),
+                signer_id=str(data.get("signer_id", "")),
+                format_version=version,
             )
         except (KeyError, TypeError, ValueError) as err:
             raise BadInputError(f"malformed manifest ({type(err).__name__}: {err})") from err

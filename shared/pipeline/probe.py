@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from shared.domain.errors import BadInputError, TamperedError
-from shared.pipeline.api import ClipInfo, Limits
 from shared.pipeline.container import read_box
+from shared.pipeline.types import ClipInfo, Limits
 from shared.video.decode import probe
 
 ALREADY_DEIDENTIFIED = (

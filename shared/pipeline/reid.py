@@ -3,8 +3,10 @@
 ``learned``: re-crop the surrogates at the manifest's boxes, run the private module with the keyed
 noise of each track, paste back with the same feathered seam. ``sealed``: decrypt the original
 regions with the authority's X25519 key and paste them back exactly. ``auto``: sealed when the clip
-carries originals and this side holds the authority key, else learned. ``tracks`` restricts
-restoration to chosen subjects; every other face stays a surrogate.
+carries sealed regions for this side's authority key, else learned. ``tracks`` restricts
+restoration to chosen subjects; every other face stays a surrogate. ``lossless`` writes the result
+without loss (sealed faces then equal the decoded original frames); ``original`` writes back the
+sealed input file itself, checked against the SHA-256 in the signed manifest.
 """
 
 from __future__ import annotations
@@ -14,19 +16,36 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from shared.crypto.keys import PrivateSideKeys
 from shared.crypto.seal import open_stream
-from shared.domain.errors import BadInputError, ConfigError, LimitExceededError
-from shared.pipeline.api import MODES, FaceModel, Progress, ReidOptions, ReidReport
+from shared.domain.errors import (
+    BadInputError,
+    ConfigError,
+    LimitExceededError,
+    TamperedError,
+)
 from shared.pipeline.container import Embedded, read_verified, sealed_reader
 from shared.pipeline.errors import guarded
 from shared.pipeline.manifest import FaceRecord, Manifest
-from shared.pipeline.sealed_regions import RegionRecord, iter_records, paste_record
-from shared.pipeline.stages import CROP_MARGIN, NoiseBank, from_record, same_file, temp_output
+from shared.pipeline.plan import plan_restore
+from shared.pipeline.region_reader import RegionReader, paste_record
+from shared.pipeline.sealed_payload import copy_original, read_records
+from shared.pipeline.stages import (
+    CROP_MARGIN,
+    NoiseBank,
+    file_sha256,
+    from_record,
+    same_file,
+    temp_output,
+)
+from shared.pipeline.types import FaceModel, Progress, ReidOptions, ReidReport
+from shared.surrogate.model import NO_LEARNED_RESTORATION
 from shared.video.crops import crop_faces, paste_faces
 from shared.video.decode import iter_frames, probe
 from shared.video.encode import VideoWriter, even_size
@@ -35,43 +54,14 @@ from shared.video.types import EncodeOptions
 log = logging.getLogger(__name__)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def resolve_mode(mode: str, manifest: Manifest, keys: PrivateSideKeys) -> str:
-    """The mode actually used ("learned" or "sealed"), or a one-line reason why not."""
-    if mode not in MODES:
-        raise BadInputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-    if mode == "auto":
-        return "sealed" if manifest.sealed and keys.authority_private is not None else "learned"
-    if mode == "sealed":
-        if not manifest.sealed:
-            raise BadInputError("this clip carries no sealed originals; use --mode learned")
-        if keys.authority_private is None:
-            raise ConfigError("sealed restoration needs authority_x25519.pem in the key set")
-    return mode
-
-
-def select_tracks(manifest: Manifest, wanted: frozenset[int] | None) -> frozenset[int]:
-    """The track ids to restore; BadInputError for an id the clip does not have."""
-    present = frozenset(t.track_id for t in manifest.tracks)
-    if wanted is None:
-        return present
-    unknown = sorted(wanted - present)
-    if unknown:
-        have = ", ".join(str(t) for t in sorted(present)) or "none"
-        raise BadInputError(f"no track {unknown[0]} in this clip (tracks: {have})")
-    return frozenset(wanted)
-
-
 def _check_engine(engine: FaceModel | None, manifest: Manifest) -> FaceModel:
     if engine is None:
-        raise ConfigError("learned restoration needs a model checkpoint")
+        raise ConfigError(
+            "learned restoration is not available here: no private module is loaded "
+            "(restore from the sealed originals instead)"
+        )
+    if not getattr(engine, "can_restore", True):  # a donor model: nothing to learn back from
+        raise ConfigError(NO_LEARNED_RESTORATION.format(model=engine.model_id))
     if engine.model_id != manifest.model_id:
         raise ConfigError(
             f"clip was de-identified with model {manifest.model_id}; "
@@ -104,26 +94,35 @@ class LearnedRestorer:
 class _Sealed:
     """Sealed restoration: originals decrypted in frame order, pasted back exactly."""
 
-    def __init__(self, records: Iterator[RegionRecord], tracks: frozenset[int]) -> None:
-        self._records, self._tracks = records, tracks
-        self._next: RegionRecord | None = next(records, None)  # opens (and checks) the seal now
+    def __init__(self, reader: RegionReader) -> None:
+        self.reader = reader
 
     def apply(self, frames: np.ndarray, indices: np.ndarray) -> int:
         done = 0
         for pos, index in enumerate(indices.tolist()):
-            while self._next is not None and self._next.frame <= index:
-                rec = self._next
-                if rec.frame == index and rec.track_id in self._tracks:
-                    paste_record(frames[pos], rec)
-                    done += 1
-                self._next = next(self._records, None)
+            for rec in self.reader.for_frame(index):
+                paste_record(frames[pos], rec)
+                done += 1
         return done
 
 
-def _open_sealed(stack: ExitStack, emb: Embedded, keys: PrivateSideKeys) -> Iterator[RegionRecord]:
+def _open_sealed(stack: ExitStack, emb: Embedded, keys: PrivateSideKeys) -> Iterator[bytes]:
+    """The decrypted payload, chunk by chunk (the header is checked on the first read)."""
     assert keys.authority_private is not None
     fh = stack.enter_context(sealed_reader(emb))
-    return iter_records(open_stream(fh, keys.authority_private))
+    return open_stream(fh, keys.authority_private)
+
+
+def _restore_original(dst: Path, emb: Embedded, keys: PrivateSideKeys) -> str:
+    """Write the sealed input file to ``dst``; its SHA-256 must equal the signed manifest's."""
+    with ExitStack() as stack:
+        tmp = stack.enter_context(temp_output(dst))
+        _legacy, records = read_records(_open_sealed(stack, emb, keys))
+        with open(tmp, "wb") as out:
+            digest, _size = copy_original(records, out)
+        if digest != emb.manifest.original_sha256:
+            raise TamperedError("the sealed original's SHA-256 differs from the signed manifest's")
+    return digest
 
 
 @guarded("restoration")
@@ -143,10 +142,53 @@ def run_reid(
         raise LimitExceededError(f"{src.name}: over the limit of {options.limits.max_bytes} bytes")
     emb = read_verified(src, keys.verify_key, keys.key_id)  # before anything else
     manifest = emb.manifest
-    mode = resolve_mode(options.mode, manifest, keys)
-    tracks = select_tracks(manifest, options.tracks)
+    mode, tracks = plan_restore(manifest, keys, options)
+    request = _Request(src, dst, emb, keys, options, progress)
+    if mode == "original":
+        done = _Done(0, manifest.frames, _restore_original(dst, emb, keys), exact=True)
+    else:
+        done = _restore_video(request, engine, mode, tracks)
+    if progress is not None:
+        progress(1.0)
+    return ReidReport(
+        frames=done.frames,
+        faces_restored=done.faces,
+        tracks=tuple(sorted(tracks)),
+        mode_used=mode,
+        clip_sha256=file_sha256(src),
+        seconds=time.perf_counter() - start,
+        manifest_sha256=hashlib.sha256(emb.manifest_bytes).hexdigest(),
+        output_sha256=done.output_sha256,
+        exact=done.exact,
+    )
+
+
+@dataclass(frozen=True)
+class _Request:
+    """One verified restoration: files, the clip's box, keys, options."""
+
+    src: Path
+    dst: Path
+    emb: Embedded
+    keys: PrivateSideKeys
+    options: ReidOptions
+    progress: Progress | None
+
+
+class _Done(NamedTuple):
+    faces: int  # face boxes restored
+    frames: int
+    output_sha256: str
+    exact: bool
+
+
+def _restore_video(
+    req: _Request, engine: FaceModel | None, mode: str, tracks: frozenset[int]
+) -> _Done:
+    """Decode, restore (learned or sealed), encode."""
+    manifest, options = req.emb.manifest, req.options
     model = _check_engine(engine, manifest) if mode == "learned" else None
-    info = probe(src, options.limits)
+    info = probe(req.src, options.limits)
     # yuv420p codes odd sizes rounded up to even: the public clip may be 1 px wider/taller.
     if (info.width, info.height) not in {
         (manifest.width, manifest.height),
@@ -158,36 +200,27 @@ def run_reid(
         for f, recs in manifest.faces_by_frame().items()
     }
     restored = 0
+    encode = EncodeOptions(crf=options.crf, lossless=options.lossless, keep_audio=info.has_audio)
     with ExitStack() as stack:
-        tmp = stack.enter_context(temp_output(dst))
-        learned = LearnedRestorer(model, keys, manifest) if model is not None else None
-        sealed = _Sealed(_open_sealed(stack, emb, keys), tracks) if mode == "sealed" else None
-        writer = stack.enter_context(
-            VideoWriter(
-                tmp,
-                info,
-                EncodeOptions(crf=options.crf, keep_audio=info.has_audio),
-                audio_source=src,
-            )
-        )
-        for batch in iter_frames(src, options.batch_frames, info, options.limits):
+        tmp = stack.enter_context(temp_output(req.dst))
+        learned = LearnedRestorer(model, req.keys, manifest) if model is not None else None
+        sealed = None
+        if mode == "sealed":
+            sealed = _Sealed(RegionReader(_open_sealed(stack, req.emb, req.keys), tracks))
+        writer = stack.enter_context(VideoWriter(tmp, info, encode, audio_source=req.src))
+        for batch in iter_frames(req.src, options.batch_frames, info, options.limits):
             if learned is not None:
                 recs = [by_frame.get(int(i), []) for i in batch.indices]
                 restored += learned.apply(batch.frames, recs)
             elif sealed is not None:
                 restored += sealed.apply(batch.frames, batch.indices)
             writer.write(batch.frames)
-            if progress is not None:
-                progress(min(writer.frames_written / max(info.frames, 1), 0.99))
+            if req.progress is not None:
+                req.progress(min(writer.frames_written / max(info.frames, 1), 0.99))
         writer.close()
-        frames = writer.frames_written
-    if progress is not None:
-        progress(1.0)
-    return ReidReport(
-        frames=frames,
-        faces_restored=restored,
-        tracks=tuple(sorted(tracks)),
-        mode_used=mode,
-        clip_sha256=_sha256(src),
-        seconds=time.perf_counter() - start,
-    )
+        out_sha = file_sha256(tmp)
+    mismatches = sealed.reader.mismatches if sealed is not None else 0
+    if mismatches:
+        log.warning("%d restored regions differ from their sealed checksum", mismatches)
+    exact = sealed is not None and options.lossless and mismatches == 0
+    return _Done(restored, writer.frames_written, out_sha, exact)

@@ -1,12 +1,17 @@
-"""Helpers shared by de-identification and restoration: box quantisation, keyed noise, temp output."""
+"""Helpers shared by de-identification and restoration: box quantisation, keyed noise, temp output.
+
+``CROP_MARGIN`` is re-exported: the painted squares and the sealed regions are the same squares.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -14,12 +19,14 @@ import torch
 from shared.domain.errors import ConfigError
 from shared.model.keyed_noise import track_noise
 from shared.pipeline.manifest import FaceRecord
-from shared.video.crops import square_geom
+from shared.video.crops import CROP_MARGIN, CropGeom, square_geom
 from shared.video.types import FaceBox
 
 log = logging.getLogger(__name__)
 
-CROP_MARGIN = 0.25  # context around the face box in the 64x64 crop (as in shared.video.crops)
+
+__all__ = ["CROP_MARGIN", "NoiseBank", "from_record", "quantise", "same_file", "square_geoms",
+           "temp_output", "to_record"]  # fmt: skip
 
 
 def quantise(box: FaceBox, width: int, height: int) -> FaceBox | None:
@@ -31,11 +38,20 @@ def quantise(box: FaceBox, width: int, height: int) -> FaceBox | None:
     x1, y1 = min(width, round(box.x1)), min(height, round(box.y1))
     if x1 - x0 < 2 or y1 - y0 < 2:
         return None
-    q = FaceBox(float(x0), float(y0), float(x1), float(y1), box.score, box.track_id)
+    q = replace(box, x0=float(x0), y0=float(y0), x1=float(x1), y1=float(y1))  # keeps landmarks
     g = square_geom(q, 0, width, height, CROP_MARGIN)
     if g.cx1 - g.cx0 < 2 or g.cy1 - g.cy0 < 2:
         return None
     return q
+
+
+def square_geoms(boxes: list[list[FaceBox]], width: int, height: int) -> list[CropGeom]:
+    """The crop square of every (quantised) box, frame by frame: the regions a painter may change."""
+    return [
+        square_geom(box, pos, width, height, CROP_MARGIN)
+        for pos, frame_boxes in enumerate(boxes)
+        for box in frame_boxes
+    ]
 
 
 def to_record(frame: int, box: FaceBox) -> FaceRecord:
@@ -71,23 +87,32 @@ class NoiseBank:
 
 
 @contextlib.contextmanager
-def temp_output(dst: Path) -> Iterator[Path]:
-    """A temporary file beside ``dst`` that replaces it on success and vanishes on failure."""
+def temp_output(dst: Path, public: bool = False) -> Iterator[Path]:
+    """A temporary file beside ``dst`` that replaces it on success and vanishes on failure.
+
+    Mode 0600 (restored faces are evidence) unless ``public``: a clip meant for publishing gets
+    the user's umask, like any file they create.
+    """
     dst = Path(dst)
     if dst.is_dir():
         raise ConfigError(f"output {dst} is a directory")
     try:
         dst.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".part", dir=dst.parent)
+        tmp = _create_beside(dst, 0o666 if public else 0o600)
     except OSError as err:
         raise ConfigError(f"cannot write to {dst.parent}: {err.strerror}") from err
-    os.close(fd)
-    tmp = Path(name)
     try:
         yield tmp
         os.replace(tmp, dst)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _create_beside(dst: Path, mode: int) -> Path:
+    """A new empty file ``.NAME.<random>.part`` beside ``dst``, created with ``mode`` & ~umask."""
+    tmp = dst.with_name(f".{dst.name}.{secrets.token_hex(8)}.part")
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode))
+    return tmp
 
 
 def same_file(a: Path, b: Path) -> bool:
@@ -96,3 +121,12 @@ def same_file(a: Path, b: Path) -> bool:
         return Path(a).resolve() == Path(b).resolve()
     except OSError:
         return False
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 (hex) of a whole file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()

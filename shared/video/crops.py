@@ -12,6 +12,8 @@ import torch
 
 from shared.video.types import FaceBox
 
+CROP_MARGIN = 0.25  # context around the face box in a crop square (painted and sealed regions)
+
 
 @dataclass(frozen=True)
 class CropGeom:
@@ -68,13 +70,18 @@ def crop_faces(
         if box.width >= 2 and box.height >= 2
     ]
     geoms = [g for g in geoms if g.cx1 - g.cx0 >= 2 and g.cy1 - g.cy0 >= 2]
+    return crop_squares(frames, geoms, size), geoms
+
+
+def crop_squares(frames: np.ndarray, geoms: list[CropGeom], size: int = 64) -> torch.Tensor:
+    """The squares of ``geoms`` cut from frames uint8 [B,H,W,3] -> float32 [N,3,size,size] in [0,1]."""
     out = np.empty((len(geoms), size, size, 3), dtype=np.uint8)
     for i, g in enumerate(geoms):
         sq = _square_pixels(frames[g.pos], g)
         interp = cv2.INTER_AREA if g.side > size else cv2.INTER_LINEAR
         out[i] = cv2.resize(sq, (size, size), interpolation=interp)
     crops = torch.from_numpy(out).permute(0, 3, 1, 2).float().div_(255.0)  # [N,3,size,size]
-    return crops.contiguous(), geoms
+    return crops.contiguous()
 
 
 @lru_cache(maxsize=512)

@@ -49,14 +49,16 @@ def _resize(frame: np.ndarray, scale: float) -> np.ndarray:
     return cv2.resize(frame, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
 
 
-def _to_boxes(arr: np.ndarray, scores: np.ndarray, w: int, h: int) -> list[FaceBox]:
-    """Clip float [N,4] corner boxes to the frame and wrap them as FaceBox."""
+def _to_boxes(arr: np.ndarray, scores: np.ndarray, w: int, h: int,
+              points: np.ndarray | None = None) -> list[FaceBox]:  # fmt: skip
+    """Clip float [N,4] corner boxes to the frame and wrap them as FaceBox (+ [N,10] landmarks)."""
     out = []
-    for (x0, y0, x1, y1), s in zip(arr.tolist(), scores.tolist(), strict=True):
+    for i, ((x0, y0, x1, y1), s) in enumerate(zip(arr.tolist(), scores.tolist(), strict=True)):
         x0, y0 = min(max(x0, 0.0), w), min(max(y0, 0.0), h)
         x1, y1 = min(max(x1, 0.0), w), min(max(y1, 0.0), h)
+        lm = tuple(float(v) for v in points[i]) if points is not None else None
         if x1 - x0 >= 2 and y1 - y0 >= 2:
-            out.append(FaceBox(x0, y0, x1, y1, float(s)))
+            out.append(FaceBox(x0, y0, x1, y1, float(s), landmarks=lm))
     return out
 
 
@@ -87,11 +89,13 @@ class YuNetDetector:
         res = res[res[:, 0] >= self.score_threshold * 100.0]
         if len(res) == 0:
             return []
-        xywh = res[:, 1:5] / np.float32(small.shape[1] / w)
+        back = np.float32(small.shape[1] / w)
+        xywh = res[:, 1:5] / back
+        points = res[:, 5:15] / back  # 5 landmarks, image-left before image-right
         corners = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:4]], axis=1)
         scores = res[:, 0] / 100.0
         keep = nms(corners, scores, self.nms_iou)
-        return _to_boxes(corners[keep], scores[keep], w, h)
+        return _to_boxes(corners[keep], scores[keep], w, h, points[keep])
 
 
 class CenterFaceDetector:
@@ -132,13 +136,18 @@ class CenterFaceDetector:
         sw, sh = max(32, round(w * self.scale / 32) * 32), max(32, round(h * self.scale / 32) * 32)
         img = cv2.resize(frame, (sw, sh), interpolation=cv2.INTER_AREA)
         blob = np.ascontiguousarray(img.transpose(2, 0, 1)[None].astype(np.float32))  # [1,3,H,W]
-        heat, scale, offset, _ = self._session.run(["537", "538", "539", "540"], {"input.1": blob})
-        corners, scores = _decode_centerface(heat[0, 0], scale[0], offset[0], self.score_threshold)
+        heat, scale, offset, lms = self._session.run(
+            ["537", "538", "539", "540"], {"input.1": blob}
+        )
+        corners, scores, points = _decode_centerface(
+            heat[0, 0], scale[0], offset[0], lms[0], self.score_threshold
+        )
         if len(scores) == 0:
             return []
         corners /= np.array([sw / w, sh / h, sw / w, sh / h], dtype=np.float32)
+        points /= np.array([sw / w, sh / h] * 5, dtype=np.float32)
         keep = nms(corners, scores, self.nms_iou)
-        return _to_boxes(corners[keep], scores[keep], w, h)
+        return _to_boxes(corners[keep], scores[keep], w, h, points[keep])
 
 
 def _centerface_path() -> Path:
@@ -173,16 +182,21 @@ def _dynamic_centerface(path: Path) -> bytes:
 
 
 def _decode_centerface(
-    heat: np.ndarray, scale: np.ndarray, offset: np.ndarray, threshold: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Heatmap [h,w], scale/offset [2,h,w] at stride 4 -> corner boxes [N,4] and scores [N]."""
+    heat: np.ndarray, scale: np.ndarray, offset: np.ndarray, lms: np.ndarray, threshold: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Heatmap [h,w], scale/offset [2,h,w], landmarks [10,h,w] at stride 4 -> corner boxes
+    [N,4], scores [N] and landmarks [N,10] (x, y pairs; offsets in box units from its corner)."""
     ys, xs = np.nonzero(heat > threshold)
     s0, s1 = np.exp(scale[0, ys, xs]) * 4, np.exp(scale[1, ys, xs]) * 4
     cx = (xs + offset[1, ys, xs] + 0.5) * 4
     cy = (ys + offset[0, ys, xs] + 0.5) * 4
     x0, y0 = np.maximum(cx - s1 / 2, 0), np.maximum(cy - s0 / 2, 0)
     corners = np.stack([x0, y0, x0 + s1, y0 + s0], axis=1).astype(np.float32)
-    return corners, heat[ys, xs].astype(np.float32)
+    points = np.empty((len(ys), 10), dtype=np.float32)
+    for j in range(5):  # channel 2j is y, 2j+1 is x
+        points[:, 2 * j] = lms[2 * j + 1, ys, xs] * s1 + x0
+        points[:, 2 * j + 1] = lms[2 * j, ys, xs] * s0 + y0
+    return corners, heat[ys, xs].astype(np.float32), points
 
 
 def make_detector(name: str = "yunet", **opts: Any) -> FaceDetector:

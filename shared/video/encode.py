@@ -1,11 +1,15 @@
-"""Encode stage: browser-playable H.264 High / yuv420p MP4 (faststart), same frame count, rate, size."""
+"""Encode stage: browser-playable H.264 High / yuv420p MP4 (faststart), same frame count, rate, size.
+
+``EncodeOptions.lossless`` writes H.264 High 4:4:4 Predictive at qp 0 over RGB instead (libx264rgb):
+every decoded RGB pixel comes back exactly. It plays in VLC, mpv and ffplay, not in browsers. Why
+this and not FFV1 in Matroska is measured in docs/PIPELINE.md.
+"""
 
 from __future__ import annotations
 
 import logging
 import queue
 import threading
-from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -16,9 +20,23 @@ import cv2
 import numpy as np
 
 from shared.domain.errors import BadInputError
+from shared.video.audio import AudioCopier, AudioResult, open_copier
 from shared.video.types import EncodeOptions, VideoInfo
 
 log = logging.getLogger(__name__)
+LOSSLESS_PRESET = "medium"  # lossless x264: medium is ~20 % smaller than veryfast at 720p
+CRF_RANGE = (1, 51)
+
+
+def check_crf(crf: int, option: str = "--crf") -> None:
+    """BadInputError unless ``crf`` is a quality the yuv420p H.264 High encoder accepts."""
+    if crf == 0:
+        raise BadInputError(
+            f"{option} 0 would be lossless, which H.264 High (yuv420p) cannot carry; "
+            "use --lossless for an exact RGB copy"
+        )
+    if not CRF_RANGE[0] <= crf <= CRF_RANGE[1]:
+        raise BadInputError(f"{option} must be within {CRF_RANGE[0]}..{CRF_RANGE[1]}")
 
 
 def even_size(width: int, height: int) -> tuple[int, int]:
@@ -32,50 +50,6 @@ def _pad_even(frames: np.ndarray) -> np.ndarray:
     if not (h & 1 or w & 1):
         return frames
     return np.pad(frames, ((0, 0), (0, h & 1), (0, w & 1), (0, 0)), mode="edge")
-
-
-class _AudioCopier:
-    """Re-encodes the source's first audio track to AAC, interleaved as the video advances."""
-
-    def __init__(self, source: Path, out: Any, bitrate: int) -> None:
-        self._src = av.open(str(source), metadata_errors="ignore")
-        in_stream = self._src.streams.audio[0]
-        self._stream = out.add_stream("aac", rate=in_stream.codec_context.sample_rate or 48000)
-        self._stream.bit_rate = bitrate
-        layout = in_stream.codec_context.layout
-        if layout is not None and layout.nb_channels <= 2:
-            self._stream.layout = layout.name
-        self._frames: Iterator[Any] | None = self._src.decode(in_stream)
-        self._out = out
-
-    def advance(self, until_s: float) -> None:
-        """Mux source audio up to ``until_s`` seconds (``inf`` drains it)."""
-        while self._frames is not None:
-            try:
-                frame = next(self._frames)
-            except StopIteration:
-                self._frames = None
-                break
-            except (
-                av.FFmpegError,
-                ValueError,
-            ) as err:  # damaged audio: keep the video, drop the rest
-                log.warning("audio decode stopped: %s", err)
-                self._frames = None
-                break
-            t = float(frame.time) if frame.time is not None else 0.0
-            frame.pts = None  # the encoder lays out a contiguous timeline from 0
-            for packet in self._stream.encode(frame):
-                self._out.mux(packet)
-            if t >= until_s:
-                break
-
-    def close(self) -> None:
-        """Drain the audio, flush the encoder, close the source."""
-        self.advance(float("inf"))
-        for packet in self._stream.encode(None):
-            self._out.mux(packet)
-        self._src.close()
 
 
 class VideoWriter:
@@ -100,9 +74,13 @@ class VideoWriter:
         for key, value in self.options.metadata.items():
             self._out.metadata[key] = value
         self._stream = self._add_video_stream()
-        self._audio: _AudioCopier | None = None
+        # What became of the audio a caller asked for: read it after close().
+        self.audio = AudioResult(requested=self.options.keep_audio, present=info.has_audio)
+        self._audio: AudioCopier | None = None
         if self.options.keep_audio and audio_source is not None and info.has_audio:
-            self._audio = _AudioCopier(Path(audio_source), self._out, self.options.audio_bitrate)
+            self._audio = open_copier(
+                Path(audio_source), self._out, self.options.audio_bitrate, self.audio
+            )
         self._queue: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=2)
         self._error: BaseException | None = None
         self._worker: threading.Thread | None = None
@@ -111,15 +89,18 @@ class VideoWriter:
             self._worker.start()
 
     def _add_video_stream(self) -> Any:
-        stream = self._out.add_stream("libx264", rate=self._rate)
-        stream.width, stream.height = even_size(self.info.width, self.info.height)
-        stream.pix_fmt = "yuv420p"
+        if self.options.lossless:
+            stream = self._out.add_stream("libx264rgb", rate=self._rate)
+            stream.width, stream.height = self.info.width, self.info.height
+            stream.pix_fmt = "rgb24"
+            opts: dict[str, str] = {"qp": "0", "preset": LOSSLESS_PRESET}
+        else:
+            check_crf(self.options.crf, "crf")
+            stream = self._out.add_stream("libx264", rate=self._rate)
+            stream.width, stream.height = even_size(self.info.width, self.info.height)
+            stream.pix_fmt = "yuv420p"
+            opts = {"crf": str(self.options.crf), "preset": self.options.preset, "profile": "high"}
         stream.codec_context.time_base = 1 / self._rate
-        opts: dict[str, str] = {
-            "crf": str(self.options.crf),
-            "preset": self.options.preset,
-            "profile": "high",
-        }
         if self.options.threads:
             opts["threads"] = str(self.options.threads)
         stream.options = opts
@@ -157,13 +138,20 @@ class VideoWriter:
                 raise BadInputError(f"encoding failed: {err}") from err
             raise err
 
+    def _frame(self, rgb: np.ndarray) -> av.VideoFrame:
+        if self.options.lossless:
+            return av.VideoFrame.from_ndarray(rgb.astype(np.uint8, copy=False), format="rgb24")
+        # OpenCV's BT.601 RGB->I420 matches swscale's to within 1 level on average and costs a
+        # tenth of PyAV's rgb24 frame + reformat (measured 0.6 vs 3.7 ms per 720p frame).
+        i420: np.ndarray = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420)  # [H*3/2, W] planar Y, U, V
+        return av.VideoFrame.from_ndarray(i420, format="yuv420p")
+
     def _encode(self, frames: np.ndarray, count: bool = True) -> None:
-        frames = _pad_even(np.ascontiguousarray(frames, dtype=np.uint8))
+        frames = np.ascontiguousarray(frames, dtype=np.uint8)
+        if not self.options.lossless:
+            frames = _pad_even(frames)
         for rgb in frames:
-            # OpenCV's BT.601 RGB->I420 matches swscale's to within 1 level on average and costs a
-            # tenth of PyAV's rgb24 frame + reformat (measured 0.6 vs 3.7 ms per 720p frame).
-            i420 = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420)  # [H*3/2, W] planar Y, U, V
-            frame = av.VideoFrame.from_ndarray(i420, format="yuv420p")
+            frame = self._frame(rgb)
             frame.pts = self._encoded  # constant frame rate, in 1/fps units
             frame.time_base = 1 / self._rate
             for packet in self._stream.encode(frame):

@@ -1,5 +1,8 @@
 """Face stage: detect on every k-th (optionally downscaled) frame, track, fill the frames between.
 
+A scene cut ends every track (a face never coasts into the next shot) and makes the cut frame a
+keyframe with a full sweep; the frame before it closes the old shot as a keyframe too.
+
 Between two keyframes a track seen at both ends is interpolated; a track seen at one end only
 (it appeared or left in between) is followed frame by frame with a full-resolution detection in a
 small window around it, so faces are not lost between keyframes; a live track the keyframe
@@ -15,6 +18,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from shared.video.cuts import CutOptions, SceneCuts
 from shared.video.detect import FaceDetector, nms
 from shared.video.motion import MotionGate, MotionOptions, Rect
 from shared.video.track import IouTracker, TrackerOptions
@@ -36,6 +40,8 @@ class FaceStageOptions:
     roi_context: float = 1.0  # window = box grown by this many box sizes on each side
     roi_min_face: int = 64  # upscale a window so the face is at least this many pixels
     tracker: TrackerOptions = field(default_factory=TrackerOptions)
+    cut_detection: bool = True  # end every track at a scene cut and detect on the cut frame
+    cuts: CutOptions = field(default_factory=CutOptions)
 
 
 @dataclass
@@ -53,10 +59,7 @@ class _Pending:
     frame: np.ndarray  # uint8 [H,W,3]
     index: int
     pts: int
-
-
-def _box_array(b: FaceBox) -> np.ndarray:
-    return np.array([b.x0, b.y0, b.x1, b.y1], dtype=np.float64)
+    cut: bool = False  # first frame of a new shot: a full-frame sweep
 
 
 class FaceStage:
@@ -67,6 +70,8 @@ class FaceStage:
         self.options = options or FaceStageOptions()
         self.tracker = IouTracker(self.options.tracker)
         self.gate = MotionGate(self.options.motion) if self.options.motion_gate else None
+        self.cuts = SceneCuts(self.options.cuts) if self.options.cut_detection else None
+        self.cut_frames: list[int] = []  # frame indices where a new shot began
         self.detector_calls = 0
 
     def run(
@@ -82,7 +87,16 @@ class FaceStage:
             tb = batch.time_base
             for frame, idx, pts in zip(batch.frames, batch.indices, batch.pts, strict=True):
                 item = _Pending(frame, int(idx), int(pts))
-                if item.index % k:
+                if self.cuts is not None and self.cuts.is_cut(frame):
+                    # A new shot: resolve the old one up to its last frame, end its tracks (no
+                    # track coasts across a cut), and detect on the cut frame itself.
+                    if pending:
+                        last = pending.pop()
+                        self._resolve(prev_key, pending, last, done)
+                    self.tracker.end_all()
+                    self.cut_frames.append(item.index)
+                    prev_key, pending, item.cut = None, [], True
+                elif item.index % k:
                     pending.append(item)
                     continue
                 prev_key = self._resolve(prev_key, pending, item, done)
@@ -141,11 +155,9 @@ class FaceStage:
         """Boxes of track ``tid`` between keyframes where it was ``a`` (first) and ``b`` (last)."""
         between, fill = span.between, span.fill
         if a is not None and b is not None:  # seen at both ends: interpolate
-            va, vb = _box_array(a), _box_array(b)
             for j, item in enumerate(between):
                 t = (item.index - span.first) / (span.last - span.first)
-                x0, y0, x1, y1 = ((1 - t) * va + t * vb).tolist()
-                fill[j][tid] = FaceBox(x0, y0, x1, y1, min(a.score, b.score), tid)
+                fill[j][tid] = a.lerp(b, t).with_track(tid)
             return
         if not self.options.refine:
             return
@@ -162,7 +174,7 @@ class FaceStage:
     def _detect_keyframe(self, key: _Pending) -> list[FaceBox]:
         """Full sweep on schedule; otherwise the changed windows only (or the downscaled frame)."""
         every = self.options.full_every
-        sweep = key.index == 0 or (every > 0 and key.index % every == 0)
+        sweep = key.cut or key.index == 0 or (every > 0 and key.index % every == 0)
         regions = self.gate.regions(key.frame) if self.gate is not None else None
         if sweep:
             return self._detect_full(key.frame, 1.0)
@@ -173,14 +185,16 @@ class FaceStage:
     def _detect_regions(self, frame: np.ndarray, regions: list[Rect]) -> list[FaceBox]:
         """Full-resolution detection in each window, merged by NMS (windows may overlap)."""
         found: list[FaceBox] = []
+        h, w = frame.shape[:2]
         for x0, y0, x1, y1 in regions:
             if x1 - x0 < 16 or y1 - y0 < 16:
                 continue
             self.detector_calls += 1
             win = np.ascontiguousarray(frame[y0:y1, x0:x1])
             found += [
-                FaceBox(b.x0 + x0, b.y0 + y0, b.x1 + x0, b.y1 + y0, b.score)
+                b.mapped(1.0, 1.0, x0, y0)
                 for b in self.detector.detect(win)
+                if not _cut_by_window(b, (x0, y0, x1, y1), w, h)
             ]
         if len(found) < 2:
             return found
@@ -197,10 +211,7 @@ class FaceStage:
             frame, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA
         )
         sx, sy = w / small.shape[1], h / small.shape[0]
-        return [
-            FaceBox(b.x0 * sx, b.y0 * sy, b.x1 * sx, b.y1 * sy, b.score)
-            for b in self.detector.detect(small)
-        ]
+        return [b.mapped(sx, sy) for b in self.detector.detect(small)]
 
     def _detect_near(self, frame: np.ndarray, guess: FaceBox) -> FaceBox | None:
         """Full-resolution detection in a window around ``guess``; the best match or None."""
@@ -220,12 +231,28 @@ class FaceStage:
         best, best_d = None, 0.75  # centre within 0.75 box sizes of the guess
         gx, gy = guess.center
         for c in cands:
-            box = FaceBox(x0 + c.x0 / up, y0 + c.y0 / up, x0 + c.x1 / up, y0 + c.y1 / up, c.score)
+            box = c.mapped(1.0 / up, 1.0 / up, x0, y0)
             cx, cy = box.center
             d = float(np.hypot(cx - gx, cy - gy)) / size
             if d < best_d:
                 best, best_d = box.with_track(guess.track_id), d
         return best
+
+
+def _cut_by_window(b: FaceBox, win: Rect, width: int, height: int, edge: float = 2.0) -> bool:
+    """Whether a detection (window pixels) touches a window side that is not the frame's edge.
+
+    A face cut by a motion window is only part of a face (a moving mouth, say): YuNet may still
+    fire on it, and painting that box puts a face on half a face. The whole face is found by the
+    live-track window search or the next full sweep.
+    """
+    x0, y0, x1, y1 = win
+    return (
+        (b.x0 <= edge and x0 > 0)
+        or (b.y0 <= edge and y0 > 0)
+        or (b.x1 >= x1 - x0 - edge and x1 < width)
+        or (b.y1 >= y1 - y0 - edge and y1 < height)
+    )
 
 
 def _emit(

@@ -100,6 +100,11 @@ class IouTracker:
             (keep if frame - s.frame <= self.options.max_gap else self._done).append(s)
         self._live = keep
 
+    def end_all(self) -> None:
+        """End every live track (a scene cut): the next detections start new tracks."""
+        self._done += self._live
+        self._live = []
+
     def live_boxes(self, frame: int) -> dict[int, FaceBox]:
         """Predicted boxes of the live tracks at ``frame``, by track id."""
         out = {}

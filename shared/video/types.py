@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any
 
@@ -21,9 +21,16 @@ class Limits:
     max_fps: float = 1000.0  # a header claiming more is damaged or hostile (bad-input corpus)
 
 
+Landmarks = tuple[float, ...]  # 10 floats: x, y of 5 points in frame pixels (see FaceBox)
+
+
 @dataclass(frozen=True)
 class FaceBox:
-    """One face in one frame: corners in pixels of the decoded frame, detector score, track id."""
+    """One face in one frame: corners in pixels of the decoded frame, detector score, track id.
+
+    ``landmarks`` (when the detector gives them): the 5 points eye, eye, nose tip, mouth corner,
+    mouth corner, each pair ordered image-left then image-right, as x0, y0, x1, y1, ... in pixels.
+    """
 
     x0: float
     y0: float
@@ -31,6 +38,7 @@ class FaceBox:
     y1: float
     score: float = 1.0
     track_id: int = -1
+    landmarks: Landmarks | None = None
 
     @property
     def width(self) -> float:
@@ -49,7 +57,30 @@ class FaceBox:
 
     def with_track(self, track_id: int) -> FaceBox:
         """Copy of this box carrying ``track_id``."""
-        return FaceBox(self.x0, self.y0, self.x1, self.y1, self.score, track_id)
+        return replace(self, track_id=track_id)
+
+    def mapped(self, sx: float, sy: float, dx: float = 0.0, dy: float = 0.0) -> FaceBox:
+        """Box and landmarks scaled by (sx, sy) then shifted by (dx, dy): window -> frame pixels."""
+        lm = None
+        if self.landmarks is not None:
+            lm = tuple(v * (sx if i % 2 == 0 else sy) + (dx if i % 2 == 0 else dy)
+                       for i, v in enumerate(self.landmarks))  # fmt: skip
+        return FaceBox(self.x0 * sx + dx, self.y0 * sy + dy, self.x1 * sx + dx,
+                       self.y1 * sy + dy, self.score, self.track_id, lm)  # fmt: skip
+
+    def lerp(self, other: FaceBox, t: float) -> FaceBox:
+        """The box a fraction ``t`` of the way to ``other`` (landmarks too when both have them)."""
+        a, b = np.array(self.corners_and_points()), np.array(other.corners_and_points())
+        if len(a) != len(b):  # one side has no landmarks: interpolate the box only
+            a, b = a[:4], b[:4]
+        v = ((1.0 - t) * a + t * b).tolist()
+        lm = tuple(v[4:]) if len(v) > 4 else None
+        score = min(self.score, other.score)
+        return FaceBox(v[0], v[1], v[2], v[3], score, self.track_id, lm)
+
+    def corners_and_points(self) -> tuple[float, ...]:
+        """x0, y0, x1, y1 followed by the landmarks when present."""
+        return (self.x0, self.y0, self.x1, self.y1, *(self.landmarks or ()))
 
     def to_dict(self) -> dict[str, Any]:
         """Compact JSON-able form for the manifest (coordinates rounded to 0.01 px)."""
@@ -123,6 +154,7 @@ class EncodeOptions:
     """H.264 encoder settings; the benchmark's plain transcode uses the same ones."""
 
     crf: int = 20
+    lossless: bool = False  # RGB exactly: H.264 High 4:4:4 Predictive at qp 0 (crf is ignored)
     preset: str = "veryfast"
     keep_audio: bool = False
     audio_bitrate: int = 128_000

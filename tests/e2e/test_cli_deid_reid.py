@@ -86,17 +86,20 @@ def _tiny_checkpoint(path: Path) -> Path:
     return path
 
 
+def model_choice(root: Path) -> tuple[tuple[str, ...], bool]:
+    """The ``--checkpoint`` arguments for the CLI and whether that model is trained."""
+    override = os.environ.get("UUNET_E2E_CHECKPOINT")  # e.g. a run's latest.pt, as if shipped
+    if override:
+        return ("--checkpoint", override), True
+    if DEFAULT_CHECKPOINT.exists():
+        return (), True
+    return ("--checkpoint", str(_tiny_checkpoint(root / "tiny.pt"))), False
+
+
 @pytest.fixture(scope="module")
 def made(tmp_path_factory: pytest.TempPathFactory) -> Made:
     root = tmp_path_factory.mktemp("cli")
-    override = os.environ.get("UUNET_E2E_CHECKPOINT")  # e.g. a run's latest.pt, as if shipped
-    trained = bool(override) or DEFAULT_CHECKPOINT.exists()
-    if override:
-        model_args: tuple[str, ...] = ("--checkpoint", override)
-    elif trained:
-        model_args = ()
-    else:
-        model_args = ("--checkpoint", str(_tiny_checkpoint(root / "tiny.pt")))
+    model_args, trained = model_choice(root)
     keys = root / "keys"
     assert uunet("keys", "init", keys).returncode == 0
     clip = root / "two.mp4"
@@ -119,6 +122,12 @@ def _transcoded(made: Made, crf: int) -> np.ndarray:
     with VideoWriter(path, probe(made.clip), EncodeOptions(crf=crf)) as writer:
         writer.write(frames_of(made.clip))
     return frames_of(path)
+
+
+def _shrunk(b: FaceBox, f: float) -> FaceBox:
+    """The box shrunk by ``f`` of its size on every side (f=0.2: its central 60%)."""
+    dx, dy = b.width * f, b.height * f
+    return FaceBox(b.x0 + dx, b.y0 + dy, b.x1 - dx, b.y1 - dy, b.score, b.track_id)
 
 
 def _track_of_actor(made: Made, actor: int) -> int:
@@ -153,8 +162,12 @@ def test_every_face_is_found_and_replaced_background_kept(made: Made) -> None:
     assert len(made.manifest["tracks"]) == 2
     assert all(t["faces"] == 20 for t in made.manifest["tracks"])
     orig, pub = frames_of(made.clip), frames_of(made.public)
-    face_diff = np.abs(face_pixels(orig, made.truth).astype(int) - face_pixels(pub, made.truth))
-    assert face_diff.mean() > 20.0  # every face box changed substantially
+    inner = [[_shrunk(b, 0.2) for b in boxes] for boxes in made.truth]
+    face_diff = np.abs(face_pixels(orig, inner).astype(int) - face_pixels(pub, inner))
+    # The inner face (eyes, nose, mouth) changed substantially: a donor face keeps the skin tone
+    # and light of the face it replaces, so the change is in the features; the judge test below
+    # checks that it is another person.
+    assert face_diff.mean() > 12.0
     mask = np.ones(orig.shape[:3], dtype=bool)  # outside the pasted squares (box + margin)
     for t, boxes in enumerate(made.truth):
         for b in boxes:
@@ -195,24 +208,32 @@ def test_sealed_restoration_gives_back_the_original_faces(made: Made) -> None:
     print(f"face PSNR vs original: public {p_pub:.2f} dB, sealed restore {p_back:.2f} dB, "
           f"plain crf-16 transcode {ceiling:.2f} dB")  # fmt: skip
     assert p_back > ceiling - 1.5  # exact up to the codec of the restored file
-    assert p_back > p_pub + 20.0
+    assert p_back > p_pub + 15.0  # the public face is another person (colour-matched: ~19 dB)
 
 
-def test_learned_restoration_runs_with_the_keyed_private_module(made: Made) -> None:
+def test_learned_restoration_of_a_donor_clip_is_refused_in_one_line(made: Made) -> None:
+    if made.model_args:
+        pytest.skip("the session's model is not the shipped donor model")
     back = made.root / "learned.mp4"
-    res = uunet("reid", made.public, "-o", back, "--keys", made.keys, "--mode", "learned",
-                *made.model_args)  # fmt: skip
+    res = uunet("reid", made.public, "-o", back, "--keys", made.keys, "--mode", "learned")
+    assert res.returncode == 2
+    err = res.stderr.strip()
+    assert len(err.splitlines()) == 1 and "donor surrogates" in err and "--mode sealed" in err
+    assert not back.exists()
+
+
+def test_learned_restoration_runs_with_a_keyed_noise_model(made: Made) -> None:
+    """The paper's module (crop + keyed noise -> surrogate, private module back) still works."""
+    tiny = ("--checkpoint", str(_tiny_checkpoint(made.root / "tiny.pt")))
+    public, back = made.root / "noise-public.mp4", made.root / "noise-learned.mp4"
+    res = uunet("deid", made.clip, "-o", public, "--keys", made.keys, *tiny)
+    assert res.returncode == 0, res.stderr
+    res = uunet("reid", public, "-o", back, "--keys", made.keys, "--mode", "learned", *tiny)
     assert res.returncode == 0, res.stderr
     assert "40 faces restored (learned)" in res.stdout
-    orig, pub, rest = frames_of(made.clip), frames_of(made.public), frames_of(back)
+    orig, pub, rest = frames_of(made.clip), frames_of(public), frames_of(back)
     assert rest.shape == orig.shape
-    p_pub = psnr(face_pixels(orig, made.truth), face_pixels(pub, made.truth))
-    p_back = psnr(face_pixels(orig, made.truth), face_pixels(rest, made.truth))
-    print(f"face PSNR vs original: public {p_pub:.2f} dB, learned restore {p_back:.2f} dB "
-          f"({'trained' if made.trained else 'untrained tiny'} model)")  # fmt: skip
     assert not np.array_equal(rest, pub)  # the private module rewrote the faces
-    if made.trained:
-        assert p_back > p_pub + 3.0
 
 
 def test_tracks_option_restores_only_the_chosen_subject(made: Made) -> None:

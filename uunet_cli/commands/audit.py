@@ -56,6 +56,13 @@ def _source_args(p: argparse.ArgumentParser) -> None:
         metavar="COUNT:HASH",
         help="head recorded outside Redis earlier (`uunet audit head`): catches a rewritten log",
     )
+    p.add_argument(
+        "--custody-key",
+        type=Path,
+        default=None,
+        help="custody_ed25519.pub.pem: also check every custody record's signature "
+        "(without it their contents are still checked against their entries)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -74,7 +81,13 @@ def run(args: argparse.Namespace) -> int:
         lines, head = asyncio.run(_read_redis(args.redis_url, args.prefix))
     if args.expect_head:
         head = _parse_head(args.expect_head)
-    return _verify(lines, head)
+    return _verify(lines, head, _custody_key(args.custody_key))
+
+
+def _custody_key(path: Path | None) -> Any:
+    from shared.crypto.signing import load_public_key
+
+    return None if path is None else load_public_key(path)
 
 
 def _parse_head(text: str) -> tuple[int, str]:
@@ -84,8 +97,9 @@ def _parse_head(text: str) -> tuple[int, str]:
     return int(count), last
 
 
-def _verify(lines: list[str], head: tuple[int, str] | None) -> int:
+def _verify(lines: list[str], head: tuple[int, str] | None, custody_key: Any = None) -> int:
     from shared.audit.chain import from_json, verify
+    from shared.audit.custody import check_entries
 
     entries = []
     for index, line in enumerate(lines):
@@ -95,11 +109,18 @@ def _verify(lines: list[str], head: tuple[int, str] | None) -> int:
             print(f"FAILED: first bad entry at index {index}: unreadable ({err})")
             return 1
     report = verify(entries, expected_head=head)
-    if report.ok:
-        print(f"OK: {report.count} entries, chain intact")
-        return 0
-    print(f"FAILED: {report.describe()}")
-    return 1
+    if not report.ok:
+        print(f"FAILED: {report.describe()}")
+        return 1
+    custody, problem = check_entries(entries, custody_key)
+    if problem:
+        print(f"FAILED: {problem}")
+        return 1
+    print(f"OK: {report.count} entries, chain intact")
+    if custody:
+        how = "signatures verified" if custody_key is not None else "give --custody-key to check"
+        print(f"custody: {custody} records agree with their entries ({how})")
+    return 0
 
 
 def _read_file(path: Path) -> list[str]:

@@ -24,6 +24,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "dev-token",
         help="print a JWT for the dev private service (signed by DIR/dev-issuer.pem)",
+        description="Print a bearer token for the private service of `uunet up --dev`: a JWT "
+        "bound to one case, signed by the dev issuer key in --state-dir.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--state-dir", type=Path, required=True, help="state dir of `uunet up --dev`")

@@ -17,11 +17,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--config", choices=("faithful", "product"), default=None,
-                     help="a preset config (default: faithful when no --checkpoint)")  # fmt: skip
+    src.add_argument("--config", choices=("faithful", "product", "donor"), default=None,
+                     help="a preset: faithful (the paper), product (the first release: noise + "
+                     "keyed private module), donor (keyed donor faces + a refiner; the default "
+                     "weights since 0.2); faithful when neither this nor --checkpoint is given")  # fmt: skip
     src.add_argument("--checkpoint", type=Path, default=None, help="a checkpoint file to describe")
     p.add_argument("--width", type=float, default=None,
-                   help="channel multiplier for --config product (default 0.25)")  # fmt: skip
+                   help="channel multiplier for --config product (0.25 when omitted) or donor "
+                   "(0.125 when omitted)")  # fmt: skip
     p.set_defaults(handler=run)
 
 
@@ -32,13 +35,14 @@ def describe(config: Any, meta: dict[str, Any] | None = None) -> dict[str, Any]:
     from shared.model.unet import UUNetGenerator, count_params
 
     gen = UUNetGenerator(config)
-    assert gen.public_net is not None and gen.private_net is not None
+    assert gen.public_net is not None
     out: dict[str, Any] = {
         "model_id": config.model_id,
         "version": config.version,
+        "surrogate": config.surrogate,
         "generator_trainable_params": count_params(gen),
         "public_params": count_params(gen.public_net),
-        "private_params": count_params(gen.private_net),
+        "private_params": count_params(gen.private_net) if gen.private_net is not None else 0,
         "critic_params": count_params(PatchCritic(width=config.width)),
         "recogniser_params": count_params(PairRecogniser(config.crop_size)),
         "config": config.to_dict(),
@@ -61,12 +65,14 @@ def run(args: argparse.Namespace) -> int:
     name = args.config or "faithful"
     if name == "faithful":
         if args.width is not None:
-            raise BadInputError("--width applies to --config product only (faithful is width 1)")
+            raise BadInputError(
+                "--width applies to --config product or donor (faithful is width 1)"
+            )
         config = ModelConfig.faithful_preset()
     else:
-        width = 0.25 if args.width is None else args.width
+        width = (0.25 if name == "product" else 0.125) if args.width is None else args.width
         if not 0.0 < width <= 4.0:
             raise BadInputError(f"--width must be in (0, 4], got {width}")
-        config = ModelConfig.product(width)
+        config = ModelConfig.product(width) if name == "product" else ModelConfig.donor(width)
     print(json.dumps(describe(config)))
     return 0

@@ -38,8 +38,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--mode", default="auto", choices=("auto", "learned", "sealed"),
                    help="auto: sealed originals when present and openable, else learned")  # fmt: skip
     p.add_argument("--tracks", default=None,
-                   help="restore only these track ids, e.g. 1,4 (None: all tracks)")  # fmt: skip
-    p.add_argument("--crf", type=int, default=16, help="x264 quality (0-51, lower is better)")
+                   help="restore only these track ids, e.g. 1,4 (default: all tracks)")  # fmt: skip
+    p.add_argument("--crf", type=int, default=16, help="x264 quality (1-51, lower is better)")
+    p.add_argument("--lossless", action="store_true",
+                   help="write the restored clip without loss (H.264 High 4:4:4 Predictive, "
+                   "qp 0, RGB; plays in VLC/mpv, not browsers): sealed faces come back exactly "
+                   "as decoded from the original")  # fmt: skip
+    p.add_argument("--original", action="store_true",
+                   help="write the sealed original input file itself (clips made with --seal "
+                   "original or both); its SHA-256 is checked against the signed manifest")  # fmt: skip
     add_common_options(p)
     p.set_defaults(handler=run)
 
@@ -61,10 +68,10 @@ def run(args: argparse.Namespace) -> int:
     """Verify, restore with a progress bar, print a summary."""
     from shared.crypto.keys import PrivateSideKeys
     from shared.pipeline.api import ReidOptions, reidentify_clip
+    from shared.video.encode import check_crf
 
     check_input(args.input)
-    if not 0 <= args.crf <= 51:
-        raise BadInputError("--crf must be within 0..51")
+    check_crf(args.crf)
     options = ReidOptions(
         mode=args.mode,
         tracks=parse_tracks(args.tracks),
@@ -72,33 +79,45 @@ def run(args: argparse.Namespace) -> int:
         limits=limits_from(args),
         batch_frames=args.batch_frames,
         crf=args.crf,
+        lossless=args.lossless,
+        original=args.original,
     )
     keys = PrivateSideKeys.load(args.keys)
-    engine = _engine_if_needed(args, keys)
-    with progress_bar("restoring", args.quiet) as progress:
+    engine, frames = _engine_if_needed(args, keys, options)
+    with progress_bar("restoring", args.quiet, frames) as progress:
         report = reidentify_clip(args.input, args.output, keys, engine, options, progress)
     if not args.quiet:
-        tracks = ",".join(str(t) for t in report.tracks) or "none"
         note(args, f"signature verified (key {keys.key_id})")
-        print(
-            f"{args.output}: {report.faces_restored} faces restored ({report.mode_used}) "
-            f"in {report.frames} frames, tracks {tracks}, {report.seconds:.1f} s"
-        )
+        print(_summary(args.output, report))
     return 0
 
 
-def _engine_if_needed(args: argparse.Namespace, keys: Any) -> Any:
-    """The model, or None when restoration will be sealed (no weights needed).
+def _summary(output: Path, report: Any) -> str:
+    if report.mode_used == "original":
+        return (
+            f"{output}: the sealed original file, SHA-256 {report.output_sha256} "
+            f"(equals the signed manifest's), {report.seconds:.1f} s"
+        )
+    tracks = ",".join(str(t) for t in report.tracks) or "none"
+    how = report.mode_used + (", exact" if report.exact else "")
+    return (
+        f"{output}: {report.faces_restored} faces restored ({how}) in {report.frames} frames, "
+        f"tracks {tracks}, {report.seconds:.1f} s"
+    )
 
-    The clip is verified here before any model is loaded, so a foreign or tampered clip is refused
-    with its own reason (``reidentify_clip`` verifies again: it never trusts its caller).
+
+def _engine_if_needed(args: argparse.Namespace, keys: Any, options: Any) -> tuple[Any, int]:
+    """The model, or None when restoration will be sealed (no weights needed); the clip's frames.
+
+    The request is checked here before any model is loaded, so a foreign or tampered clip, or an
+    option the clip cannot serve, is refused with its own reason and nothing is written
+    (``reidentify_clip`` checks again: it never trusts its caller).
     """
-    from shared.pipeline.container import read_verified
-    from shared.pipeline.reid import resolve_mode
+    from shared.pipeline.api import check_reidentify
 
     if args.input.stat().st_size > args.max_bytes:
         raise LimitExceededError(f"{args.input.name}: over the limit of {args.max_bytes} bytes")
-    manifest = read_verified(args.input, keys.verify_key, keys.key_id).manifest
-    if resolve_mode(args.mode, manifest, keys) == "sealed":
-        return None
-    return load_engine(args.checkpoint, args.device)
+    plan = check_reidentify(args.input, keys, options)
+    if plan.mode != "learned":
+        return None, plan.manifest.frames
+    return load_engine(args.checkpoint, args.device), plan.manifest.frames

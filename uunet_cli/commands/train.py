@@ -15,7 +15,9 @@ FMT = argparse.ArgumentDefaultsHelpFormatter
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
-        "train", help="train the recognisers (phase1) or the UU-Net (phase2)", formatter_class=FMT
+        "train",
+        help="train the recognisers (phase1), the UU-Net (phase2) or the donor refiner",
+        formatter_class=FMT,
     )
     phases = p.add_subparsers(dest="phase", metavar="PHASE", required=True)
     p1 = phases.add_parser("phase1", help="pairwise recognisers per trait", formatter_class=FMT)
@@ -60,6 +62,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p2.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                     help="override a TrainConfig field, e.g. --set w_rec=50 (repeatable)")  # fmt: skip
     p2.set_defaults(handler=run_phase2)
+    from uunet_cli import train_refiner
+
+    train_refiner.add_parser(phases, FMT)
     ex = phases.add_parser("export", help="write a run's checkpoint as shippable weights (fp16)",
                            formatter_class=FMT)  # fmt: skip
     ex.add_argument(

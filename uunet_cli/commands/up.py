@@ -11,6 +11,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from shared.domain.errors import ConfigError
+from uunet_cli.stackready import wait_ready
 
 if TYPE_CHECKING:
     from shared.devstack.stack import DevStack
@@ -20,14 +21,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "up",
         help="run redis-server, S3, both APIs (REST+gRPC) and their workers on 127.0.0.1",
-        description="Start the stack and keep it running: a process that exits is restarted "
-        "with backoff; the stack stops on Ctrl-C/SIGTERM, or when one process crashes (exits "
-        "within 5 s of starting) 5 times in a minute. Every process it starts dies with it, even "
-        "if it is killed by SIGKILL.",
+        description="Run the whole stack on this machine, every listener on 127.0.0.1, until "
+        "Ctrl-C or SIGTERM; DIR/dev.json says where everything is once it is ready. A process "
+        "that exits is restarted with backoff; the stack stops early only when one process "
+        "crashes (exits within 5 s of starting) 5 times in a minute. Every process it starts "
+        "dies with it, even if it is killed by SIGKILL.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--dev", action="store_true",
                    help="dev profile: make and reuse dev secrets; server data fresh each start")  # fmt: skip
+    p.add_argument("--wait-ready", action="store_true",
+                   help="start nothing: wait until the stack another `uunet up` runs in "
+                   "--state-dir is ready, then exit (0 ready, 2 not ready within --timeout)")  # fmt: skip
     p.add_argument(
         "--state-dir", type=Path, default=Path(".uunet-dev"), help="secrets, logs, dev.json"
     )
@@ -42,6 +47,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.wait_ready:
+        where = args.data_dir or args.state_dir
+        wait_ready(where, args.timeout)
+        print(f"uunet up: the stack in {where} is ready", file=sys.stderr)
+        return 0
     from uunet_cli.devsecrets import prepare_secrets
 
     if not args.dev and args.data_dir is None:

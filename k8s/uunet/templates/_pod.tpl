@@ -6,19 +6,14 @@
 {{- $part := include "uunet.part" $root | fromYaml -}}
 {{- $p := include "uunet.envPrefix" $root -}}
 {{- $secretDir := "/var/run/secrets/uunet" -}}
-{{- if $root.Values.redis.auth.enabled -}}
 # Not read by the services: substituted into the Redis URL below by the kubelet.
 - name: REDIS_PASSWORD
   valueFrom:
     secretKeyRef:
       name: {{ include "uunet.credentialsSecret" $root }}
-      key: redis-password
+      key: {{ include "uunet.credKey" (list "redis" $role "password") }}
 - name: {{ $p }}REDIS_URL
-  value: {{ printf "redis://:$(REDIS_PASSWORD)@%s:%s/0" (include "uunet.redisHost" $root) (include "uunet.redisPort" $root) | quote }}
-{{- else -}}
-- name: {{ $p }}REDIS_URL
-  value: {{ printf "redis://%s:%s/0" (include "uunet.redisHost" $root) (include "uunet.redisPort" $root) | quote }}
-{{- end }}
+  value: {{ include "uunet.redisUrl" (list $root $role) | quote }}
 - name: {{ $p }}S3_ENDPOINT
   value: {{ include "uunet.s3Endpoint" $root | quote }}
 - name: {{ $p }}S3_SECURE
@@ -27,6 +22,10 @@
   value: {{ $root.Values.externalS3.region | quote }}
 - name: {{ $p }}S3_BUCKET
   value: {{ $part.bucket | quote }}
+# The bucket and its expiry rule are made by the bucket job (or the operator, for an external S3):
+# this process's S3 user may only touch objects.
+- name: {{ $p }}S3_MANAGE_BUCKET
+  value: "false"
 - name: {{ $p }}S3_ACCESS_KEY_FILE
   value: {{ $secretDir }}/credentials/s3-access-key
 - name: {{ $p }}S3_SECRET_KEY_FILE
@@ -44,11 +43,22 @@
 - name: {{ $p }}GRPC_PORT
   value: {{ $part.api.grpcPort | quote }}
 - name: {{ $p }}METRICS_PORT
-  value: {{ $part.worker.metricsPort | quote }}
+  value: {{ (get $part $role).metricsPort | quote }}
 - name: {{ $p }}MAX_UPLOAD_MB
   value: {{ $part.maxUploadMb | quote }}
+- name: {{ $p }}JOB_TIMEOUT_S
+  value: {{ $part.jobTimeoutSeconds | quote }}
 - name: {{ $p }}DEVICE
   value: {{ ternary "cuda" "cpu" (and (eq $role "worker") (gt (int $part.worker.gpu) 0)) | quote }}
+{{- if eq $role "api" }}
+- name: {{ $p }}MAX_CONCURRENT_UPLOADS
+  value: {{ $part.api.maxConcurrentUploads | quote }}
+- name: {{ $p }}SHUTDOWN_GRACE_S
+  value: {{ $part.api.shutdownGraceSeconds | quote }}
+{{- else }}
+- name: {{ $p }}SHUTDOWN_DRAIN_S
+  value: {{ $part.worker.drainSeconds | quote }}
+{{- end }}
 {{- with $part.checkpoint }}
 - name: {{ $p }}CHECKPOINT
   value: {{ . | quote }}
@@ -133,7 +143,7 @@
 {{- $s := $root.Values.secrets -}}
 - name: tmp
   emptyDir:
-    sizeLimit: {{ (get $part $role).tmpSize }}
+    sizeLimit: {{ include "uunet.tmpSize" (list $root $role) }}
 {{- with get $part.keyFiles $role }}
 - name: keys
   secret:
@@ -144,13 +154,14 @@
       - {key: {{ . | quote }}, path: {{ . | quote }}}
       {{- end }}
 {{- end }}
+# Only this role's own S3 user (its policy: files/s3-policies/<part>-<role>.json).
 - name: credentials
   secret:
     secretName: {{ include "uunet.credentialsSecret" $root }}
     defaultMode: 0440
     items:
-      - {key: s3-access-key, path: s3-access-key}
-      - {key: s3-secret-key, path: s3-secret-key}
+      - {key: {{ include "uunet.credKey" (list "s3" $role "access-key") }}, path: s3-access-key}
+      - {key: {{ include "uunet.credKey" (list "s3" $role "secret-key") }}, path: s3-secret-key}
 {{- if and (eq $root.Values.component "public") (eq $role "api") }}
 - name: api-keys
   secret:
@@ -181,6 +192,15 @@
 {{- end }}
 {{- end -}}
 
+{{/* /tmp of a role: the API's from its upload slots, the worker's from worker.tmpSize. */}}
+{{- define "uunet.tmpSize" -}}
+{{- $root := index . 0 -}}
+{{- if eq (index . 1) "api" -}}
+{{- printf "%dMi" (int (include "uunet.apiTmpMi" $root)) -}}
+{{- else -}}
+{{- printf "%dGi" (int (include "uunet.part" $root | fromYaml).worker.tmpSizeGi) -}}
+{{- end -}}
+{{- end -}}
 
 {{/* Where the private worker finds the encrypted private-module weights. */}}
 {{- define "uunet.weightsPath" -}}
@@ -189,17 +209,18 @@
 
 {{/*
 Init container of the private worker: copies the encrypted weights (encrypted at rest, so they may
-sit in the part's own bucket) into an emptyDir; only the worker's weights key opens them.
+sit in the part's own bucket) into an emptyDir with the worker's own S3 user (read-only on
+models/); only the worker's weights key opens them.
 */}}
 {{- define "uunet.weightsInit" -}}
 {{- $part := .Values.private -}}
 - name: fetch-weights
-  image: {{ .Values.minio.mcImage }}
+  image: {{ include "uunet.pinnedImage" (list "minio.mcImage" .Values.minio.mcImage) }}
   imagePullPolicy: {{ .Values.image.pullPolicy }}
   command: ["/bin/sh", "-ec"]
   args:
     - >-
-      mc alias set uunet {{ ternary "https" "http" (and (not .Values.minio.enabled) .Values.externalS3.secure) }}://{{ include "uunet.s3Endpoint" . }}
+      mc alias set --api S3v4 uunet {{ ternary "https" "http" (and (not .Values.minio.enabled) .Values.externalS3.secure) }}://{{ include "uunet.s3Endpoint" . }}
       "$(cat /var/run/secrets/uunet/credentials/s3-access-key)"
       "$(cat /var/run/secrets/uunet/credentials/s3-secret-key)"
       && mc cp uunet/{{ $part.bucket }}/{{ $part.weights.objectKey }} /var/lib/uunet/weights/private-weights.enc
@@ -214,4 +235,29 @@ sit in the part's own bucket) into an emptyDir; only the worker's weights key op
     - {name: tmp, mountPath: /tmp}
     - {name: credentials, mountPath: /var/run/secrets/uunet/credentials, readOnly: true}
     - {name: weights, mountPath: /var/lib/uunet/weights}
+{{- end -}}
+
+{{/* Requests and limits of a role: the values' cpu/memory, ephemeral storage covering /tmp (so
+a full scratch volume cannot get the pod evicted), and the worker's GPUs. */}}
+{{- define "uunet.resources" -}}
+{{- $root := index . 0 -}}
+{{- $role := index . 1 -}}
+{{- $r := (get (include "uunet.part" $root | fromYaml) $role) -}}
+{{- $requests := deepCopy $r.resources.requests -}}
+{{- $limits := deepCopy $r.resources.limits -}}
+{{- if eq $role "api" -}}
+{{- $mi := int (include "uunet.apiTmpMi" $root) -}}
+{{- $_ := set $requests "ephemeral-storage" (printf "%dMi" $mi) -}}
+{{- $_ := set $limits "ephemeral-storage" (printf "%dMi" (add $mi 1024)) -}}
+{{- else -}}
+{{- $_ := set $requests "ephemeral-storage" (printf "%dGi" (int $r.tmpSizeGi)) -}}
+{{- $_ := set $limits "ephemeral-storage" (printf "%dGi" (add (int $r.tmpSizeGi) 1)) -}}
+{{- if gt (int $r.gpu) 0 -}}
+{{- $_ := set $limits "nvidia.com/gpu" (int $r.gpu) -}}
+{{- end -}}
+{{- end -}}
+requests:
+  {{- toYaml $requests | nindent 2 }}
+limits:
+  {{- toYaml $limits | nindent 2 }}
 {{- end -}}

@@ -1,13 +1,15 @@
 """Run the real service processes under the env and secret files docker-compose.yml gives them.
 
 Only what cannot exist outside Docker is mapped: compose host names (redis, minio, ...) to the
-test's real servers, /run/secrets to a directory holding exactly the secrets compose mounts into
-that service, ports to free ones, and the model weights to a tiny real checkpoint (the shipped file
-may be absent on a fresh checkout). Everything else is the compose env verbatim.
+test's real servers (the redis_url secret file names the test's Redis), /run/secrets to a
+directory holding exactly the secrets compose mounts into that service, ports to free ones, and
+the model weights to a tiny real checkpoint (the shipped file may be absent on a fresh checkout).
+Everything else is the compose env verbatim.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import subprocess
@@ -98,23 +100,42 @@ class Servers:
     s3: S3Config
 
 
+def make_bucket(s3: S3Config, bucket: str) -> None:
+    """What the deployment's init job (k8s/uunet/files/minio-init.sh) does before the services
+    start: the bucket and its raw/ expiry rule (the services' own users may not)."""
+    import asyncio
+
+    from shared.adapters.s3_store import S3ObjectStore
+
+    async def make() -> None:
+        store = S3ObjectStore(dataclasses.replace(s3, bucket=bucket))
+        await store.ensure_bucket()
+        await store.set_expiry_rules({"raw/": 1})
+
+    asyncio.run(make())
+
+
 def compose_process_env(
     service: str, pool: Pool, root: Path, servers: Servers, bucket: str
 ) -> tuple[dict[str, str], dict[str, int]]:
-    """(env, {"http"|"grpc"|"metrics": port}) of one compose service, mapped as described above."""
+    """(env, {"http"|"grpc"|"metrics": port}) of one compose service, mapped as described above;
+    its bucket made as the init service would."""
+    make_bucket(servers.s3, bucket)
     part = "public" if service.startswith("public") else "private"
     prefix = f"UUNET_{part.upper()}_"
     secrets = root / f"run-secrets-{service}"
     secrets.mkdir(parents=True, exist_ok=True)
     for name in mounted_secrets(service):
-        (secrets / name).write_bytes((pool.files / name).read_bytes())
+        if name == "redis_url":  # each process's own Redis user in compose; the test server here
+            (secrets / name).write_text(servers.redis_url)
+        else:
+            (secrets / name).write_bytes((pool.files / name).read_bytes())
     env = compose_env(service)
     for key, value in env.items():
         if value.startswith("/run/secrets"):
             env[key] = str(secrets) + value.removeprefix("/run/secrets")
     ports = {"http": free_port(), "grpc": free_port(), "metrics": free_port()}
     env |= {
-        f"{prefix}REDIS_URL": servers.redis_url,
         f"{prefix}S3_ENDPOINT": servers.s3.endpoint,
         f"{prefix}S3_BUCKET": bucket,
         f"{prefix}HTTP_HOST": "127.0.0.1",
@@ -140,10 +161,9 @@ def http_status(url: str, headers: dict[str, str] | None = None) -> int:
         return 0
 
 
-@contextmanager
-def running(module: str, role: str, env: dict[str, str], probe_url: str) -> Iterator[None]:
-    """Start `python -m module role` with `env` (and nothing else UUNET_*), wait until `probe_url`
-    answers 200, stop it with SIGTERM at the end."""
+def start(module: str, role: str, env: dict[str, str], probe_url: str) -> subprocess.Popen[str]:
+    """Start `python -m module role` with `env` (and nothing else UUNET_*); return once
+    `probe_url` answers 200."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("UUNET_")}
     proc = subprocess.Popen(
         [sys.executable, "-m", module, role],
@@ -153,21 +173,35 @@ def running(module: str, role: str, env: dict[str, str], probe_url: str) -> Iter
         stderr=subprocess.PIPE,
         text=True,
     )
+    deadline = time.monotonic() + 120
+    while http_status(probe_url) != 200:
+        if proc.poll() is not None:
+            raise AssertionError(f"{module} {role} exited {proc.returncode}: {_tail(proc)}")
+        if time.monotonic() > deadline:
+            stop(proc)
+            raise AssertionError(f"{module} {role} never answered {probe_url}")
+        time.sleep(0.3)
+    return proc
+
+
+def stop(proc: subprocess.Popen[str], timeout_s: float = 30) -> int:
+    """SIGTERM, then SIGKILL after `timeout_s`; the exit status."""
+    proc.terminate()
     try:
-        deadline = time.monotonic() + 120
-        while http_status(probe_url) != 200:
-            if proc.poll() is not None:
-                raise AssertionError(f"{module} {role} exited {proc.returncode}: {_tail(proc)}")
-            assert time.monotonic() < deadline, f"{module} {role} never answered {probe_url}"
-            time.sleep(0.3)
+        return proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()
+
+
+@contextmanager
+def running(module: str, role: str, env: dict[str, str], probe_url: str) -> Iterator[None]:
+    """`start` the process, stop it with SIGTERM at the end."""
+    proc = start(module, role, env, probe_url)
+    try:
         yield
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 def _tail(proc: subprocess.Popen[str]) -> str:

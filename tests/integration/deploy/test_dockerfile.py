@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,26 +95,50 @@ def test_target_runs_non_root_with_healthcheck_and_contract_command(target: str)
 
 
 @pytest.mark.parametrize("target", sorted(TARGETS))
-def test_gpu_targets_use_the_cuda_base_and_torch_from_the_cuda_index(target: str) -> None:
+def test_gpu_targets_use_the_cuda_base_image_and_the_locked_cuda_torch(target: str) -> None:
     args, stages = _parse()
     runtime = _chain(stages, target)[-1]
     gpu = target.endswith("-gpu")
     assert runtime.base == ("${CUDA_IMAGE}" if gpu else "${DEBIAN_IMAGE}")
-    if gpu:
-        assert re.fullmatch(r"nvidia/cuda:[\d.]+-(cudnn-)?runtime-ubuntu[\d.]+", args["CUDA_IMAGE"])
+    if gpu:  # the small -base image: the torch wheels bring CUDA, cuBLAS and cuDNN
+        assert re.fullmatch(rf"nvidia/cuda:[\d.]+-base-ubuntu[\d.]+{DIGEST}", args["CUDA_IMAGE"])
     copied = [line for line in runtime.lines if line.startswith("COPY --from=deps-")]
     flavour = "deps-cuda" if gpu else "deps-cpu"
     assert copied and all(f"--from={flavour} " in line for line in copied)
-    index_arg = "TORCH_CUDA_INDEX" if gpu else "TORCH_CPU_INDEX"
     install = " ".join(stages[flavour].lines)
-    assert f'--index-url "${{{index_arg}}}" "torch==${{TORCH_VERSION}}"' in install
-    expected = r"https://download\.pytorch\.org/whl/cu\d+" if gpu else r".*/whl/cpu"
-    assert re.fullmatch(expected, args[index_arg])
+    lock = "torch-cuda.txt" if gpu else "torch-cpu.txt"
+    assert "--require-hashes --no-deps" in install and f"-r /tmp/{lock}" in install
+    if not gpu:
+        assert '--index-url "${TORCH_CPU_INDEX}"' in install
+        assert re.fullmatch(r"https://download\.pytorch\.org/whl/cpu", args["TORCH_CPU_INDEX"])
 
 
-def test_torch_version_matches_the_project_pin() -> None:
-    args, _ = _parse()
-    assert f'"torch=={args["TORCH_VERSION"]}"' in (REPO / "pyproject.toml").read_text()
+DIGEST = r"@sha256:[0-9a-f]{64}"
+
+
+def test_every_base_image_and_the_frontend_are_pinned_by_digest() -> None:
+    """No FROM resolves to a tag alone: the ARG defaults carry digests, as does the syntax line."""
+    args, stages = _parse()
+    first = DOCKERFILE.read_text().splitlines()[0]
+    assert re.fullmatch(rf"# syntax=docker/dockerfile:[\d.]+{DIGEST}", first)
+    for stage in stages.values():
+        base = stage.base
+        if base in stages:
+            continue  # another stage of this file
+        ref = args[base[2:-1]] if base.startswith("${") else base
+        assert re.search(rf"{DIGEST}$", ref), f"stage {stage.name}: {ref} is not pinned by digest"
+
+
+def test_every_package_install_uses_the_hashed_locks() -> None:
+    """pip/uv installs only from docker/requirements (hashes required), which match the pins."""
+    _, stages = _parse()
+    installs = [ln for st in stages.values() for ln in st.lines if "pip install" in ln]
+    assert len(installs) == 3
+    for line in installs:
+        assert "--require-hashes --no-deps " in line and " -r /tmp/" in line, line
+    lock = REPO / "scripts" / "lock_images.py"
+    result = run([sys.executable, str(lock), "--check"])
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_compose_and_chart_use_only_existing_targets() -> None:
@@ -128,6 +153,18 @@ def test_compose_and_chart_use_only_existing_targets() -> None:
                 images.add(image.rsplit("/", 1)[1].split(":")[0])
     assert used and images
     assert (used | images) <= set(TARGETS) <= set(stages)
+
+
+def test_deploy_doc_builds_every_target_of_the_dockerfile() -> None:
+    final = DOCKERFILE.read_text().split("# ---- targets ----", 1)[1]
+    built = set(re.findall(r"^FROM \S+ AS ([\w-]+)", final, re.MULTILINE))
+    doc = (REPO / "docs" / "DEPLOY.md").read_text()
+    documented = set(re.findall(r"^docker build .*--target ([\w-]+)", doc, re.MULTILINE))
+    assert built == set(TARGETS) == documented
+    # scripts/build_images.sh builds, pushes and records the digest of every target by default.
+    script = (REPO / "scripts" / "build_images.sh").read_text()
+    defaults = script.split("targets=${*:-", 1)[1].split("}", 1)[0].split()
+    assert set(defaults) == built
 
 
 def _docker_included(path: str) -> bool:
@@ -152,7 +189,7 @@ def test_build_context_holds_what_copy_needs_and_no_secrets() -> None:
         for line in stage.lines
         if line.startswith("COPY ") and "--from=" not in line
     }
-    assert "shared" in sources and "pyproject.toml" in sources
+    assert "shared" in sources and "docker/requirements/runtime.txt" in sources
     for src in sources:
         assert (REPO / src).exists(), src
         assert _docker_included(src), f"{src} is excluded by .dockerignore"

@@ -1,8 +1,12 @@
-"""The Helm chart lints, renders and validates offline, for both parts and both values files."""
+"""The Helm chart lints, renders and validates offline, for both parts and every values profile:
+core objects against Kubernetes' schemas at several versions, custom resources (KEDA, Gateway API,
+Prometheus Operator) against their upstream CRD schemas, values against values.schema.json, and
+every image by digest."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +19,7 @@ from tests.integration.deploy.tools import (
     NAMESPACE,
     PARTS,
     all_combinations,
+    crd_schema,
     helm_args,
     is_crd_object,
     of_kind,
@@ -25,18 +30,15 @@ from tests.integration.deploy.tools import (
     run,
 )
 
-SCHEMAS = Path(__file__).parent / "schemas"
-CRD_SCHEMAS = {
-    "ScaledObject": SCHEMAS / "keda-scaledobject.json",
-    "TriggerAuthentication": SCHEMAS / "keda-triggerauthentication.json",
-}
 COMBOS = all_combinations()
 IDS = [f"{part}-{profile}" for part, profile in COMBOS]
-# Contract (team/CONTRACTS.md): streams, groups, ports.
-CONTRACT = {
-    "public": {"stream": "uunet:deid:jobs", "group": "deid-workers", "http": 8080, "grpc": 50051},
-    "private": {"stream": "uunet:reid:jobs", "group": "reid-workers", "http": 8081, "grpc": 50052},
-}
+DIGEST = re.compile(r"^[^@\s]+@sha256:[0-9a-f]{64}$")
+
+
+def _template(part: str, *extra: str, digests: bool = True) -> Any:
+    helm = require_tool("helm")
+    cmd = [helm, "template", "x", str(CHART), "-n", NAMESPACE[part]]
+    return run([*cmd, *helm_args(part, "default", digests), *extra])
 
 
 @pytest.mark.parametrize(("part", "profile"), COMBOS, ids=IDS)
@@ -53,7 +55,9 @@ def test_rendered_core_objects_validate_strictly_against_kubernetes_schemas(
 ) -> None:
     validator = require_tool("kubernetes-validate")
     core = [d for d in render(part, profile) if not is_crd_object(d)]
-    assert {"Deployment", "Service", "NetworkPolicy", "Ingress"} <= {d["kind"] for d in core}
+    assert {"Deployment", "Service", "NetworkPolicy", "PodDisruptionBudget"} <= {
+        d["kind"] for d in core
+    }
     manifest = tmp_path / "core.yaml"
     manifest.write_text(yaml.safe_dump_all(core))
     result = run([validator, "--strict", "--quiet", "-k", K8S_VERSION, str(manifest)])
@@ -62,11 +66,11 @@ def test_rendered_core_objects_validate_strictly_against_kubernetes_schemas(
     assert "Couldn't find schema" not in result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("version", ["1.27.0", "1.37.0"])
-def test_rendered_objects_validate_on_the_oldest_and_newest_kubernetes(
+@pytest.mark.parametrize("version", ["1.27.0", "1.30.0", "1.33.0", "1.37.0"])
+def test_rendered_objects_validate_on_several_kubernetes_versions(
     version: str, tmp_path: Path
 ) -> None:
-    """The chart's kubeVersion floor (>=1.27) and the newest schemas bundled, all renders at once."""
+    """From the chart's kubeVersion floor (>=1.27) to the newest schemas bundled, all renders."""
     validator = require_tool("kubernetes-validate")
     core = [d for p, f in COMBOS for d in render(p, f) if not is_crd_object(d)]
     manifest = tmp_path / "all.yaml"
@@ -87,66 +91,88 @@ def test_kubernetes_validate_strict_rejects_an_unknown_field(tmp_path: Path) -> 
     assert result.returncode != 0
 
 
+def _check_crds(docs: list[dict[str, Any]], tmp_path: Path) -> list[Any]:
+    """check-jsonschema each custom resource against its kind's schema (one call per kind)."""
+    checker = require_tool("check-jsonschema")
+    results = []
+    for kind in sorted({d["kind"] for d in docs}):
+        files = []
+        for doc in (d for d in docs if d["kind"] == kind):
+            files.append(tmp_path / f"{kind}-{doc['metadata']['name']}.json")
+            files[-1].write_text(json.dumps(doc))
+        schema = str(crd_schema(kind))
+        results.append(run([checker, "--schemafile", schema, *map(str, files)]))
+    return results
+
+
 @pytest.mark.parametrize(("part", "profile"), COMBOS, ids=IDS)
-def test_keda_objects_validate_against_their_json_schemas(
+def test_custom_resources_validate_against_their_upstream_crd_schemas(
     part: str, profile: str, tmp_path: Path
 ) -> None:
-    """kubernetes-validate has no schema for CRDs: KEDA objects go through our own schemas."""
-    checker = require_tool("check-jsonschema")
+    """KEDA, Gateway API and Prometheus Operator objects: schemas/SOURCES.md says where from."""
     crds = [d for d in render(part, profile) if is_crd_object(d)]
-    assert {d["kind"] for d in crds} == set(CRD_SCHEMAS)
-    for i, doc in enumerate(crds):
-        instance = tmp_path / f"{doc['kind']}-{i}.json"
-        instance.write_text(json.dumps(doc))
-        result = run([checker, "--schemafile", str(CRD_SCHEMAS[doc["kind"]]), str(instance)])
+    kinds = {d["kind"] for d in crds}
+    assert {"ScaledObject", "TriggerAuthentication"} <= kinds
+    if profile == "production":
+        assert {"HTTPRoute", "GRPCRoute", "PodMonitor", "PrometheusRule"} <= kinds
+        assert ("Gateway" in kinds) == (part == "private")
+    for result in _check_crds(crds, tmp_path):
         assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_keda_schema_rejects_a_trigger_without_lag_count(tmp_path: Path) -> None:
-    checker = require_tool("check-jsonschema")
-    scaled = one(render("public", "default"), "ScaledObject", "-worker")
-    del scaled["spec"]["triggers"][0]["metadata"]["lagCount"]
-    instance = tmp_path / "bad.json"
-    instance.write_text(json.dumps(scaled))
-    result = run([checker, "--schemafile", str(CRD_SCHEMAS["ScaledObject"]), str(instance)])
+@pytest.mark.parametrize(
+    ("kind", "suffix", "path"),
+    [
+        ("ScaledObject", "-worker", ("spec", "minReplicaCnt")),
+        ("HTTPRoute", "-api", ("spec", "rulez")),
+        ("Gateway", "", ("spec", "tls", "frontend", "default", "validaton")),
+    ],
+)
+def test_crd_schemas_reject_a_misspelt_field(
+    kind: str, suffix: str, path: tuple[str, ...], tmp_path: Path
+) -> None:
+    """Guards the check above: the vendored schemas are strict."""
+    doc = one(render("private", "production"), kind, suffix)
+    node = doc
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = 1
+    (result,) = _check_crds([doc], tmp_path)
     assert result.returncode != 0
 
 
 @pytest.mark.parametrize(("part", "profile"), COMBOS, ids=IDS)
-def test_workers_scale_with_keda_on_the_contract_stream_lag(part: str, profile: str) -> None:
-    docs = render(part, profile)
-    worker = one(docs, "Deployment", "-worker")
-    scaled = one(docs, "ScaledObject", "-worker")
-    assert scaled["spec"]["scaleTargetRef"]["name"] == worker["metadata"]["name"]
-    assert "replicas" not in worker["spec"], "KEDA owns the replica count"
-    (trigger,) = scaled["spec"]["triggers"]
-    meta = trigger["metadata"]
-    assert trigger["type"] == "redis-streams"
-    assert (meta["stream"], meta["consumerGroup"]) == (
-        CONTRACT[part]["stream"],
-        CONTRACT[part]["group"],
-    )
-    assert int(meta["lagCount"]) >= 1
-    redis_service = one(docs, "Service", "-redis")["metadata"]["name"]
-    assert meta["address"] == f"{redis_service}.{NAMESPACE[part]}.svc:6379"
-    auth = one(docs, "TriggerAuthentication", "-redis")
-    assert trigger["authenticationRef"]["name"] == auth["metadata"]["name"]
+def test_every_image_is_pinned_by_digest(part: str, profile: str) -> None:
+    images = [
+        c["image"]
+        for _, template in pod_templates(render(part, profile))
+        for c in template["spec"]["containers"] + template["spec"].get("initContainers", [])
+    ]
+    images += [p["spec"]["containers"][0]["image"] for p in of_kind(render(part, profile), "Pod")]
+    assert images
+    for image in images:
+        assert DIGEST.match(image), f"{image} is not pinned by digest"
 
 
-@pytest.mark.parametrize(("part", "profile"), COMBOS, ids=IDS)
-def test_apis_have_probes_hpa_and_contract_ports(part: str, profile: str) -> None:
-    docs = render(part, profile)
-    api = one(docs, "Deployment", "-api")
-    (container,) = api["spec"]["template"]["spec"]["containers"]
-    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
-    assert ports == {"http": CONTRACT[part]["http"], "grpc": CONTRACT[part]["grpc"]}
-    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
-    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
-    module = "services.public_deid" if part == "public" else "services.private_reid"
-    assert container["command"] == ["python", "-m", module, "api"]
-    hpa = one(docs, "HorizontalPodAutoscaler", "-api")
-    assert hpa["spec"]["scaleTargetRef"]["name"] == api["metadata"]["name"]
-    assert hpa["spec"]["minReplicas"] >= 1
+def test_a_missing_or_placeholder_digest_is_refused_with_the_way_to_get_it() -> None:
+    missing = _template("public", digests=False)
+    assert missing.returncode != 0
+    assert "image.digests.public-api is required" in missing.stderr
+    assert "scripts/build_images.sh" in missing.stderr
+    placeholder = _template("public", "--set-string", "image.digests.public-api=sha256:REPLACE_ME")
+    assert placeholder.returncode != 0 and "image.digests.public-api" in placeholder.stderr
+    # values.schema.json refuses it first; the template's own check is the second guard.
+    tag_only = _template("public", "--set", "redis.image=redis:7.4.11-alpine")
+    assert tag_only.returncode != 0 and "redis.image" in tag_only.stderr
+
+
+def test_values_schema_refuses_a_wrong_type_and_an_unknown_key() -> None:
+    helm = require_tool("helm")
+    base = [helm, "lint", "--strict", str(CHART), *helm_args("public", "default")]
+    wrong = run([*base, "--set", "public.worker.drainSeconds=soon"])
+    assert wrong.returncode != 0 and "drainSeconds" in wrong.stdout + wrong.stderr
+    unknown = run([*base, "--set", "public.worker.drainSecs=10"])
+    assert unknown.returncode != 0 and "drainSecs" in unknown.stdout + unknown.stderr
 
 
 @pytest.mark.parametrize(("part", "profile"), COMBOS, ids=IDS)
@@ -168,86 +194,24 @@ def test_every_pod_runs_restricted(part: str, profile: str) -> None:
             assert c["resources"]["requests"] and c["resources"]["limits"], name
 
 
-def _gpu_limit(docs: list[dict[str, Any]]) -> tuple[int, str]:
-    worker = one(docs, "Deployment", "-worker")
-    (container,) = worker["spec"]["template"]["spec"]["containers"]
-    return int(container["resources"]["limits"].get("nvidia.com/gpu", 0)), container["image"]
-
-
-@pytest.mark.parametrize("profile", ["default", "production"])
-def test_public_worker_requests_a_gpu_and_runs_the_cuda_image(profile: str) -> None:
-    docs = render("public", profile)
-    gpus, image = _gpu_limit(docs)
-    assert gpus >= 1
-    assert "/public-worker-gpu:" in image
-    env = {e["name"]: e.get("value") for e in _container(docs, "-worker")["env"]}
-    assert env["UUNET_PUBLIC_DEVICE"] == "cuda"
-    tolerations = one(docs, "Deployment", "-worker")["spec"]["template"]["spec"]["tolerations"]
-    assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in tolerations
-
-
-def test_public_worker_without_gpu_uses_the_cpu_image() -> None:
-    docs = render("public", "default", ("--set", "public.worker.gpu=0"))
-    gpus, image = _gpu_limit(docs)
-    assert gpus == 0
-    assert "/public-worker-cpu:" in image
-
-
-def _container(docs: list[dict[str, Any]], suffix: str) -> dict[str, Any]:
-    deployment = one(docs, "Deployment", suffix)
-    return deployment["spec"]["template"]["spec"]["containers"][0]
-
-
-@pytest.mark.parametrize("profile", ["default", "production"])
-def test_private_ingress_requires_client_certificates(profile: str) -> None:
-    docs = render("private", profile)
-    ingresses = of_kind(docs, "Ingress")
-    assert ingresses
-    for ing in ingresses:
-        notes = ing["metadata"]["annotations"]
-        assert notes["nginx.ingress.kubernetes.io/auth-tls-verify-client"] == "on"
-        namespace, secret = notes["nginx.ingress.kubernetes.io/auth-tls-secret"].split("/")
-        assert namespace == NAMESPACE["private"] and secret
-        assert ing["spec"]["tls"]
-
-
-def test_private_ingress_refuses_to_render_without_a_client_ca() -> None:
-    helm = require_tool("helm")
-    cmd = [helm, "template", "x", str(CHART), "-n", NAMESPACE["private"]]
-    result = run(
-        [*cmd, *helm_args("private", "default"), "--set", "private.ingress.clientCASecret="]
-    )
-    assert result.returncode != 0
-    assert "clientCASecret is required" in result.stderr
-
-
 @pytest.mark.parametrize("part", PARTS)
 def test_chart_made_secrets_hold_only_the_side_s_keys(part: str, tmp_path: Path) -> None:
     """secrets.create=true: the public part never receives the authority's private key."""
     validator = require_tool("kubernetes-validate")
-    names = ["s3AccessKey", "s3SecretKey", "redisPassword", "deidSecret", "keyset", "signingKey"]
-    names += ["signingPublicKey", "authorityKey", "authorityPublicKey", "apiKeys", "jwtPublicKey"]
-    names += ["weightsKey"]
+    values = yaml.safe_load((CHART / "values.yaml").read_text())["secrets"]["values"]
     extra: list[str] = ["--set", "secrets.create=true"]
-    for name in names:
+    for name in values:
         extra += ["--set", f"secrets.values.{name}=dummy-{name}"]
     docs = render(part, "default", tuple(extra))
-    keyset = one(docs, "Secret", "-keyset")
-    files = set(keyset["data"])
-    if part == "public":
-        assert files == {
-            "deid_secret.key",
-            "keyset.json",
-            "signing_ed25519.pem",
-            "authority_x25519.pub.pem",
-        }
-    else:
-        assert files == {
-            "deid_secret.key",
-            "keyset.json",
-            "signing_ed25519.pub.pem",
-            "authority_x25519.pem",
-        }
+    expected = {"deid_secret.key", "keyset.json"}
+    expected |= (
+        {"signing_ed25519.pem", "authority_x25519.pub.pem"}
+        if part == "public"
+        else {"signing_ed25519.pub.pem", "authority_x25519.pem"}
+    )
+    assert set(one(docs, "Secret", "-keyset")["data"]) == expected
+    credentials = set(one(docs, "Secret", "-credentials")["data"])
+    assert {"s3-root-access-key", "s3-api-secret-key", "redis-keda-password"} <= credentials
     manifest = tmp_path / "secrets.yaml"
     manifest.write_text(yaml.safe_dump_all(of_kind(docs, "Secret")))
     result = run([validator, "--strict", "--quiet", "-k", K8S_VERSION, str(manifest)])
@@ -281,72 +245,18 @@ SECRET_VOLUMES = {
 @pytest.mark.parametrize(("part", "profile"), COMBOS, ids=IDS)
 @pytest.mark.parametrize("role", ["api", "worker"])
 def test_each_process_mounts_only_the_secrets_it_needs(part: str, profile: str, role: str) -> None:
-    """Least privilege: the public API holds no key, only the private worker the authority key."""
+    """Least privilege: its own S3 user and Redis user; the public API holds no key; only the
+    private worker holds the authority key."""
     spec = one(render(part, profile), "Deployment", f"-{role}")["spec"]["template"]["spec"]
     volumes = {v["name"]: v for v in spec["volumes"]}
     assert {n for n, v in volumes.items() if "secret" in v} == SECRET_VOLUMES[(part, role)]
     keys = volumes.get("keys", {"secret": {"items": []}})["secret"]["items"]
     assert {item["path"] for item in keys} == KEY_FILES[(part, role)]
-
-
-def test_private_worker_fetches_the_encrypted_weights_before_it_starts() -> None:
-    spec = one(render("private", "production"), "Deployment", "-worker")["spec"]["template"]["spec"]
-    (init,) = spec["initContainers"]
-    env = {e["name"]: e.get("value") for e in spec["containers"][0]["env"]}
-    target = env["UUNET_PRIVATE_ENCRYPTED_WEIGHTS"]
-    assert target in init["args"][0] and "mc cp uunet/uunet-private/" in init["args"][0]
-    assert env["UUNET_PRIVATE_WEIGHTS_KEY_FILE"].endswith("/weights.key")
-
-
-def test_distributed_minio_in_production_uses_every_peer() -> None:
-    docs = render("public", "production")
-    minio = one(docs, "StatefulSet", "-minio")
-    replicas = minio["spec"]["replicas"]
-    assert replicas >= 4
-    (arg,) = [a for a in minio["spec"]["template"]["spec"]["containers"][0]["args"] if "{0..." in a]
-    assert f"{{0...{replicas - 1}}}" in arg
-    assert minio["spec"]["podManagementPolicy"] == "Parallel"
-
-
-@pytest.mark.parametrize("part", PARTS)
-def test_redis_persists_with_append_only_file(part: str) -> None:
-    redis = one(render(part, "production"), "StatefulSet", "-redis")
-    (container,) = redis["spec"]["template"]["spec"]["containers"]
-    assert "--appendonly yes" in " ".join(container["args"])
-    assert redis["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"]
-
-
-def test_private_object_store_is_never_exposed_by_an_ingress() -> None:
-    helm = require_tool("helm")
-    cmd = [helm, "template", "x", str(CHART), "-n", NAMESPACE["private"]]
-    result = run([*cmd, *helm_args("private", "default"), "--set", "minio.ingress.enabled=true"])
-    assert result.returncode != 0
-    assert "private object store is never exposed" in result.stderr
-
-
-def test_public_presigned_downloads_go_through_the_s3_ingress() -> None:
-    docs = render("public", "production")
-    ingress = one(docs, "Ingress", "-minio")
-    host = ingress["spec"]["rules"][0]["host"]
-    env = {e["name"]: e.get("value") for e in _container(docs, "-api")["env"]}
-    assert env["UUNET_PUBLIC_S3_PUBLIC_ENDPOINT"] == host
-    assert env["UUNET_PUBLIC_S3_PUBLIC_SECURE"] == "true"
-
-
-def _bytes(quantity: str) -> int:
-    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
-    for suffix, factor in units.items():
-        if quantity.endswith(suffix):
-            return int(float(quantity.removesuffix(suffix)) * factor)
-    return int(quantity)
-
-
-@pytest.mark.parametrize(("part", "profile"), COMBOS, ids=IDS)
-def test_scratch_space_is_reserved_on_the_node(part: str, profile: str) -> None:
-    """A clip spooled to /tmp cannot evict the pod: ephemeral storage covers the emptyDir."""
-    for role in ("api", "worker"):
-        spec = one(render(part, profile), "Deployment", f"-{role}")["spec"]["template"]["spec"]
-        tmp = next(v for v in spec["volumes"] if v["name"] == "tmp")["emptyDir"]["sizeLimit"]
-        resources = spec["containers"][0]["resources"]
-        assert _bytes(resources["requests"]["ephemeral-storage"]) >= _bytes(tmp)
-        assert _bytes(resources["limits"]["ephemeral-storage"]) > _bytes(tmp)
+    s3 = {item["key"] for item in volumes["credentials"]["secret"]["items"]}
+    assert s3 == {f"s3-{role}-access-key", f"s3-{role}-secret-key"}
+    env = spec["containers"][0]["env"]
+    (password,) = [e for e in env if e["name"] == "REDIS_PASSWORD"]
+    assert password["valueFrom"]["secretKeyRef"]["key"] == f"redis-{role}-password"
+    url = next(e["value"] for e in env if e["name"].endswith("_REDIS_URL"))
+    assert url.startswith(f"redis://{role}:$(REDIS_PASSWORD)@")
+    assert next(e["value"] for e in env if e["name"].endswith("_S3_MANAGE_BUCKET")) == "false"

@@ -8,6 +8,7 @@ namespace, workers reaching only Redis, MinIO and DNS.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -16,11 +17,15 @@ import yaml
 from tests.integration.deploy.netpol import Rule, rules_for, selector_matches
 from tests.integration.deploy.tools import (
     CHART,
+    NAME_LABEL,
     NAMESPACE,
     PROFILES,
+    helm_args,
     of_kind,
     pod_templates,
     render,
+    require_tool,
+    run,
 )
 
 DNS_PORTS = {53}
@@ -43,12 +48,27 @@ def _pods(docs: list[dict[str, Any]], namespace: str) -> list[tuple[str, dict[st
     ]
 
 
-def _values(part: str, profile: str) -> dict[str, Any]:
-    base = yaml.safe_load((CHART / "values.yaml").read_text())
+def _controller_namespace(part: str, profile: str) -> str:
+    """The namespace of the proxies that front the API: the ingress controller's or the gateway's."""
+    base = yaml.safe_load((CHART / "values.yaml").read_text())[part]
     if profile == "production":
-        prod = yaml.safe_load((CHART / f"values-{part}-production.yaml").read_text())
-        base[part]["ingress"].update(prod.get(part, {}).get("ingress", {}))
-    return base
+        prod = yaml.safe_load((CHART / f"values-{part}-production.yaml").read_text())[part]
+        for key in ("ingress", "gateway"):
+            base[key].update(prod.get(key, {}))
+    if base["gateway"]["enabled"]:
+        return str(base["gateway"]["controllerNamespace"])
+    return str(base["ingress"]["controllerNamespace"])
+
+
+def _is_helm_test_rule(rule: Rule, http_port: int) -> bool:
+    """The `helm test` pod's rule: same-namespace pods labelled helm-test, HTTP port only."""
+    return (
+        len(rule.peers) == 1
+        and set(rule.peers[0]) == {"podSelector"}
+        and rule.peers[0]["podSelector"]["matchLabels"]["app.kubernetes.io/component"]
+        == "helm-test"
+        and rule.port_numbers() == {http_port}
+    )
 
 
 @pytest.mark.parametrize("profile", PROFILES)
@@ -97,10 +117,12 @@ def test_no_public_pod_can_open_a_connection_to_the_private_namespace(profile: s
 def test_private_api_admits_only_its_ingress_controller_namespace(profile: str) -> None:
     docs, policies = _both(profile)
     private = NAMESPACE["private"]
-    controller = _values("private", profile)["private"]["ingress"]["controllerNamespace"]
+    controller = _controller_namespace("private", profile)
     (api_labels,) = [labels for name, labels in _pods(docs, private) if name.endswith("-api")]
     isolated, ingress = rules_for(policies, private, api_labels, "Ingress")
     assert isolated and ingress
+    ingress = [r for r in ingress if not _is_helm_test_rule(r, 8081)]
+    assert ingress
     others = [private, NAMESPACE["public"], "monitoring", "default", "kube-system", "keda"]
     for rule in ingress:
         assert rule.peers, "a rule without peers admits everyone"
@@ -182,3 +204,56 @@ def test_the_evaluator_flags_an_allow_all_egress_rule() -> None:
     assert egress[0].peer_namespaces_match(NAMESPACE["private"])
     wide = {"namespaceSelector": {}}
     assert Rule(NAMESPACE["public"], (wide,), ()).peer_namespaces_match(NAMESPACE["private"])
+
+
+METRICS_PORTS = {("public", "api"): 9102, ("public", "worker"): 9100}
+METRICS_PORTS |= {("private", "api"): 9103, ("private", "worker"): 9101}
+PROMETHEUS = {"app.kubernetes.io/name": "prometheus"}
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("part", ["public", "private"])
+@pytest.mark.parametrize("role", ["api", "worker"])
+def test_metrics_ports_admit_prometheus_pods_only(part: str, role: str, profile: str) -> None:
+    """Not every pod of the monitoring namespace: the Prometheus pods, on the metrics port only."""
+    docs, policies = _both(profile)
+    namespace = NAMESPACE[part]
+    (labels,) = [lab for name, lab in _pods(docs, namespace) if name.endswith(f"-{role}")]
+    _, ingress = rules_for(policies, namespace, labels, "Ingress")
+    port = METRICS_PORTS[(part, role)]
+    to_metrics = [r for r in ingress if port in r.port_numbers() or None in r.port_numbers()]
+    scraped = role == "worker" or part == "public"  # the private API is not scraped by default
+    assert bool(to_metrics) == scraped
+    for rule in to_metrics:
+        assert rule.port_numbers() == {port}, "Prometheus reaches the metrics port only"
+        for peer in rule.peers:
+            assert selector_matches(peer["namespaceSelector"], {NAME_LABEL: "monitoring"})
+            assert peer["podSelector"]["matchLabels"] == PROMETHEUS
+    # and nothing else reaches the metrics port
+    for rule in ingress:
+        if rule not in to_metrics:
+            assert port not in rule.port_numbers()
+
+
+def test_private_api_reaches_the_jwks_url_only_when_one_is_configured() -> None:
+    """Without the rule the API cannot fetch token keys; with it, only the IdP's range on 443."""
+    idp = {"ipBlock": {"cidr": "203.0.113.10/32"}}
+    extra = ("--set", "private.jwt.jwksUrl=https://idp.example.org/jwks.json")
+    extra += ("--set-json", f"private.jwt.jwksTo=[{json.dumps(idp)}]")
+    policies = of_kind(render("private", "default", extra), "NetworkPolicy")
+    docs = render("private", "default", extra)
+    (labels,) = [lab for name, lab in _pods(docs, NAMESPACE["private"]) if name.endswith("-api")]
+    _, egress = rules_for(policies, NAMESPACE["private"], labels, "Egress")
+    jwks = [r for r in egress if r.port_numbers() == {443}]
+    assert len(jwks) == 1 and jwks[0].peers == (idp,)
+    _, without = rules_for(
+        of_kind(render("private", "default"), "NetworkPolicy"),
+        NAMESPACE["private"],
+        labels,
+        "Egress",
+    )
+    assert not [r for r in without if 443 in r.port_numbers()]
+    helm = require_tool("helm")
+    cmd = [helm, "template", "x", str(CHART), "-n", NAMESPACE["private"], "--set", extra[1]]
+    refused = run([*cmd, *helm_args("private", "default")])
+    assert refused.returncode != 0 and "private.jwt.jwksTo is required" in refused.stderr

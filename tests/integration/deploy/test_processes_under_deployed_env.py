@@ -20,6 +20,7 @@ from tests.integration.deploy.harness import (
     compose_process_env,
     free_port,
     http_status,
+    make_bucket,
     make_pool,
     running,
 )
@@ -31,10 +32,13 @@ CASES = [(source, part) for source in ("compose", "helm") for part in ("public",
 
 def _chart_env(part: str, pool: Pool, root: Path, servers: Servers) -> tuple[dict[str, str], int]:
     """The chart's API container env, its secret volumes laid out as the kubelet would."""
-    docs = render(part, "production", ("--set", "redis.auth.enabled=false"))
+    docs = render(part, "production")
     spec = one(docs, "Deployment", "-api")["spec"]["template"]["spec"]
     (container,) = spec["containers"]
-    by_key = {"s3-access-key": f"{part}_s3_access_key", "s3-secret-key": f"{part}_s3_secret_key"}
+    by_key = {
+        "s3-api-access-key": f"{part}_s3_access_key",
+        "s3-api-secret-key": f"{part}_s3_secret_key",
+    }
     volumes = {v["name"]: v for v in spec["volumes"]}
     mounts: dict[str, Path] = {}
     for mount in container["volumeMounts"]:
@@ -51,6 +55,7 @@ def _chart_env(part: str, pool: Pool, root: Path, servers: Servers) -> tuple[dic
                 env[key] = str(local) + value.removeprefix(mount_path)
     assert not [v for v in env.values() if v.startswith("/var/run/secrets")], "unmounted path"
     prefix, port = f"UUNET_{part.upper()}_", free_port()
+    make_bucket(servers.s3, servers.s3.bucket)  # the chart's bucket job
     env |= {
         f"{prefix}REDIS_URL": servers.redis_url,
         f"{prefix}S3_ENDPOINT": servers.s3.endpoint,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 import shutil
 import subprocess
@@ -18,9 +19,27 @@ REPO = Path(__file__).resolve().parents[3]
 CHART = REPO / "k8s" / "uunet"
 K8S_VERSION = "1.32.0"
 PARTS = ("public", "private")
-PROFILES = ("default", "production")
+PROFILES = ("default", "production", "ingress")
 NAMESPACE = {"public": "uunet-public", "private": "uunet-private"}
-CRD_GROUPS = ("keda.sh/",)
+CRD_GROUPS = ("keda.sh/", "gateway.networking.k8s.io/", "monitoring.coreos.com/")
+SCHEMAS = Path(__file__).parent / "schemas"
+TARGETS = (
+    "public-api",
+    "public-worker-gpu",
+    "public-worker-cpu",
+    "private-api",
+    "private-worker",
+    "private-worker-gpu",
+)
+# Stand-in digests for the product's images (a real install passes those of the pushed images).
+TEST_DIGESTS = tuple(
+    arg
+    for target in TARGETS
+    for arg in (
+        "--set-string",
+        f"image.digests.{target}=sha256:{hashlib.sha256(target.encode()).hexdigest()}",
+    )
+)
 NAME_LABEL = "kubernetes.io/metadata.name"
 
 
@@ -46,11 +65,20 @@ def run(cmd: list[str], stdin: str | None = None) -> subprocess.CompletedProcess
     return subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=120)
 
 
-def helm_args(part: str, profile: str) -> list[str]:
-    """The values arguments of one part and profile."""
+def helm_args(part: str, profile: str, digests: bool = True) -> list[str]:
+    """The values arguments of one part and profile (with stand-in image digests)."""
+    extra = list(TEST_DIGESTS) if digests else []
     if profile == "production":
-        return ["-f", str(CHART / f"values-{part}-production.yaml")]
-    return ["--set", f"component={part}"]
+        return ["-f", str(CHART / f"values-{part}-production.yaml"), *extra]
+    if profile == "ingress":  # defaults plus everything the Ingress path can render
+        extra += ["--set", f"{part}.expose.grpc.enabled=true"]
+        extra += ["--set", "monitoring.podMonitor.enabled=true"]
+        extra += ["--set", "monitoring.prometheusRule.enabled=true"]
+        extra += ["--set", "monitoring.grafanaDashboard.enabled=true"]
+        if part == "public":
+            extra += ["--set", "minio.expose.enabled=true", "--set", "minio.replicas=4"]
+            extra += ["--set", "public.s3PublicEndpoint=s3.deid.example.org"]
+    return ["--set", f"component={part}", *extra]
 
 
 @functools.cache
@@ -74,6 +102,11 @@ def render(part: str, profile: str, extra: tuple[str, ...] = ()) -> list[dict[st
 def is_crd_object(doc: dict[str, Any]) -> bool:
     """True for objects of custom resources (no schema in kubernetes-validate)."""
     return str(doc["apiVersion"]).startswith(CRD_GROUPS)
+
+
+def crd_schema(kind: str) -> Path:
+    """The vendored JSON Schema of a custom resource kind (scripts/vendor_crd_schemas.py)."""
+    return SCHEMAS / f"{kind.lower()}.json"
 
 
 def of_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:

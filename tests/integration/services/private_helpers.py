@@ -1,5 +1,6 @@
 """Assets for the private-service integration tests: a key set, a tiny model, its encrypted private
-module, a signed public clip made by the real pipeline, a tampered copy, and a token issuer."""
+module, signed public clips made by the real pipeline (face regions sealed; regions and the original
+file sealed; sealed to another authority), a tampered copy, and a token issuer."""
 
 from __future__ import annotations
 
@@ -34,6 +35,8 @@ class ReidAssets:
     boxes: list[list[FaceBox]]
     public_clip: Path
     tampered_clip: Path
+    both_clip: Path  # --seal both: the original file can be asked for
+    foreign_seal_clip: Path  # signed by this key set, sealed to another authority
 
     def token(self, case: str = "CASE-1", **overrides: Any) -> str:
         now = int(time.time())
@@ -87,6 +90,10 @@ def make_assets(root: Path) -> ReidAssets:
     data[len(data) // 3] ^= 0x01
     tampered = root / "tampered.mp4"
     tampered.write_bytes(bytes(data))
+    both = root / "both.mp4"
+    deidentify_clip(source, both, PublicSideKeys.load(keys_dir), engine, DeidOptions(seal="both"))
+    foreign = root / "foreign.mp4"
+    deidentify_clip(source, foreign, _foreign_authority(keys_dir), engine, DeidOptions())
     return ReidAssets(
         keys_dir,
         weights_key,
@@ -97,7 +104,21 @@ def make_assets(root: Path) -> ReidAssets:
         boxes,
         public_clip,
         tampered,
+        both,
+        foreign,
     )
+
+
+def _foreign_authority(keys_dir: Path) -> Any:
+    """The public side of ``keys_dir`` sealing to another authority's key."""
+    import dataclasses
+
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+    from shared.crypto.keys import PublicSideKeys
+
+    keys = PublicSideKeys.load(keys_dir)
+    return dataclasses.replace(keys, authority_public=X25519PrivateKey.generate().public_key())
 
 
 def frames_of(path: Path) -> np.ndarray:

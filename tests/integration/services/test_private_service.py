@@ -1,10 +1,13 @@
 """The private service in-process against real Redis and real S3: REST and gRPC submissions with a
 good token come back restored; bad tokens and a tampered clip are refused, nothing is queued, and
-everything is audited; ``uunet audit verify`` passes, then detects an entry edited in Redis."""
+everything is audited; ``uunet audit verify`` passes, then detects an entry edited in Redis.
+Forensic requests: a lossless restore is exact in the face boxes, the original file comes back bit
+for bit, each comes with a signed custody record, and clips that cannot serve them get 422."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -14,6 +17,7 @@ from typing import Any
 
 import grpc
 import httpx
+import numpy as np
 import pytest
 import pytest_asyncio
 from pydantic import SecretStr
@@ -136,6 +140,26 @@ def _assert_restored(assets: ReidAssets, restored: Path) -> None:
     assert restored_err < surrogate_err / 3, (restored_err, surrogate_err)
 
 
+async def _rest_job_done(
+    client: httpx.AsyncClient, headers: dict[str, str], clip: Path, form: dict[str, str]
+) -> str:
+    """Submit ``clip`` over REST and wait until its job is done; returns the job id."""
+    url = "/v1/reconstructions"
+    files = {"file": (clip.name, clip.read_bytes(), "video/mp4")}
+    response = await client.post(url, headers=headers, files=files, data=form)
+    assert response.status_code == 202, response.text
+    job_id = str(response.json()["job_id"])
+
+    async def finished() -> bool:
+        status = (await client.get(f"{url}/{job_id}", headers=headers)).json()
+        return bool(status["state"] in ("done", "failed"))
+
+    await _wait_for(finished)
+    status = (await client.get(f"{url}/{job_id}", headers=headers)).json()
+    assert status["state"] == "done", status
+    return job_id
+
+
 async def _job_outcomes(private: Running, job_id: str) -> list[str]:
     return [e.outcome for e in await private.audit() if job_id in e.detail]
 
@@ -146,18 +170,7 @@ async def test_rest_submission_with_good_token_is_restored_audited_and_cleaned(
     headers = {"Authorization": f"Bearer {assets.token()}"}
     url = "/v1/reconstructions"
     async with httpx.AsyncClient(base_url=private.rest_url, timeout=30) as client:
-        files = {"file": ("public.mp4", assets.public_clip.read_bytes(), "video/mp4")}
-        response = await client.post(url, headers=headers, files=files, data={"case_id": "CASE-1"})
-        assert response.status_code == 202, response.text
-        job_id = response.json()["job_id"]
-
-        async def finished() -> bool:
-            status = (await client.get(f"{url}/{job_id}", headers=headers)).json()
-            return bool(status["state"] in ("done", "failed"))
-
-        await _wait_for(finished)
-        status = (await client.get(f"{url}/{job_id}", headers=headers)).json()
-        assert status["state"] == "done", status
+        job_id = await _rest_job_done(client, headers, assets.public_clip, {"case_id": "CASE-1"})
         result = await client.get(f"{url}/{job_id}/result", headers=headers)
         assert result.status_code == 200
     restored = tmp_path / "restored.mp4"
@@ -307,3 +320,97 @@ async def test_audit_verify_passes_then_detects_an_entry_edited_in_redis(
     finally:
         await private.redis.lset(key, 1, original)
     assert verify(await private.audit()).ok
+
+
+def _custody_key(assets: ReidAssets) -> Any:
+    from shared.crypto.signing import load_public_key
+
+    return load_public_key(assets.keys_dir / "custody_ed25519.pub.pem")
+
+
+async def test_rest_lossless_restore_is_exact_with_a_signed_custody_record(
+    private: Running, assets: ReidAssets
+) -> None:
+    from shared.audit.custody import SignedCustody, verify_custody
+    from shared.pipeline.container import read_box
+
+    headers = {"Authorization": f"Bearer {assets.token()}"}
+    url = "/v1/reconstructions"
+    form = {"case_id": "CASE-1", "mode": "sealed", "lossless": "true"}
+    async with httpx.AsyncClient(base_url=private.rest_url, timeout=30) as client:
+        job_id = await _rest_job_done(client, headers, assets.public_clip, form)
+        result = (await client.get(f"{url}/{job_id}/result", headers=headers)).content
+        custody = (await client.get(f"{url}/{job_id}/custody", headers=headers)).json()
+    signed = SignedCustody.from_json(json.dumps(custody))
+    verify_custody(_custody_key(assets), signed)
+    rec, emb = signed.record, read_box(assets.public_clip)
+    assert rec.output_sha256 == hashlib.sha256(result).hexdigest()
+    assert rec.manifest_sha256 == hashlib.sha256(emb.manifest_bytes).hexdigest()
+    assert rec.public_clip_sha256 == hashlib.sha256(assets.public_clip.read_bytes()).hexdigest()
+    assert (rec.case_id, rec.subject, rec.mode, rec.lossless) == (
+        "CASE-1",
+        "officer-it",
+        "sealed",
+        True,
+    )
+    restored = assets.public_clip.parent / f"{job_id}.mp4"
+    restored.write_bytes(result)
+    original, back = frames_of(assets.source), frames_of(restored)
+    for f in emb.manifest.faces:
+        box = (f.frame, slice(f.y, f.y + f.h), slice(f.x, f.x + f.w))
+        assert np.array_equal(original[box], back[box])
+    assert "custody" in await _job_outcomes(private, job_id)
+    argv = ["audit", "verify", "--redis-url", private.settings.secret("redis_url"), "--prefix",
+            private.settings.audit_prefix, "--custody-key",
+            str(assets.keys_dir / "custody_ed25519.pub.pem")]  # fmt: skip
+    assert await asyncio.to_thread(uunet, argv) == 0
+
+
+async def test_rest_refuses_requests_the_clip_cannot_serve_with_422(
+    private: Running, assets: ReidAssets
+) -> None:
+    before = await private.queued()
+    cases = [
+        (assets.foreign_seal_clip, {"mode": "sealed"}, "made for authority key", "wrong-key"),
+        (assets.public_clip, {"original": "true"}, "no sealed original file", "bad-clip"),
+    ]
+    headers = {"Authorization": f"Bearer {assets.token()}"}
+    async with httpx.AsyncClient(base_url=private.rest_url, timeout=30) as client:
+        for clip, form, reason, code in cases:
+            files = {"file": ("clip.mp4", clip.read_bytes(), "video/mp4")}
+            response = await client.post("/v1/reconstructions", headers=headers, files=files,
+                                         data={"case_id": "CASE-1", **form})  # fmt: skip
+            assert response.status_code == 422 and reason in response.json()["detail"]
+            assert (await private.audit())[-1].outcome == f"refused:{code}"
+    assert await private.queued() == before
+
+
+async def test_grpc_original_returns_the_input_file_and_its_custody_record(
+    private: Running, assets: ReidAssets
+) -> None:
+    from shared.audit.custody import SignedCustody, verify_custody
+
+    auth = (("authorization", f"Bearer {assets.token()}"),)
+
+    async def requests(clip: Path) -> AsyncIterator[reid_pb2.SubmitReconstructionRequest]:
+        meta = reid_pb2.ReconstructionMetadata(case_id="CASE-1", original=True)
+        yield reid_pb2.SubmitReconstructionRequest(metadata=meta)
+        yield reid_pb2.SubmitReconstructionRequest(chunk=clip.read_bytes())
+
+    async with grpc.aio.insecure_channel(private.grpc_target) as channel:
+        stub = reid_pb2_grpc.ReidServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await stub.SubmitReconstruction(requests(assets.public_clip), metadata=auth)
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "no sealed original file" in str(err.value.details())
+        reply = await stub.SubmitReconstruction(requests(assets.both_clip), metadata=auth)
+        get = reid_pb2.GetReconstructionRequest(job_id=reply.job_id)
+        states = [job.state async for job in stub.WatchReconstruction(get, metadata=auth)]
+        assert states[-1] == jobs_pb2.JOB_STATE_DONE
+        chunks = [c.data async for c in stub.DownloadReconstruction(get, metadata=auth)]
+        custody = await stub.GetCustody(get, metadata=auth)
+    assert b"".join(chunks) == assets.source.read_bytes()
+    signed = SignedCustody.from_json(custody.record_json)
+    verify_custody(_custody_key(assets), signed)
+    digest = hashlib.sha256(assets.source.read_bytes()).hexdigest()
+    assert signed.record.mode == "original" and signed.record.output_sha256 == digest

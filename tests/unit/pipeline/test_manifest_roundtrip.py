@@ -1,4 +1,4 @@
-"""Manifest JSON: round trip, compact runs per track, canonical bytes, malformed input."""
+"""Manifest JSON: round trip, compact runs per track, canonical bytes, format 1, malformed input."""
 
 from __future__ import annotations
 
@@ -25,9 +25,13 @@ def _manifest(**extra: object) -> Manifest:
         height=240,
         faces=tuple(faces),
         attributes={"beard": "change", "gender": "keep"},
-        sealed=True,
+        seal="both",
         authority_key_id="ef01",
         created_at=1234.5,
+        original_sha256="ab" * 32,
+        original_bytes=588804,
+        software="uunet/0.1.0",
+        signer_id="0123456789abcdef",
     )
     fields.update(extra)
     return Manifest(**fields)
@@ -60,10 +64,29 @@ def test_canonical_bytes_are_stable_and_compact() -> None:
     assert m.canonical_bytes() == _manifest().canonical_bytes()
     assert b" " not in m.canonical_bytes()
     assert json.loads(m.canonical_bytes())["sealed"] is True
+    assert json.loads(m.canonical_bytes())["seal"] == "both"
+
+
+def test_format_1_manifests_of_the_first_release_still_parse() -> None:
+    data = _manifest().to_dict()
+    for key in ("seal", "original", "software", "signer_id"):
+        del data[key]
+    data["format_version"] = 1
+    old = Manifest.from_dict(data)
+    assert old.seal == "regions" and old.seals_regions and not old.seals_original
+    assert old.original_sha256 == "" and old.format_version == 1
+    data["sealed"] = False
+    assert Manifest.from_dict(data).seal == "none"
+
+
+def test_unknown_seal_kind_is_refused() -> None:
+    data = _manifest().to_dict() | {"seal": "everything"}
+    with pytest.raises(BadInputError, match="seal kind"):
+        Manifest.from_dict(data)
 
 
 def test_empty_manifest_is_valid() -> None:
-    m = _manifest(faces=(), sealed=False, authority_key_id=None)
+    m = _manifest(faces=(), seal="none", authority_key_id=None)
     back = Manifest.from_json(m.to_json())
     assert back.faces == () and back.tracks == ()
 

@@ -69,7 +69,7 @@ def test_learned_restoration_inverts_the_fake_engine_in_the_same_squares(
     engine = InvertingEngine()
     progress: list[float] = []
     report = deidentify_clip(clip, tmp_path / "pub.mp4", PublicSideKeys.load(keys), engine,
-                             DeidOptions(seal=False), progress.append)  # fmt: skip
+                             DeidOptions(seal="none"), progress.append)  # fmt: skip
     assert report.frames == 10 and report.faces == 10 and report.tracks == 1 and not report.sealed
     assert progress[-1] == 1.0 and progress == sorted(progress)
     deid_noise = torch.cat(engine.noise_seen)

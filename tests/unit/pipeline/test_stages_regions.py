@@ -1,21 +1,17 @@
-"""Pieces of the pipeline: box quantisation round trip, keyed noise per track, sealed region records,
-mode and track selection, CLI option parsing."""
+"""Pieces of the pipeline: box quantisation round trip, keyed noise per track, mode, seal kind and
+track selection, CLI option parsing."""
 
 from __future__ import annotations
 
-import io
-
-import numpy as np
 import pytest
 import torch
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from shared.crypto.keys import PrivateSideKeys
-from shared.crypto.seal import SealWriter, open_stream
-from shared.domain.errors import BadInputError, ConfigError, TamperedError
+from shared.crypto.keys import PrivateSideKeys, authority_key_id
+from shared.domain.errors import BadInputError, ConfigError, WrongKeyError
+from shared.pipeline.api import ReidOptions
 from shared.pipeline.manifest import FaceRecord, Manifest
-from shared.pipeline.reid import resolve_mode, select_tracks
-from shared.pipeline.sealed_regions import RegionWriter, iter_records, paste_record
+from shared.pipeline.plan import plan_restore, resolve_mode, select_tracks
 from shared.pipeline.stages import CROP_MARGIN, NoiseBank, from_record, quantise, to_record
 from shared.video.crops import square_geom
 from shared.video.types import FaceBox
@@ -47,70 +43,66 @@ def test_noise_is_per_track_and_keyed() -> None:
     assert bank.for_tracks([]).shape == (0, 1, 64, 64)
 
 
-def _sealed_regions(authority: X25519PrivateKey) -> tuple[bytes, list[np.ndarray]]:
-    rng = np.random.default_rng(0)
-    out = io.BytesIO()
-    sealer = SealWriter(authority.public_key(), out)
-    writer = RegionWriter(sealer)
-    regions = []
-    for frame in range(3):
-        geom = square_geom(FaceBox(10.0, 10.0, 16.0, 18.0, 1.0, 5), 0, 64, 48, CROP_MARGIN)
-        shape = (geom.cy1 - geom.cy0, geom.cx1 - geom.cx0, 3)
-        region = rng.integers(0, 256, size=shape, dtype=np.uint8)
-        writer.write(frame, geom, region)
-        regions.append(region)
-    sealer.close()
-    return out.getvalue(), regions
+AUTHORITY = X25519PrivateKey.generate()
 
 
-def test_sealed_regions_round_trip_exactly() -> None:
-    authority = X25519PrivateKey.generate()
-    sealed, regions = _sealed_regions(authority)
-    records = list(iter_records(open_stream(io.BytesIO(sealed), authority)))
-    assert [r.frame for r in records] == [0, 1, 2] and {r.track_id for r in records} == {5}
-    for rec, region in zip(records, regions, strict=True):
-        assert np.array_equal(rec.pixels, region)
-        frame = np.zeros((48, 64, 3), np.uint8)
-        paste_record(frame, rec)
-        assert np.array_equal(frame[rec.cy0 : rec.cy1, rec.cx0 : rec.cx1], region)
-
-
-def test_broken_record_stream_is_tampering() -> None:
-    with pytest.raises(TamperedError):
-        list(iter_records([b"JUNK" + bytes(40)]))
-    with pytest.raises(TamperedError):
-        list(iter_records([b"FACE" + bytes(10)]))
-
-
-def _manifest(sealed: bool) -> Manifest:
+def _manifest(seal: str, authority: X25519PrivateKey = AUTHORITY) -> Manifest:
     faces = (FaceRecord(0, 1, 0, 0, 10, 10), FaceRecord(0, 4, 20, 0, 10, 10))
-    return Manifest("m", "1", "kid", "c", 1, 25.0, "25", 64, 48, faces=faces, sealed=sealed)
+    aid = authority_key_id(authority.public_key()) if seal != "none" else None
+    return Manifest("m", "1", "kid", "c", 1, 25.0, "25", 64, 48, faces=faces, seal=seal,
+                    authority_key_id=aid)  # fmt: skip
 
 
 def _keys(with_authority: bool) -> PrivateSideKeys:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    authority = X25519PrivateKey.generate() if with_authority else None
+    authority = AUTHORITY if with_authority else None
     return PrivateSideKeys(b"s" * 32, Ed25519PrivateKey.generate().public_key(), authority, "kid")
 
 
 def test_auto_mode_prefers_sealed_only_when_it_can_open_it() -> None:
-    assert resolve_mode("auto", _manifest(True), _keys(True)) == "sealed"
-    assert resolve_mode("auto", _manifest(True), _keys(False)) == "learned"
-    assert resolve_mode("auto", _manifest(False), _keys(True)) == "learned"
+    assert resolve_mode("auto", _manifest("regions"), _keys(True)) == "sealed"
+    assert resolve_mode("auto", _manifest("both"), _keys(True)) == "sealed"
+    assert resolve_mode("auto", _manifest("regions"), _keys(False)) == "learned"
+    assert resolve_mode("auto", _manifest("none"), _keys(True)) == "learned"
+    assert resolve_mode("auto", _manifest("original"), _keys(True)) == "learned"
+    foreign = _manifest("regions", X25519PrivateKey.generate())
+    assert resolve_mode("auto", foreign, _keys(True)) == "learned"
     with pytest.raises(BadInputError, match="no sealed originals"):
-        resolve_mode("sealed", _manifest(False), _keys(True))
+        resolve_mode("sealed", _manifest("none"), _keys(True))
+    with pytest.raises(BadInputError, match="use --original"):
+        resolve_mode("sealed", _manifest("original"), _keys(True))
     with pytest.raises(ConfigError, match="authority_x25519"):
-        resolve_mode("sealed", _manifest(True), _keys(False))
+        resolve_mode("sealed", _manifest("regions"), _keys(False))
+    with pytest.raises(WrongKeyError, match="made for authority key"):
+        resolve_mode("sealed", foreign, _keys(True))
     with pytest.raises(BadInputError):
-        resolve_mode("magic", _manifest(True), _keys(True))
+        resolve_mode("magic", _manifest("regions"), _keys(True))
+
+
+def test_original_needs_an_original_seal_and_no_face_options() -> None:
+    keys = _keys(True)
+    assert plan_restore(_manifest("original"), keys, ReidOptions(original=True))[0] == "original"
+    assert plan_restore(_manifest("both"), keys, ReidOptions(original=True))[0] == "original"
+    refused = {
+        "no sealed original file": (_manifest("regions"), ReidOptions(original=True)),
+        "--mode learned": (_manifest("both"), ReidOptions(original=True, mode="learned")),
+        "--tracks": (_manifest("both"), ReidOptions(original=True, tracks=frozenset({1}))),
+        "--lossless": (_manifest("both"), ReidOptions(original=True, lossless=True)),
+    }
+    for reason, (manifest, options) in refused.items():
+        with pytest.raises(BadInputError, match=reason):
+            plan_restore(manifest, keys, options)
+    with pytest.raises(WrongKeyError):
+        plan_restore(_manifest("original", X25519PrivateKey.generate()), keys,
+                     ReidOptions(original=True))  # fmt: skip
 
 
 def test_track_selection_refuses_unknown_ids() -> None:
-    assert select_tracks(_manifest(False), None) == {1, 4}
-    assert select_tracks(_manifest(False), frozenset({4})) == {4}
+    assert select_tracks(_manifest("none"), None) == {1, 4}
+    assert select_tracks(_manifest("none"), frozenset({4})) == {4}
     with pytest.raises(BadInputError, match="no track 2"):
-        select_tracks(_manifest(False), frozenset({2}))
+        select_tracks(_manifest("none"), frozenset({2}))
 
 
 def test_cli_option_parsing() -> None:

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from uunet_api.common.v1 import jobs_pb2 as uunet__api_dot_common_dot_v1_dot_jobs__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cuunet_api/reid/v1/reid.proto\x12\ruunet.reid.v1\x1a\x1euunet_api/common/v1/jobs.proto\"G\n\x16ReconstructionMetadata\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x0e\n\x06tracks\x18\x02 \x03(\x05\x12\x0c\n\x04mode\x18\x03 \x01(\t\"q\n\x1bSubmitReconstructionRequest\x12\x39\n\x08metadata\x18\x01 \x01(\x0b\x32%.uunet.reid.v1.ReconstructionMetadataH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\".\n\x1cSubmitReconstructionResponse\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"*\n\x18GetReconstructionRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t2\x89\x03\n\x0bReidService\x12q\n\x14SubmitReconstruction\x12*.uunet.reid.v1.SubmitReconstructionRequest\x1a+.uunet.reid.v1.SubmitReconstructionResponse(\x01\x12R\n\x11GetReconstruction\x12\'.uunet.reid.v1.GetReconstructionRequest\x1a\x14.uunet.common.v1.Job\x12V\n\x13WatchReconstruction\x12\'.uunet.reid.v1.GetReconstructionRequest\x1a\x14.uunet.common.v1.Job0\x01\x12[\n\x16\x44ownloadReconstruction\x12\'.uunet.reid.v1.GetReconstructionRequest\x1a\x16.uunet.common.v1.Chunk0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cuunet_api/reid/v1/reid.proto\x12\ruunet.reid.v1\x1a\x1euunet_api/common/v1/jobs.proto\"k\n\x16ReconstructionMetadata\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x0e\n\x06tracks\x18\x02 \x03(\x05\x12\x0c\n\x04mode\x18\x03 \x01(\t\x12\x10\n\x08lossless\x18\x04 \x01(\x08\x12\x10\n\x08original\x18\x05 \x01(\x08\"q\n\x1bSubmitReconstructionRequest\x12\x39\n\x08metadata\x18\x01 \x01(\x0b\x32%.uunet.reid.v1.ReconstructionMetadataH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\".\n\x1cSubmitReconstructionResponse\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"*\n\x18GetReconstructionRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"$\n\rCustodyRecord\x12\x13\n\x0brecord_json\x18\x01 \x01(\t2\xde\x03\n\x0bReidService\x12q\n\x14SubmitReconstruction\x12*.uunet.reid.v1.SubmitReconstructionRequest\x1a+.uunet.reid.v1.SubmitReconstructionResponse(\x01\x12R\n\x11GetReconstruction\x12\'.uunet.reid.v1.GetReconstructionRequest\x1a\x14.uunet.common.v1.Job\x12V\n\x13WatchReconstruction\x12\'.uunet.reid.v1.GetReconstructionRequest\x1a\x14.uunet.common.v1.Job0\x01\x12[\n\x16\x44ownloadReconstruction\x12\'.uunet.reid.v1.GetReconstructionRequest\x1a\x16.uunet.common.v1.Chunk0\x01\x12S\n\nGetCustody\x12\'.uunet.reid.v1.GetReconstructionRequest\x1a\x1c.uunet.reid.v1.CustodyRecordb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,13 +33,15 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'uunet_api.reid.v1.reid_pb2'
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_RECONSTRUCTIONMETADATA']._serialized_start=79
-  _globals['_RECONSTRUCTIONMETADATA']._serialized_end=150
-  _globals['_SUBMITRECONSTRUCTIONREQUEST']._serialized_start=152
-  _globals['_SUBMITRECONSTRUCTIONREQUEST']._serialized_end=265
-  _globals['_SUBMITRECONSTRUCTIONRESPONSE']._serialized_start=267
-  _globals['_SUBMITRECONSTRUCTIONRESPONSE']._serialized_end=313
-  _globals['_GETRECONSTRUCTIONREQUEST']._serialized_start=315
-  _globals['_GETRECONSTRUCTIONREQUEST']._serialized_end=357
-  _globals['_REIDSERVICE']._serialized_start=360
-  _globals['_REIDSERVICE']._serialized_end=753
+  _globals['_RECONSTRUCTIONMETADATA']._serialized_end=186
+  _globals['_SUBMITRECONSTRUCTIONREQUEST']._serialized_start=188
+  _globals['_SUBMITRECONSTRUCTIONREQUEST']._serialized_end=301
+  _globals['_SUBMITRECONSTRUCTIONRESPONSE']._serialized_start=303
+  _globals['_SUBMITRECONSTRUCTIONRESPONSE']._serialized_end=349
+  _globals['_GETRECONSTRUCTIONREQUEST']._serialized_start=351
+  _globals['_GETRECONSTRUCTIONREQUEST']._serialized_end=393
+  _globals['_CUSTODYRECORD']._serialized_start=395
+  _globals['_CUSTODYRECORD']._serialized_end=431
+  _globals['_REIDSERVICE']._serialized_start=434
+  _globals['_REIDSERVICE']._serialized_end=912
 # @@protoc_insertion_point(module_scope)

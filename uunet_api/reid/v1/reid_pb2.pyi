@@ -27,10 +27,16 @@ class ReconstructionMetadata(_message.Message):
     CASE_ID_FIELD_NUMBER: _builtins.int
     TRACKS_FIELD_NUMBER: _builtins.int
     MODE_FIELD_NUMBER: _builtins.int
+    LOSSLESS_FIELD_NUMBER: _builtins.int
+    ORIGINAL_FIELD_NUMBER: _builtins.int
     case_id: _builtins.str
     """Case reference the authority works under (required)."""
     mode: _builtins.str
     """"auto" (default), "learned" or "sealed"."""
+    lossless: _builtins.bool
+    """Write the restored clip without loss (H.264 High 4:4:4 Predictive, qp 0): sealed faces exact."""
+    original: _builtins.bool
+    """Return the sealed original input file, byte for byte, instead of a restored clip."""
     @_builtins.property
     def tracks(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
         """Restore only these track ids; empty means all."""
@@ -41,10 +47,12 @@ class ReconstructionMetadata(_message.Message):
         case_id: _builtins.str = ...,
         tracks: _abc.Iterable[_builtins.int] | None = ...,
         mode: _builtins.str = ...,
+        lossless: _builtins.bool = ...,
+        original: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "mode", b"mode", "tracks", b"tracks"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "lossless", b"lossless", "mode", b"mode", "original", b"original", "tracks", b"tracks"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -112,3 +120,25 @@ class GetReconstructionRequest(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetReconstructionRequest: _TypeAlias = GetReconstructionRequest  # noqa: Y015
+
+@_typing.final
+class CustodyRecord(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECORD_JSON_FIELD_NUMBER: _builtins.int
+    record_json: _builtins.str
+    """The signed record as JSON: case_id, subject, at, public_clip_sha256, manifest_sha256,
+    output_sha256, mode, tracks, lossless, custody_key_id, signature (Ed25519, hex).
+    """
+    def __init__(
+        self,
+        *,
+        record_json: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["record_json", b"record_json"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CustodyRecord: _TypeAlias = CustodyRecord  # noqa: Y015

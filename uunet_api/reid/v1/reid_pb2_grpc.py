@@ -55,6 +55,11 @@ class ReidServiceStub:
                 request_serializer=uunet__api_dot_reid_dot_v1_dot_reid__pb2.GetReconstructionRequest.SerializeToString,
                 response_deserializer=uunet__api_dot_common_dot_v1_dot_jobs__pb2.Chunk.FromString,
                 _registered_method=True)
+        self.GetCustody = channel.unary_unary(
+                '/uunet.reid.v1.ReidService/GetCustody',
+                request_serializer=uunet__api_dot_reid_dot_v1_dot_reid__pb2.GetReconstructionRequest.SerializeToString,
+                response_deserializer=uunet__api_dot_reid_dot_v1_dot_reid__pb2.CustodyRecord.FromString,
+                _registered_method=True)
 
 
 class ReidServiceServicer:
@@ -85,6 +90,13 @@ class ReidServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetCustody(self, request, context):
+        """The finished job's custody record, signed by the private service.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ReidServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -107,6 +119,11 @@ def add_ReidServiceServicer_to_server(servicer, server):
                     servicer.DownloadReconstruction,
                     request_deserializer=uunet__api_dot_reid_dot_v1_dot_reid__pb2.GetReconstructionRequest.FromString,
                     response_serializer=uunet__api_dot_common_dot_v1_dot_jobs__pb2.Chunk.SerializeToString,
+            ),
+            'GetCustody': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCustody,
+                    request_deserializer=uunet__api_dot_reid_dot_v1_dot_reid__pb2.GetReconstructionRequest.FromString,
+                    response_serializer=uunet__api_dot_reid_dot_v1_dot_reid__pb2.CustodyRecord.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -217,6 +234,33 @@ class ReidService:
             '/uunet.reid.v1.ReidService/DownloadReconstruction',
             uunet__api_dot_reid_dot_v1_dot_reid__pb2.GetReconstructionRequest.SerializeToString,
             uunet__api_dot_common_dot_v1_dot_jobs__pb2.Chunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCustody(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/uunet.reid.v1.ReidService/GetCustody',
+            uunet__api_dot_reid_dot_v1_dot_reid__pb2.GetReconstructionRequest.SerializeToString,
+            uunet__api_dot_reid_dot_v1_dot_reid__pb2.CustodyRecord.FromString,
             options,
             channel_credentials,
             insecure,

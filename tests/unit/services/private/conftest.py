@@ -16,7 +16,8 @@ from services.private_reid.auth import AuthConfig, TokenVerifier
 from services.private_reid.desk import Desk, DeskMetrics
 from services.private_reid.rest import RestOptions
 from shared.audit.memory import InMemoryAuditLog
-from shared.domain.errors import BadInputError, TamperedError
+from shared.domain.errors import BadInputError, TamperedError, WrongKeyError
+from shared.pipeline.api import ReidOptions
 from tests.unit.services.private.fakes import (
     AUDIENCE,
     ISSUER,
@@ -27,12 +28,18 @@ from tests.unit.services.private.fakes import (
 )
 
 SIGNED_CLIP = b"SIGNED-CLIP" + b"\x00" * 2000
+UNSEALED_CLIP = b"SIGNED-UNSEALED" + b"\x00" * 100
+FOREIGN_SEAL_CLIP = b"SIGNED-FOREIGN-SEAL" + b"\x00" * 100
 TAMPERED_CLIP = b"TAMPERED-CLIP" + b"\x00" * 100
 
 
-def fake_verify_clip(path: Path) -> object:
-    """Stands in for the pipeline's signature check (the real one runs in integration tests)."""
+def fake_verify_clip(path: Path, options: ReidOptions) -> object:
+    """Stands in for the pipeline's request check (the real one runs in integration tests)."""
     data = path.read_bytes()
+    if data.startswith(b"SIGNED-UNSEALED") and (options.mode == "sealed" or options.original):
+        raise BadInputError("this clip carries no sealed originals; use --mode learned")
+    if data.startswith(b"SIGNED-FOREIGN-SEAL") and options.mode == "sealed":
+        raise WrongKeyError("the seal was made for authority key aaaa, not this key set's bbbb")
     if data.startswith(b"SIGNED"):
         return object()
     if data.startswith(b"TAMPERED"):

@@ -51,11 +51,17 @@ class FakeQueue:
     async def dead_letter(self, message: QueueMessage, reason: str) -> str:
         return "dead"
 
+    async def release(self, message: QueueMessage, changes: Mapping[str, str]) -> str:
+        return await self.enqueue({**message.fields, **changes})
+
     async def depth(self) -> int:
         return len(self.messages)
 
     async def lag(self) -> int:
         return len(self.messages)
+
+    async def dead_count(self) -> int:
+        return 0
 
 
 class FakeExpiryIndex:

@@ -161,11 +161,18 @@ class FakeQueue:
         await self.ack(message.msg_id)
         return f"dead-{len(self.dead)}"
 
+    async def release(self, message: QueueMessage, changes: Mapping[str, str]) -> str:
+        await self.ack(message.msg_id)
+        return await self.enqueue({**message.fields, **changes})
+
     async def depth(self) -> int:
         return len(self.entries)
 
     async def lag(self) -> int:
         return len(self.entries) - self._cursor
+
+    async def dead_count(self) -> int:
+        return len(self.dead)
 
 
 class MemoryRateLimiter:

@@ -1,0 +1,214 @@
+"""The classical donor composite: warp the donor onto the face, match its colour and light, blend.
+
+All work happens in the face's paste region at frame resolution (the donor is resampled once), in
+float32 RGB 0..255. The mask is the donor's own face oval warped into the frame, intersected with
+the target's oval (so neither the donor's background nor the target's hair is painted), and tapered
+to zero at the region's border (so the crop edge can never show).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from shared.surrogate.geometry import apply, fit_similarity
+from shared.surrogate.masks import box_ellipse_mask, oval_mask
+
+
+@dataclass(frozen=True)
+class CompositeOptions:
+    """Mask size and softness, and which transfers run."""
+
+    donor_scale: float = 1.18  # donor oval, in its own frame (its face only)
+    target_scale: float = 1.25  # target oval the donor may cover
+    feather: float = 0.3  # fraction of the oval radius over which the edge fades
+    colour: bool = True  # Reinhard mean/std transfer in Lab inside the mask
+    light: bool = (
+        True  # the target's linear luminance gradient (light direction) replaces the donor's
+    )
+    blur_sigma: float = 0.2  # soft-blur cover: Gaussian sigma as a fraction of the box size
+    sharpen: float = 0.8  # unsharp-mask amount on a donor upsampled more than sharpen_from (0: off)
+    sharpen_from: float = 1.5  # upsampling factor from which the donor is sharpened
+    min_contrast: float = 0.5  # lowest gain on the donor's luminance contrast in colour matching
+    work_px: int = 128  # largest side the composite is computed at before upsampling to the region
+    grain: float = 1.0  # film grain at the strength of the target's own fine noise (0: off)
+
+
+@dataclass
+class Composite:
+    """One face's composite in its region: image float32 [h,w,3] and mask float32 [h,w]."""
+
+    image: np.ndarray
+    mask: np.ndarray
+
+
+def warp_donor(donor: np.ndarray, donor_points: np.ndarray, target_points: np.ndarray,
+               shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Donor image warped into an [h,w] region by the similarity that aligns the landmarks.
+
+    Returns (float32 [h,w,3] image, 2x3 matrix donor -> region).
+    """
+    m = fit_similarity(donor_points, target_points)
+    h, w = shape
+    scale = float(np.hypot(m[0, 0], m[1, 0]))
+    interp = cv2.INTER_CUBIC if scale > 1.5 else cv2.INTER_LINEAR
+    warped = cv2.warpAffine(donor.astype(np.float32), m, (w, h), flags=interp,
+                            borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
+    return np.clip(warped, 0, 255, out=warped), m
+
+
+def donor_scale(matrix: np.ndarray) -> float:
+    """How many frame pixels one donor pixel covers under a similarity matrix."""
+    return float(np.hypot(matrix[0, 0], matrix[1, 0]))
+
+
+def sharpen(image: np.ndarray, scale: float, amount: float, start: float = 1.5) -> np.ndarray:
+    """Unsharp mask sized to the upsampling: gives an enlarged 64 px donor back some edge contrast."""
+    if amount <= 0 or scale <= start:
+        return image
+    soft = cv2.GaussianBlur(image, (0, 0), max(0.5 * scale, 0.8))
+    out = image + amount * (image - soft)
+    return np.clip(out, 0, 255, out=out)
+
+
+class Grain:
+    """Film grain: one pre-blurred unit-variance noise tile, read at a random offset per face and
+    frame (fresh noise every frame at the cost of a slice, not of a random draw per pixel)."""
+
+    def __init__(self, rng: np.random.Generator, tile: int = 512) -> None:
+        noise = rng.standard_normal((tile + 8, tile + 8), dtype=np.float32)
+        soft = cv2.GaussianBlur(noise, (0, 0), 0.6)[4:-4, 4:-4]  # crop the blurred border
+        self.tile: np.ndarray = np.ascontiguousarray(soft / max(float(soft.std()), 1e-6))
+        self.rng = rng
+
+    def patch(self, h: int, w: int) -> np.ndarray:
+        """float32 [h,w] unit grain (the tile repeats for regions larger than it)."""
+        t = self.tile.shape[0]
+        big = self.tile
+        if h > t or w > t:
+            big = np.tile(self.tile, (-(-h // t) + 1, -(-w // t) + 1))
+        y = int(self.rng.integers(0, big.shape[0] - h + 1))
+        x = int(self.rng.integers(0, big.shape[1] - w + 1))
+        return big[y : y + h, x : x + w]
+
+
+def add_grain(image: np.ndarray, target: np.ndarray, mask: np.ndarray, strength: float,
+              grain: Grain) -> np.ndarray:  # fmt: skip
+    """Grain at the target's own fine-noise level inside the mask, so an enlarged donor does not
+    look smoother than the camera's picture around it (the noise is random, not the target's)."""
+    if strength <= 0:
+        return image
+    step = max(1, round(max(target.shape[:2]) / 160))  # the level needs ~10^4 samples, not all
+    sel = mask[::step, ::step] > 0.5
+    if sel.sum() < 16:
+        return image
+    grey = cv2.cvtColor(np.ascontiguousarray(target[::step, ::step]), cv2.COLOR_RGB2GRAY)
+    grey = grey.astype(np.float32)
+    fine = np.abs(grey - cv2.GaussianBlur(grey, (0, 0), 1.0))[sel]
+    level = min(float(np.partition(fine, fine.size // 2)[fine.size // 2]) * 1.4826, 8.0)
+    if level < 0.5:  # robust sigma of the fine detail above; a clean picture gets no grain
+        return image
+    out = image + (grain.patch(*image.shape[:2]) * (strength * level))[..., None]
+    return np.clip(out, 0, 255, out=out)
+
+
+def _plane(lum: np.ndarray, sel: np.ndarray) -> np.ndarray:
+    """Least-squares plane a + b x + c y through lum[sel], evaluated over the whole region."""
+    h, w = lum.shape
+    ys, xs = np.nonzero(sel)
+    if len(xs) < 8:
+        return np.full_like(lum, float(lum[sel].mean()) if sel.any() else 0.0)
+    a = np.stack([np.ones_like(xs), xs, ys], 1).astype(np.float64)
+    coef, *_ = np.linalg.lstsq(a, lum[ys, xs].astype(np.float64), rcond=None)
+    gy, gx = np.mgrid[0:h, 0:w]
+    return (coef[0] + coef[1] * gx + coef[2] * gy).astype(np.float32)
+
+
+def match_colour(donor: np.ndarray, target: np.ndarray, mask: np.ndarray, light: bool = True,
+                 min_contrast: float = 0.5) -> np.ndarray:  # fmt: skip
+    """Donor (float32 RGB 0..255) with the target's Lab mean/std inside ``mask`` > 0.5.
+
+    With ``light``, the luminance plane (the light's direction) is swapped too: the donor keeps
+    its own shading details, the target lends only its overall gradient, which carries no identity.
+    """
+    sel = mask > 0.5
+    if sel.sum() < 16:
+        return donor
+    d_lab = cv2.cvtColor(donor / 255.0, cv2.COLOR_RGB2LAB)
+    t_lab = cv2.cvtColor(target.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+    for c in range(3):
+        d, t = d_lab[..., c], t_lab[..., c]
+        if c == 0 and light:
+            pd, pt = _plane(d, sel), _plane(t, sel)
+            rd, rt = d - pd, t - pt
+            gain = float(rt[sel].std()) / max(float(rd[sel].std()), 1e-3)
+            d_lab[..., 0] = pt + rd * min(max(gain, min_contrast), 2.0)
+        else:
+            gain = float(t[sel].std()) / max(float(d[sel].std()), 1e-3)
+            d_lab[..., c] = (d - float(d[sel].mean())) * min(max(gain, 0.5), 2.0) + float(
+                t[sel].mean()
+            )
+    out = cv2.cvtColor(d_lab, cv2.COLOR_LAB2RGB) * 255.0
+    return np.clip(out, 0, 255, out=out)
+
+
+def compose(region: np.ndarray, donor: np.ndarray, donor_points: np.ndarray,
+            target_points: np.ndarray, border: np.ndarray, options: CompositeOptions | None = None,
+            grain: Grain | None = None) -> Composite:  # fmt: skip
+    """The donor composite for one face region (uint8 [h,w,3]; target landmarks in region pixels).
+
+    ``border``: float32 [h,w] taper that is 0 at the region's edge (see crops.feather_mask);
+    ``grain``: grain source (None: no grain). Warp, masks and colour work at most ``work_px`` wide
+    (the donor holds ~64 px of detail: more costs time and adds nothing), then the composite is
+    upsampled once; only the grain is made at the region's own resolution.
+    """
+    o = options or CompositeOptions()
+    h, w = region.shape[:2]
+    f = min(1.0, o.work_px / max(h, w))
+    size = (max(2, round(h * f)), max(2, round(w * f)))
+    small = region if f == 1.0 else cv2.resize(region, size[::-1], interpolation=cv2.INTER_AREA)
+    pts = target_points * np.array([size[1] / w, size[0] / h])
+    warped, m = warp_donor(donor, donor_points, pts, size)
+    d_mask = oval_mask(apply(m, donor_points), size, o.donor_scale, o.feather)
+    t_mask = oval_mask(pts, size, o.target_scale, o.feather)
+    mask = np.minimum(d_mask, t_mask)
+    warped = sharpen(warped, donor_scale(m), o.sharpen, o.sharpen_from)
+    if o.colour:
+        warped = match_colour(warped, small, mask, o.light, o.min_contrast)
+    if f != 1.0:
+        warped = cv2.resize(warped, (w, h), interpolation=cv2.INTER_LINEAR)
+        mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_LINEAR)
+    mask = mask * border
+    if grain is not None:
+        warped = add_grain(warped, region, mask, o.grain, grain)
+    return Composite(warped, mask)
+
+
+def blur_cover(region: np.ndarray, box: tuple[float, float, float, float], border: np.ndarray,
+               options: CompositeOptions | None = None) -> Composite:  # fmt: skip
+    """A soft blur over the face box: the cover for anything not confirmed as a face."""
+    o = options or CompositeOptions()
+    h, w = region.shape[:2]
+    size = max(box[2] - box[0], box[3] - box[1], 2.0)
+    sigma = max(o.blur_sigma * size, 1.0)
+    # Blur a downscaled copy (same look, a fraction of the cost for large boxes), then upscale;
+    # the soft mask is made small too.
+    f = min(1.0, 4.0 / sigma)
+    sw, sh = max(1, round(w * f)), max(1, round(h * f))
+    small = cv2.resize(region, (sw, sh), interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small.astype(np.float32), (0, 0), sigma * f,
+                             borderType=cv2.BORDER_REPLICATE)  # fmt: skip
+    blurred = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    fx, fy = sw / w, sh / h
+    small_mask = box_ellipse_mask((sh, sw), (box[0] * fx, box[1] * fy, box[2] * fx, box[3] * fy))
+    mask = cv2.resize(small_mask, (w, h), interpolation=cv2.INTER_LINEAR) * border
+    return Composite(blurred, mask)
+
+
+def blend(region: np.ndarray, comp: Composite) -> None:
+    """Write ``comp`` into ``region`` (uint8 view into the frame) through its mask, in place."""
+    image = np.clip(comp.image + 0.5, 0, 255).astype(np.uint8)
+    mask = np.ascontiguousarray(comp.mask, dtype=np.float32)
+    region[...] = cv2.blendLinear(image, np.ascontiguousarray(region), mask, 1.0 - mask)

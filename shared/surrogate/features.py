@@ -1,0 +1,112 @@
+"""What donor choice matches between a track and a donor: pose, skin tone, mouth, facial hair.
+
+The same functions measure donors (in the bank) and targets (at a track's first frame), so the
+comparison is like with like. They are cheap heuristics on the 5 landmarks and luminance, not
+classifiers: a target with a closed mouth and no beard should not get a grinning, bearded donor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from shared.surrogate.geometry import pose
+from shared.surrogate.masks import oval_mask
+
+
+def eye_contrast(lum: np.ndarray, points: np.ndarray, iod: float) -> float:
+    """Spread (90th - 10th percentile over the median) of the weaker eye: washed-out, blind-looking
+    eyes are the commonest flaw of the synthetic donors."""
+    spreads = []
+    for k in (0, 1):
+        eye = _patch(lum, points[k], 0.22 * iod, 0.12 * iod)
+        if eye.size == 0:
+            return 0.0
+        lo, hi = np.percentile(eye, [10, 90])
+        spreads.append(float(hi - lo) / max(float(np.median(eye)), 1.0))
+    return min(spreads)
+
+
+def chroma_spread(image: np.ndarray, points: np.ndarray) -> float:
+    """Std of Lab a*/b* over the inner face: high for garish, multicoloured generator artefacts."""
+    mask = oval_mask(points, image.shape[:2], scale=0.9, feather=0.0) > 0.5
+    if not mask.any():
+        return 0.0
+    lab = cv2.cvtColor(image.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+    return float(lab[mask][:, 1:].std(0).mean())
+
+
+@dataclass(frozen=True)
+class Features:
+    """yaw (nose offset in eye distances), Lab tone [3], mouth openness and facial hair in 0..1."""
+
+    yaw: float
+    tone: np.ndarray
+    mouth: float
+    hair: float
+
+    def as_row(self) -> np.ndarray:
+        """[yaw, L, a, b, mouth, hair] as float64."""
+        return np.array([self.yaw, *self.tone.tolist(), self.mouth, self.hair], dtype=np.float64)
+
+
+def face_tone(image: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Lab mean (L 0..100) over the inner-face oval: what skin-tone matching compares."""
+    mask = oval_mask(points, image.shape[:2], scale=0.8, feather=0.0) > 0.5
+    lab = cv2.cvtColor(image.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+    if not mask.any():
+        return np.asarray(lab.reshape(-1, 3).mean(0), dtype=np.float64)
+    return np.asarray(lab[mask].mean(0), dtype=np.float64)
+
+
+def _patch(lum: np.ndarray, centre: np.ndarray, half_w: float, half_h: float) -> np.ndarray:
+    h, w = lum.shape
+    x0, x1 = max(int(centre[0] - half_w), 0), min(int(np.ceil(centre[0] + half_w)), w)
+    y0, y1 = max(int(centre[1] - half_h), 0), min(int(np.ceil(centre[1] + half_h)), h)
+    return lum[y0:y1, x0:x1] if x1 > x0 and y1 > y0 else np.empty((0, 0), np.float32)
+
+
+def _skin(lum: np.ndarray, points: np.ndarray, iod: float) -> float:
+    """Median luminance of the cheeks: beside the nose, within an eye distance of it."""
+    nose = points[2]
+    left = _patch(lum, nose - np.array([0.6 * iod, 0.0]), 0.2 * iod, 0.15 * iod)
+    right = _patch(lum, nose + np.array([0.6 * iod, 0.0]), 0.2 * iod, 0.15 * iod)
+    both = np.concatenate([left.ravel(), right.ravel()])
+    return float(np.median(both)) if both.size else float(np.median(lum))
+
+
+def mouth_open(lum: np.ndarray, points: np.ndarray, iod: float, skin: float) -> float:
+    """Share of pixels between the mouth corners much darker (open) or brighter (teeth) than skin."""
+    m0, m1 = points[3], points[4]
+    half_w = max(0.7 * float(np.hypot(*(m1 - m0))) / 2, 1.0)
+    mouth = _patch(lum, (m0 + m1) / 2, half_w, max(0.22 * iod, 1.0))
+    if mouth.size == 0:
+        return 1.0
+    return float(((mouth < 0.55 * skin) | (mouth > 1.35 * skin)).mean())
+
+
+def facial_hair(lum: np.ndarray, points: np.ndarray, iod: float, skin: float) -> float:
+    """How much darker than the cheeks the upper lip and the chin are (0: not at all, 1: black)."""
+    nose, mouth = points[2], (points[3] + points[4]) / 2
+    lip = _patch(lum, (nose + mouth) / 2, 0.35 * iod, 0.08 * iod)
+    chin = _patch(lum, mouth + (mouth - nose) * 0.9, 0.3 * iod, 0.12 * iod)
+    both = np.concatenate([lip.ravel(), chin.ravel()])
+    if both.size == 0 or skin <= 1.0:
+        return 0.0
+    return float(np.clip(1.0 - float(np.median(both)) / skin, 0.0, 1.0))
+
+
+def measure(image: np.ndarray, points: np.ndarray) -> Features:
+    """Features of the face with landmarks ``points`` [5,2] in ``image`` (RGB uint8)."""
+    geo = pose(points)
+    iod = max(geo.iod, 1.0)
+    lum = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    skin = _skin(lum, points, iod)
+    return Features(
+        yaw=geo.yaw,
+        tone=face_tone(image, points),
+        mouth=mouth_open(lum, points, iod, skin),
+        hair=facial_hair(lum, points, iod, skin),
+    )

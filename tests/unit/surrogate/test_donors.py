@@ -1,0 +1,73 @@
+"""The keyed donor choice, the bank file format, and the shipped DCGAN bank."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from shared.domain.errors import ConfigError
+from shared.surrogate.donors import DEFAULT_BANK, DonorBank, load_bank, save_bank
+from shared.surrogate.features import Features
+
+TARGET = Features(yaw=0.05, tone=np.array([60.0, 15.0, 20.0]), mouth=0.1, hair=0.1)
+
+
+def test_same_key_clip_and_track_choose_the_same_donor(bank: DonorBank) -> None:
+    a = bank.choose(b"key-1", "clip", 3, TARGET)
+    assert bank.choose(b"key-1", "clip", 3, TARGET) == a
+
+
+def test_other_keys_clips_and_tracks_choose_other_donors(bank: DonorBank) -> None:
+    base = bank.choose(b"key-1", "clip", 3, TARGET)[0]
+    by_key = {bank.choose(f"key-{i}".encode(), "clip", 3, TARGET)[0] for i in range(20)}
+    by_clip = {bank.choose(b"key-1", f"clip-{i}", 3, TARGET)[0] for i in range(20)}
+    by_track = {bank.choose(b"key-1", "clip", t, TARGET)[0] for t in range(20)}
+    # 64 candidates: 20 draws give well over 10 distinct donors (a collision now and then).
+    assert len(by_key) > 10 and len(by_clip) > 10 and len(by_track) > 10
+    assert any(d != base for d in by_key)
+
+
+def test_a_donor_taken_by_another_track_is_skipped(bank: DonorBank) -> None:
+    first, _ = bank.choose(b"k", "c", 1, TARGET)
+    again, _ = bank.choose(b"k", "c", 1, TARGET, exclude=frozenset({first}))
+    assert again != first
+
+
+def test_a_donor_turned_the_other_way_is_mirrored(bank: DonorBank) -> None:
+    left = Features(-0.3, TARGET.tone, TARGET.mouth, TARGET.hair)
+    idx, mirrored = bank.choose(b"k", "c", 1, left)
+    assert mirrored == (np.sign(bank.features[idx, 0]) != np.sign(left.yaw))
+    donor = bank.donor(idx, mirrored)
+    plain = bank.donor(idx, False)
+    if mirrored:
+        assert np.array_equal(donor.image, plain.image[:, ::-1])
+        assert donor.points[0, 0] == pytest.approx(63 - plain.points[1, 0])
+
+
+def test_bank_file_round_trip(bank: DonorBank, tmp_path: Path) -> None:
+    path = save_bank(tmp_path / "bank.pt", bank)
+    back = load_bank(path)
+    assert len(back) == len(bank) and back.kind == "images" and back.bank_id.startswith("images-")
+    assert np.array_equal(back.donor(5).image, bank.donor(5).image)
+    assert np.allclose(back.features, bank.features, atol=1e-4)
+
+
+def test_damaged_or_foreign_bank_files_are_config_errors(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a bank")
+    with pytest.raises(ConfigError, match="corrupt or not a donor bank"):
+        load_bank(bad)
+    with pytest.raises(ConfigError, match="not found"):
+        load_bank(tmp_path / "missing.pt")
+
+
+@pytest.mark.skipif(not DEFAULT_BANK.exists(), reason="no shipped donor bank")
+def test_shipped_bank_renders_faces_with_their_landmarks() -> None:
+    bank = load_bank(None)
+    assert bank.kind == "dcgan" and len(bank) > 1000
+    donor = bank.donor(0)
+    assert donor.image.shape == (64, 64, 3) and donor.image.dtype == np.uint8
+    assert np.all((donor.points > 0) & (donor.points < 64))
+    assert donor.image.std() > 10  # a picture, not a flat field

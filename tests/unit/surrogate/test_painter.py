@@ -1,0 +1,94 @@
+"""The donor painter: one keyed identity per track, deterministic per key, a blur for anything not
+confirmed as a face, and nothing changed outside a face's crop square."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from shared.surrogate.donors import DonorBank
+from shared.surrogate.painters import DonorPainter
+from shared.video.crops import CROP_MARGIN, square_geom
+from tests.unit.surrogate.conftest import ASTRONAUT_BOX
+
+IDX = np.array([0])
+
+
+def _paint(bank: DonorBank, frame: np.ndarray, key: bytes = b"k", clip: str = "c",
+           box=ASTRONAUT_BOX) -> tuple[np.ndarray, DonorPainter]:  # type: ignore[no-untyped-def]  # fmt: skip
+    painter = DonorPainter(bank, key, clip)
+    out = frame.copy()
+    painter.paint(out, IDX, [[box]])
+    return out, painter
+
+
+def _face(frame: np.ndarray) -> np.ndarray:
+    b = ASTRONAUT_BOX
+    return frame[0, int(b.y0) : int(b.y1), int(b.x0) : int(b.x1)].astype(np.int16)
+
+
+def test_a_confirmed_face_gets_a_donor_and_the_rest_of_the_frame_is_untouched(
+    bank: DonorBank, astronaut: np.ndarray
+) -> None:
+    out, painter = _paint(bank, astronaut)
+    assert painter.stats.kinds == {"donor": 1}
+    assert np.abs(_face(out) - _face(astronaut)).mean() > 8
+    g = square_geom(ASTRONAUT_BOX, 0, 512, 512, CROP_MARGIN)
+    outside = np.ones((512, 512), bool)
+    outside[g.cy0 : g.cy1, g.cx0 : g.cx1] = False
+    assert np.array_equal(out[0][outside], astronaut[0][outside])
+    # The square's own border is never painted: no crop edge can show.
+    ring = np.zeros((512, 512), bool)
+    ring[g.cy0 : g.cy1, g.cx0 : g.cx1] = True
+    ring[g.cy0 + 2 : g.cy1 - 2, g.cx0 + 2 : g.cx1 - 2] = False
+    assert np.abs(out[0][ring].astype(int) - astronaut[0][ring]).max() <= 1
+
+
+def test_same_key_same_surrogate_other_key_other_surrogate(
+    bank: DonorBank, astronaut: np.ndarray
+) -> None:
+    a, pa = _paint(bank, astronaut, b"key-A")
+    b, _ = _paint(bank, astronaut, b"key-A")
+    c, pc = _paint(bank, astronaut, b"key-B")
+    assert np.array_equal(a, b)
+    assert pa._tracks[1].donor is not None and pc._tracks[1].donor is not None
+    assert pa._tracks[1].donor.index != pc._tracks[1].donor.index
+    assert np.abs(_face(a) - _face(c)).mean() > 3
+
+
+def test_a_track_keeps_its_donor_and_a_new_track_gets_another(
+    bank: DonorBank, astronaut: np.ndarray
+) -> None:
+    painter = DonorPainter(bank, b"k", "c")
+    frames = np.repeat(astronaut, 3, axis=0)
+    moved = [
+        replace(ASTRONAUT_BOX, x0=ASTRONAUT_BOX.x0 + d, x1=ASTRONAUT_BOX.x1 + d) for d in (0, 2, 4)
+    ]
+    painter.paint(frames, np.arange(3), [[b] for b in moved])
+    first = painter._tracks[1].donor
+    assert first is not None
+    painter.paint(astronaut.copy(), np.array([3]), [[ASTRONAUT_BOX.with_track(2)]])
+    second = painter._tracks[2].donor
+    assert painter._tracks[1].donor is first  # one identity per track
+    assert second is not None and second.index != first.index  # a new track: another face
+
+
+def test_an_unconfirmed_detection_gets_a_soft_blur_not_a_face(
+    bank: DonorBank, astronaut: np.ndarray
+) -> None:
+    weak = replace(ASTRONAUT_BOX, score=0.4)
+    out, painter = _paint(bank, astronaut, box=weak)
+    assert painter.stats.kinds == {"blur": 1}
+    face, orig = _face(out).astype(float), _face(astronaut).astype(float)
+    grad = lambda im: np.abs(np.diff(im, axis=0)).mean()  # noqa: E731
+    assert grad(face) < 0.6 * grad(orig)  # detail is gone: it is covered
+
+
+def test_landmarks_that_do_not_form_a_face_are_not_confirmed(
+    bank: DonorBank, astronaut: np.ndarray
+) -> None:
+    lm = list(ASTRONAUT_BOX.landmarks or ())
+    lm[7], lm[9] = lm[1] - 30, lm[3] - 30  # mouth corners above the eyes
+    _, painter = _paint(bank, astronaut, box=replace(ASTRONAUT_BOX, landmarks=tuple(lm)))
+    assert painter.stats.kinds == {"blur": 1}
