@@ -3,12 +3,11 @@
 Used by the test fixtures and by ``uunet up``. Every server binds loopback only, gets fresh free
 ports and a fresh data directory, and is stopped (process group killed) by :meth:`stop`. On Linux
 every child also dies with the process that started it, even one killed by SIGKILL
-(``PR_SET_PDEATHSIG``), so nothing is left behind.
+(``PR_SET_PDEATHSIG``, through ``shared.devstack.deathsig``), so nothing is left behind.
 """
 
 from __future__ import annotations
 
-import ctypes
 import json
 import logging
 import os
@@ -21,7 +20,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,10 +87,12 @@ class ManagedProcess:
 def spawn(
     name: str, argv: list[str], log_dir: Path, env: dict[str, str] | None = None
 ) -> ManagedProcess:
-    """Start ``argv`` in a new session with stdout/stderr to ``log_dir/name.log``; the child is
-    killed when the calling thread's process dies (call it from a long-lived thread)."""
+    """Start ``argv`` in a new session with stdout/stderr to ``log_dir/name.log``; on Linux the
+    child is killed when this process dies (``shared.devstack.deathsig``)."""
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}.log"
+    if sys.platform.startswith("linux"):
+        argv = [sys.executable, "-m", "shared.devstack.deathsig", str(os.getpid()), *argv]
     with log_path.open("ab") as out:
         proc = subprocess.Popen(
             argv,
@@ -101,27 +101,8 @@ def spawn(
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # Ctrl-C reaches only us; we stop the children in order
             env={**os.environ, **(env or {})},
-            preexec_fn=die_with_parent(),  # only a prctl in the child: safe after fork
         )
     return ManagedProcess(name=name, proc=proc, log_path=log_path)
-
-
-_PR_SET_PDEATHSIG = 1
-
-
-def die_with_parent() -> Callable[[], None] | None:
-    """A ``preexec_fn`` that makes the child receive SIGKILL when its parent dies (Linux)."""
-    if not sys.platform.startswith("linux"):
-        return None
-    libc = ctypes.CDLL(None, use_errno=True)  # loaded before the fork, not in the child
-    parent = os.getpid()
-
-    def arm() -> None:
-        libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
-        if os.getppid() != parent:  # the parent died before the prctl: follow it now
-            os._exit(1)
-
-    return arm
 
 
 def wait_until(check: object, what: str, proc: ManagedProcess, timeout: float = 30.0) -> None:
