@@ -3,7 +3,8 @@
 Each client uploads a small clip over REST, polls its job until it ends and downloads the result;
 the end-to-end latency counts all of it. Per round: how many completed, p50/p95 latency, jobs per
 minute; after each round the resident memory of both APIs (it must stay flat), and at the end the
-peak memory (VmHWM) of every process of the stack. The vendor rate limit is raised to 1000/min for
+peak memory (VmHWM) of every process of the stack. An upload refused for now (429, or 503 when the
+API's upload slots are all taken) is retried after its Retry-After, as a client should. The vendor rate limit is raised to 1000/min for
 the run (``UUNET_PUBLIC_RATE_LIMIT_PER_MINUTE``): this measures capacity, not the limiter.
 
     nice -n 10 .venv/bin/python bench/bench_load.py [--clients 50] [--rounds 3] [--frames 25]
@@ -26,12 +27,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from chaos.stack import PublicClient, Up, load_average, make_clip, peak_rss_mb, rss_mb
 
+BUSY = [0]  # uploads answered 429/503 (rate limit, upload slots full) and retried
+
 
 def one_job(info: dict[str, str], clip: Path, out: Path) -> tuple[float, str]:
     """Upload, wait, download; returns (seconds, final state)."""
     client = PublicClient(info, timeout=600, poll_s=1.0)
     started = time.monotonic()
-    while (resp := client.submit(clip)).status_code == 429:  # a polite client waits and retries
+    while (resp := client.submit(clip)).status_code in (429, 503):
+        BUSY[0] += 1  # a polite client waits as told (Retry-After) and tries again
         time.sleep(float(resp.headers.get("Retry-After", "1")))
     resp.raise_for_status()
     job = resp.json()["job_id"]
@@ -69,8 +73,12 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--frames", type=int, default=25)
+    parser.add_argument("--upload-slots", type=int, default=0,
+                        help="uploads one API spools at once (0: the service default, 2)")  # fmt: skip
     args = parser.parse_args()
     os.environ["UUNET_PUBLIC_RATE_LIMIT_PER_MINUTE"] = "1000"  # inherited by the stack
+    if args.upload_slots:
+        os.environ["UUNET_PUBLIC_MAX_CONCURRENT_UPLOADS"] = str(args.upload_slots)
     with tempfile.TemporaryDirectory(prefix="uunet-load-") as tmp:
         work = Path(tmp)
         clip = make_clip(work / "clip.mp4", frames=args.frames, size=(320, 240), faces=1)
@@ -95,6 +103,7 @@ def main() -> int:
         finally:
             up.stop()
     print("peak memory (VmHWM): " + ", ".join(f"{k} {v:.0f} MiB" for k, v in peaks.items()))
+    print(f"uploads told to retry later (429/503 with Retry-After): {BUSY[0]}")
     growth = api_rss[-1][0] - api_rss[0][0]
     print(f"public API RSS after each round: {[round(a) for a, _ in api_rss]} MiB "
           f"(growth rounds 1->{args.rounds}: {growth:+.0f} MiB)")  # fmt: skip
