@@ -72,7 +72,7 @@ def main() -> None:
         work = Path(tmp)
         clip = work / "clip.mp4"
         make_clip(clip, args.height, args.frames, args.faces)
-        stack = DevStack(work / "stack", checkpoint=args.checkpoint)
+        stack = DevStack(work / "stack")
         try:
             info = stack.start(prepare_secrets(work / "stack", args.checkpoint))
             keys = Path(info["keys_dir"])

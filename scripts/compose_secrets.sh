@@ -1,7 +1,8 @@
 #!/bin/sh
 # Make the random credentials docker-compose.yml mounts, under ./secrets/ (mode 0600, never
 # overwriting a file that exists): per side, the MinIO root user and one S3 user per process
-# (api, worker), and one Redis ACL user per process (api, worker, admin) as a redis:// URL.
+# (api, worker), one Redis ACL user per process (api, worker, admin) as a redis:// URL, and the
+# private side's audit key.
 # The key set, API keys, token key and encrypted weights come from the uunet CLI
 # (docs/DEPLOY.md, "Secrets").
 #   scripts/compose_secrets.sh [DIR]      (default: ./secrets)
@@ -34,3 +35,5 @@ for side in public private; do
     put "$dir/$side/redis_url_$user" "redis://$user:$(hex 24)@$host:6379/0"
   done
 done
+# The audit key of the private side (MACs every audit entry; Redis never holds it).
+put "$dir/private/audit_key" "$(hex 32)"

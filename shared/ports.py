@@ -42,6 +42,8 @@ class ObjectStore(Protocol):
 
     async def delete(self, key: str) -> None: ...
 
+    async def copy(self, src: str, dst: str) -> ObjectInfo: ...
+
     async def presigned_get(self, key: str, expires_s: int = ...) -> str: ...
 
     async def presigned_put(self, key: str, expires_s: int = ...) -> str: ...
@@ -135,6 +137,7 @@ class AuditEntry:
     detail: str
     prev_hash: str
     entry_hash: str
+    mac: str = ""  # HMAC of entry_hash under the audit key, which the log's store never holds
 
 
 class AuditLog(Protocol):
@@ -145,3 +148,22 @@ class AuditLog(Protocol):
     ) -> AuditEntry: ...
 
     def entries(self) -> AsyncIterator[AuditEntry]: ...
+
+    async def head(self) -> tuple[int, str] | None: ...
+
+
+@dataclass(frozen=True)
+class AuditAnchor:
+    """The log's head (entry count, last entry hash) as it was at ``at``, kept outside the log."""
+
+    count: int
+    head_hash: str
+    at: float
+
+
+class AuditAnchorStore(Protocol):
+    """Append-only store of anchors (an object-locked bucket): nothing in it can be removed."""
+
+    async def put(self, anchor: AuditAnchor) -> None: ...
+
+    async def anchors(self) -> list[AuditAnchor]: ...

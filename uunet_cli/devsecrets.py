@@ -1,8 +1,9 @@
 """Secrets of the dev profile that ``uunet up`` makes once in its state directory and then reuses.
 
-For ``--dev`` and ``--data-dir``: a key set, one vendor API key (its hash in ``api_keys.json``, the key itself in
-``dev-api-key`` for ``dev.json``), the dev token issuer (Ed25519), the weights key and the
-encrypted private module. Every file is mode 0600 in a 0700 directory.
+For ``--dev`` and ``--data-dir``: a key set, one vendor API key (its hash in ``api_keys.json``, the
+key itself in ``dev-api-key`` for ``dev.json``), the dev token issuer (Ed25519), the audit key, the
+weights key, the encrypted private module and the public module on its own (as the two sides hold
+them in production). Every file is mode 0600 in a 0700 directory.
 """
 
 from __future__ import annotations
@@ -19,7 +20,12 @@ from services.public_deid.auth import hash_key, new_api_key
 from shared.crypto.keys import CUSTODY_PUB_FILE, PrivateSideKeys, custody_public_pem, init_keyset
 from shared.crypto.weights import encrypt_weights, generate_key_file, load_key_file
 from shared.devstack.stack import DevSecrets
-from shared.model.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, part_to_bytes
+from shared.model.checkpoint import (
+    DEFAULT_CHECKPOINT,
+    load_checkpoint,
+    part_to_bytes,
+    save_public_only,
+)
 from uunet_cli.commands.dev_token import ISSUER_KEY, ISSUER_PUB
 
 
@@ -30,7 +36,7 @@ def _write_private(path: Path, data: bytes) -> None:
 
 
 def prepare_secrets(state_dir: Path, checkpoint: Path | None) -> DevSecrets:
-    """Create what is missing under ``state_dir``; re-encrypt the private module every start."""
+    """Create what is missing under ``state_dir``; split the checkpoint again every start."""
     state_dir.mkdir(parents=True, exist_ok=True)
     state_dir.chmod(0o700)
     keys_dir = state_dir / "keys"
@@ -59,6 +65,9 @@ def prepare_secrets(state_dir: Path, checkpoint: Path | None) -> DevSecrets:
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
         _write_private(issuer_public, pub)
+    audit_key_file = state_dir / "audit.key"
+    if not audit_key_file.exists():
+        _write_private(audit_key_file, os.urandom(32).hex().encode())
     weights_key_file = state_dir / "weights.key"
     if not weights_key_file.exists():
         generate_key_file(weights_key_file)
@@ -72,6 +81,8 @@ def prepare_secrets(state_dir: Path, checkpoint: Path | None) -> DevSecrets:
     else:  # a donor model has no learned private module: the private side restores sealed only
         encrypted.unlink(missing_ok=True)
         encrypted = None
+    public_checkpoint = save_public_only(ckpt, state_dir / "public-weights.pt")
+    public_checkpoint.chmod(0o600)
     return DevSecrets(
         keys_dir=keys_dir,
         api_key=api_key_path.read_text().strip(),
@@ -82,4 +93,6 @@ def prepare_secrets(state_dir: Path, checkpoint: Path | None) -> DevSecrets:
         issuer_public=issuer_public,
         weights_key_file=weights_key_file,
         encrypted_weights=encrypted,
+        public_checkpoint=public_checkpoint,
+        audit_key_file=audit_key_file,
     )

@@ -1,7 +1,9 @@
-"""Helpers both gRPC front ends share: the Job message and domain-error-to-status decorators."""
+"""Helpers both gRPC front ends share: the Job message, job watching with a deadline, and the
+domain-error-to-status decorators."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
@@ -34,6 +36,31 @@ def job_message(status: JobStatus) -> jobs_pb2.Job:
         progress=status.progress,
         error=status.error or "",
     )
+
+
+async def watch_job(
+    status: JobStatus | None,
+    poll: Callable[[], Awaitable[JobStatus | None]],
+    context: grpc.aio.ServicerContext,
+    timing: tuple[float, float],
+) -> AsyncIterator[jobs_pb2.Job]:
+    """Stream each change of a job from ``status`` on (``poll`` reads it again) until it ends;
+    DEADLINE_EXCEEDED after ``timing`` = (interval, timeout) seconds, so a watch of a job that never
+    finishes does not hold a stream (and a server slot) forever."""
+    interval_s, timeout_s = timing
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    last: tuple[JobState, float] | None = None
+    while status is not None:
+        if (status.state, status.progress) != last:
+            last = (status.state, status.progress)
+            yield job_message(status)
+        if status.state.terminal:
+            return
+        if loop.time() > deadline:
+            await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "job still not finished")
+        await asyncio.sleep(interval_s)
+        status = await poll()
 
 
 def aborting_on_domain_errors(

@@ -1,4 +1,9 @@
-"""FastAPI app factory: probes (``/healthz``, ``/readyz``, ``/metrics``), metrics, error mapping."""
+"""FastAPI app factory: probes (``/healthz``, ``/readyz``), metrics middleware, error mapping.
+
+``/metrics`` is not on the app: the API process serves it on its metrics port only (see
+``services.common.serve``), so an ingress that routes the HTTP port never exposes it. The OpenAPI
+docs are served only when the spec asks for them (dev, or API_DOCS=true).
+"""
 
 from __future__ import annotations
 
@@ -7,13 +12,13 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from fastapi import APIRouter, FastAPI, Response
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 from pydantic import BaseModel, Field
 
 from services.common.errors import install_error_handlers
-from services.common.metrics import HttpMetrics, HttpMetricsMiddleware, render
+from services.common.metrics import HttpMetrics, HttpMetricsMiddleware
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +38,20 @@ class AppSpec:
     metrics_prefix: str
     readiness: Mapping[str, ReadinessCheck] = field(default_factory=dict)
     readiness_timeout_s: float = 2.0
+    docs: bool = False  # /docs, /redoc, /openapi.json
 
 
 def create_app(spec: AppSpec) -> FastAPI:
     """Build the app: the service's routers plus probes, metrics middleware and error handlers."""
-    app = FastAPI(title=spec.title, version=spec.version, description=spec.description)
+    on = spec.docs
+    app = FastAPI(
+        title=spec.title,
+        version=spec.version,
+        description=spec.description,
+        docs_url="/docs" if on else None,
+        redoc_url="/redoc" if on else None,
+        openapi_url="/openapi.json" if on else None,
+    )
     for router in spec.routers:
         app.include_router(router)
     app.include_router(_probes(spec))
@@ -75,16 +89,6 @@ def _probes(spec: AppSpec) -> APIRouter:
         if failed:
             return JSONResponse(status_code=503, content={"status": "not ready", "failed": failed})
         return JSONResponse(content={"status": "ready"})
-
-    @router.get(
-        "/metrics",
-        summary="Prometheus metrics",
-        response_class=Response,
-        responses={200: {"content": {"text/plain": {}}, "description": "the exposition format"}},
-    )
-    async def metrics() -> Response:
-        body, content_type = render(spec.registry)
-        return Response(content=body, media_type=content_type)
 
     return router
 

@@ -2,6 +2,8 @@
 
 Signals are handled here rather than by uvicorn, so SIGTERM/SIGINT stop both servers gracefully:
 REST stops accepting, gRPC health flips to NOT_SERVING, in-flight calls get ``grace_s`` to finish.
+Prometheus metrics are served on their own port (``metrics_port``), never on the HTTP port that an
+ingress routes.
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable, Generator, Sequence
 from dataclasses import dataclass, field
+from wsgiref.simple_server import WSGIServer
 
 import grpc
 import uvicorn
 from fastapi import FastAPI
 from grpc_health.v1 import _async as health_aio
+from prometheus_client import CollectorRegistry, start_http_server
 
 from services.common.grpc_server import mark_not_serving, mark_serving
 from services.common.http_protocol import head_timeout_protocol
@@ -35,6 +39,8 @@ class ServeOptions:
     grace_s: float = 5.0
     log_level: str = "info"
     head_timeout_s: float = 10.0  # a request head (line + headers) must arrive within this
+    metrics_port: int | None = None  # None: no metrics endpoint (tests); 0: any free port
+    trusted_proxies: str = "127.0.0.1"  # X-Forwarded-For is believed only from these
 
     @classmethod
     def from_settings(cls, settings: ServiceSettings) -> ServeOptions:
@@ -46,6 +52,8 @@ class ServeOptions:
             grace_s=settings.shutdown_grace_s,
             log_level=settings.log_level,
             head_timeout_s=settings.http_head_timeout_s,
+            metrics_port=settings.metrics_port,
+            trusted_proxies=settings.trusted_proxies,
         )
 
 
@@ -59,6 +67,7 @@ class ApiProcess:
     service_names: Sequence[str]
     options: ServeOptions
     on_stop: Sequence[Callable[[], Awaitable[None]]] = field(default_factory=tuple)
+    registry: CollectorRegistry | None = None  # what the metrics port serves
 
 
 class _QuietUvicorn(uvicorn.Server):
@@ -83,12 +92,16 @@ class ApiServer:
             access_log=False,  # the metrics middleware counts requests; logs stay free of ids
             lifespan="off",
             http=head_timeout_protocol(opts.head_timeout_s),
+            proxy_headers=True,
+            forwarded_allow_ips=opts.trusted_proxies,
             timeout_graceful_shutdown=int(opts.grace_s) or None,
         )
         self._uvicorn = _QuietUvicorn(config)
         self._task: asyncio.Task[None] | None = None
+        self._metrics: WSGIServer | None = None
         self.http_port = opts.http_port
         self.grpc_port = opts.grpc_port
+        self.metrics_port = opts.metrics_port
 
     async def start(self) -> None:
         """Bind and start both servers; returns once both accept connections."""
@@ -107,7 +120,13 @@ class ApiServer:
         sockets = [s for srv in self._uvicorn.servers for s in (srv.sockets or ())]
         if sockets:
             self.http_port = int(sockets[0].getsockname()[1])
-        log.info("REST on :%d, gRPC on :%d", self.http_port, self.grpc_port)
+        if proc.options.metrics_port is not None and proc.registry is not None:
+            self._metrics, _thread = start_http_server(
+                proc.options.metrics_port, proc.options.host, proc.registry
+            )
+            self.metrics_port = int(self._metrics.server_port)
+        log.info("REST on :%d, gRPC on :%d, metrics on :%s", self.http_port, self.grpc_port,
+                 self.metrics_port)  # fmt: skip
 
     async def stop(self) -> None:
         """Stop accepting, let in-flight calls finish (up to ``grace_s``), run the stop hooks."""
@@ -117,6 +136,9 @@ class ApiServer:
         if self._task is not None:
             await self._task
         await proc.grpc_server.stop(proc.options.grace_s)
+        if self._metrics is not None:
+            self._metrics.shutdown()
+            self._metrics.server_close()
         for hook in proc.on_stop:
             await hook()
 

@@ -75,6 +75,10 @@ class ServiceSettings(BaseSettings):
     upload_idle_timeout_s: float = 30.0
     upload_min_kib_per_s: int = 16
     upload_grace_s: float = 10.0
+    api_docs: bool | None = None  # OpenAPI docs on the HTTP port; None: only in the dev profile
+    # Proxies (comma-separated addresses, or "*") whose X-Forwarded-For names the client: rate
+    # limits then count real clients, not the ingress controller.
+    trusted_proxies: str = "127.0.0.1"
 
     @model_validator(mode="before")
     @classmethod
@@ -117,6 +121,11 @@ class ServiceSettings(BaseSettings):
     def expiry_rules(self) -> dict[str, int]:
         """S3 lifecycle backstop (days) for raw uploads and for results the sweeper missed."""
         return {"raw/": self.raw_expiry_days, "results/": math.ceil(self.result_ttl_s / 86400) + 1}
+
+    @property
+    def docs_enabled(self) -> bool:
+        """Serve /docs, /redoc and /openapi.json: off in production unless API_DOCS=true."""
+        return self.dev if self.api_docs is None else self.api_docs
 
     @property
     def max_upload_bytes(self) -> int:

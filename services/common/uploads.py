@@ -2,7 +2,9 @@
 
 ``receive_multipart`` parses ``multipart/form-data`` incrementally (python-multipart's push parser)
 as the body arrives, so an over-size upload is refused with 413 as soon as it crosses the limit,
-before the rest is read; small form fields are kept (capped) in memory.
+before the rest is read. Everything else it keeps in memory is capped too, also for chunked bodies
+without a Content-Length: the number of parts, each field and all fields together (python-multipart
+caps each part's headers).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from shared.domain.errors import BadInputError, LimitExceededError, UnavailableE
 log = logging.getLogger(__name__)
 
 MAX_FIELD_BYTES = 8192
+MAX_FIELDS = 16  # the forms have at most four fields besides the file
+MAX_TOTAL_FIELD_BYTES = 16 * 1024
 # Multipart framing around the file (boundaries, part headers, small fields).
 FRAMING_SLACK = 64 * 1024
 
@@ -168,6 +172,8 @@ class _Parts:
         self._headers: dict[bytes, bytes] = {}
         self._name = ""
         self._value = bytearray()
+        self._parts = 0
+        self._field_bytes = 0
 
     def callbacks(self) -> dict[str, object]:
         return {
@@ -185,6 +191,9 @@ class _Parts:
         setattr(self, attr, getattr(self, attr) + bytes(data))
 
     def _part_begin(self) -> None:
+        self._parts += 1
+        if self._parts > MAX_FIELDS + 1:  # the fields and the file
+            raise BadInputError(f"too many form fields (at most {MAX_FIELDS})")
         self._headers, self._name, self._value = {}, "", bytearray()
 
     def _header_end(self) -> None:
@@ -211,8 +220,11 @@ class _Parts:
             self.sink.write(data[start:end])
         else:
             self._value += data[start:end]
+            self._field_bytes += end - start
             if len(self._value) > MAX_FIELD_BYTES:
-                raise BadInputError(f"form field {self._name!r} is too long")
+                raise BadInputError(f"form field {self._name[:40]!r} is too long")
+            if self._field_bytes > MAX_TOTAL_FIELD_BYTES:
+                raise BadInputError(f"form fields exceed {MAX_TOTAL_FIELD_BYTES} bytes in all")
 
     def _part_end(self) -> None:
         if self._name and self._name != self.file_field:

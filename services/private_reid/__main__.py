@@ -18,7 +18,7 @@ from shared.domain.errors import UUNetError
 
 async def _api(settings: PrivateSettings) -> None:
     verify = bootstrap.clip_verifier(settings)  # key set first: fail fast before binding ports
-    adapters = bootstrap.real_adapters(settings)
+    adapters = bootstrap.real_adapters(settings, anchor=True)
     await adapters.start()
     await serve_until_signalled(bootstrap.build_api(settings, adapters, verify))
 

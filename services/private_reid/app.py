@@ -30,6 +30,7 @@ def build_app(
         registry=registry,
         metrics_prefix=METRICS_PREFIX,
         readiness=readiness or {},
+        docs=options.docs,
     )
     app = create_app(spec)
     install_private_errors(app)

@@ -5,12 +5,16 @@ intersected with the configured list, so ``alg=none`` and HS256-with-the-public-
 refused before any signature maths. Claims ``exp``, ``iat``, ``iss``, ``aud`` and ``sub`` are
 required. A missing or invalid token is :class:`TokenRejected` (401); a valid token without the
 ``reconstruct`` scope or for another case is :class:`Forbidden` (403).
+
+Case binding fails closed: a token must name at least one non-empty case (``case_id`` or ``cases``,
+a string or a list of strings); a missing or empty claim binds to nothing, and a claim of another
+type is malformed. Only the explicit ``reconstruct:any`` scope, which the dev issuer never grants,
+reaches every case.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,8 +29,10 @@ log = logging.getLogger(__name__)
 DEV_ISSUER = "uunet-dev-issuer"
 DEV_AUDIENCE = "uunet-private"
 SCOPE = "reconstruct"
+SCOPE_ANY_CASE = "reconstruct:any"  # every case; an identity provider must grant it on purpose
 REQUIRED_CLAIMS = ("exp", "iat", "iss", "aud", "sub")
 ASYMMETRIC_ALGORITHMS = ("EdDSA", "RS256", "ES256")
+DEFAULT_MAX_LIFETIME_S = 4 * 3600  # above the usual identity providers' 1-1.5 h access tokens
 
 
 class TokenRejected(AuthError):
@@ -56,15 +62,30 @@ class AuthConfig:
     jwks_url: str | None = None
     algorithms: tuple[str, ...] = ASYMMETRIC_ALGORITHMS
     leeway_s: int = 30
+    max_lifetime_s: int = DEFAULT_MAX_LIFETIME_S  # exp - iat; a leaked token ages out
 
 
 @dataclass(frozen=True)
 class Principal:
-    """The verified caller: subject, scopes and the cases the token is bound to (empty: any)."""
+    """The verified caller: subject, scopes and the cases the token is bound to (empty: none)."""
 
     subject: str
     scopes: frozenset[str]
     cases: frozenset[str]
+
+    @property
+    def may_reconstruct(self) -> bool:
+        """Whether the token carries a reconstruction scope at all."""
+        return bool({SCOPE, SCOPE_ANY_CASE} & self.scopes)
+
+    @property
+    def any_case(self) -> bool:
+        """Only the explicit ``reconstruct:any`` scope lifts the case binding."""
+        return SCOPE_ANY_CASE in self.scopes
+
+    def may_see(self, case_id: str) -> bool:
+        """Whether this token is bound to ``case_id`` (an unbound token sees no case)."""
+        return self.any_case or case_id in self.cases
 
 
 def algorithm_for_key(key: object) -> str:
@@ -78,13 +99,20 @@ def algorithm_for_key(key: object) -> str:
     raise ConfigError(f"unsupported JWT issuer key type {type(key).__name__}")
 
 
-def _names(value: Any) -> frozenset[str]:
-    """A claim that is a space-separated string or a list, as a set of names."""
+def _names(claims: dict[str, Any], name: str) -> frozenset[str]:
+    """A claim that is a space-separated string or a list of strings, as a set of non-empty names.
+
+    Absent means empty; any other type (a number, an object, a list of numbers) is a malformed
+    token rather than an empty set, so a mistyped claim can never widen what a token may do.
+    """
+    value = claims.get(name)
+    if value is None:
+        return frozenset()
     if isinstance(value, str):
         return frozenset(value.split())
-    if isinstance(value, Iterable):
-        return frozenset(str(v) for v in value)
-    return frozenset()
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return frozenset(v.strip() for v in value if v.strip())
+    raise TokenRejected("bad-claim", f"token claim {name!r} must be a string or a list of strings")
 
 
 def _bearer(authorization: str | None) -> str:
@@ -157,6 +185,18 @@ class TokenVerifier:
             raise TokenRejected("algorithm-not-allowed", "JWKS key is not an asymmetric key")
         return jwk.key, (algorithm_for_key(jwk.key),)
 
+    def _check_lifetime(self, claims: dict[str, Any]) -> None:
+        """401 for a token issued to live longer than ``max_lifetime_s`` (a 10-year ``exp``)."""
+        try:
+            lifetime = float(claims["exp"]) - float(claims["iat"])
+        except (TypeError, ValueError):
+            raise TokenRejected("malformed-token", "token exp/iat are not numbers") from None
+        if lifetime > self._config.max_lifetime_s:
+            raise TokenRejected(
+                "lifetime-too-long",
+                f"token lifetime exceeds {self._config.max_lifetime_s} s (exp - iat)",
+            )
+
     def authenticate(self, authorization: str | None) -> Principal:
         """The verified caller of an ``Authorization`` header; :class:`TokenRejected` if none."""
         token = _bearer(authorization)
@@ -178,18 +218,26 @@ class TokenVerifier:
             )
         except jwt.PyJWTError as err:
             raise _rejection(err) from None
-        scopes = _names(claims.get("scope", "")) | _names(claims.get("scp", ()))
-        cases = _names(claims.get("case_id", ())) | _names(claims.get("cases", ()))
+        self._check_lifetime(claims)
+        scopes = _names(claims, "scope") | _names(claims, "scp")
+        cases = _names(claims, "case_id") | _names(claims, "cases")
         return Principal(subject=str(claims["sub"]), scopes=scopes, cases=cases)
+
+
+def check_token_scope(principal: Principal) -> None:
+    """403 unless the token may reconstruct and is bound to at least one case (or to any)."""
+    if not principal.may_reconstruct:
+        raise Forbidden("missing-scope", f"token lacks the {SCOPE!r} scope", principal.subject)
+    if not principal.cases and not principal.any_case:
+        raise Forbidden("no-case", "token is not bound to any case", principal.subject)
 
 
 def authorize(principal: Principal, case_id: str | None) -> str:
     """Check scope and case binding; returns the case id. 403 or 400 (no case) otherwise."""
-    if SCOPE not in principal.scopes:
-        raise Forbidden("missing-scope", f"token lacks the {SCOPE!r} scope", principal.subject)
+    check_token_scope(principal)
     case = (case_id or "").strip()
     if not case:
         raise BadInputError("case_id is required")
-    if principal.cases and case not in principal.cases:
+    if not principal.may_see(case):
         raise Forbidden("case-mismatch", "token is not valid for this case", principal.subject)
     return case

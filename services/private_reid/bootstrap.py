@@ -6,6 +6,7 @@ and S3 test servers (integration), and a fake or the real clip verifier / reiden
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,8 +19,9 @@ from prometheus_client import CollectorRegistry
 from services.common.grpc_metrics import MetricsInterceptor
 from services.common.grpc_server import build_grpc_server
 from services.common.http import ReadinessCheck
-from services.common.infra import build_infra, prepare_bucket, wait_for_dependency
+from services.common.infra import build_infra, prepare_bucket, s3_config, wait_for_dependency
 from services.common.metrics import GrpcMetrics, JobMetrics
+from services.common.ratelimit import RateLimiter, RedisRateLimiter
 from services.common.serve import ApiProcess, ServeOptions
 from services.common.uploads import UploadSlots
 from services.common.worker import WorkerProcess, consumer_name
@@ -27,10 +29,13 @@ from services.private_reid import grpc_api
 from services.private_reid.app import METRICS_PREFIX, build_app
 from services.private_reid.auth import AuthConfig, TokenVerifier
 from services.private_reid.desk import ClipVerifier, Desk, DeskMetrics
+from services.private_reid.refusals import RefusalAggregator
 from services.private_reid.rest import RestOptions
 from services.private_reid.settings import PrivateSettings
 from services.private_reid.worker import HandlerOptions, Reidentify, ReidHandler
 from shared.adapters.redis_audit import RedisAuditLog
+from shared.adapters.s3_anchor import S3AnchorStore
+from shared.audit.anchor import AuditAnchorer
 from shared.audit.custody import CustodySigner
 from shared.domain.errors import ConfigError, UUNetError
 from shared.domain.jobs import JobStatus
@@ -54,6 +59,7 @@ class Adapters:
     jobs: JobStore
     queue: JobQueue
     audit: AuditLog
+    limiter: RateLimiter
     readiness: Mapping[str, ReadinessCheck] = field(default_factory=dict)
     expiries: ExpiryIndex | None = None  # when reconstructions are deleted (None: never)
     on_start: Sequence[Hook] = ()
@@ -71,24 +77,52 @@ class Adapters:
             raise ConfigError(f"cannot prepare Redis/S3 at start: {reason}") from err
 
 
-def real_adapters(settings: PrivateSettings) -> Adapters:
-    """Redis Streams queue, Redis job store and audit log, S3 (bucket + raw/ expiry rule)."""
+def real_adapters(settings: PrivateSettings, anchor: bool = False) -> Adapters:
+    """Redis Streams queue, Redis job store and MACed audit log, S3 (bucket + raw/ expiry rule);
+    with ``anchor`` (the API) also the task that anchors the audit head in its locked bucket."""
     infra = build_infra(settings, key_prefix=settings.job_prefix)
+    audit = RedisAuditLog(infra.redis, settings.audit_prefix, key=audit_key(settings))
 
     async def prepare() -> None:
         await prepare_bucket(settings, infra.objects)
         await wait_for_dependency("Redis", infra.queue.ensure_group)
 
+    on_start: list[Hook] = [prepare]
+    on_stop: list[Hook] = [infra.close]
+    if anchor and settings.audit_anchor_bucket:
+        store = anchor_store(settings)
+        anchorer = AuditAnchorer(audit, store, settings.audit_anchor_interval_s)
+        on_start += [store.ensure, anchorer.start]
+        on_stop.insert(0, anchorer.stop)
+    elif anchor:
+        log.warning("audit anchoring is off (dev): a truncated audit log goes unnoticed")
     return Adapters(
         objects=infra.objects,
         jobs=infra.jobs,
         queue=infra.queue,
-        audit=RedisAuditLog(infra.redis, settings.audit_prefix),
+        audit=audit,
+        limiter=RedisRateLimiter(infra.redis, settings.rate_limit_per_minute, "uunet:reid:rate:"),
         readiness=infra.readiness(),
         expiries=infra.expiries,
-        on_start=(prepare,),
-        on_stop=(infra.close,),
+        on_start=on_start,
+        on_stop=on_stop,
     )
+
+
+def audit_key(settings: PrivateSettings) -> bytes:
+    """The key that MACs audit entries (ConfigError when shorter than 32 bytes)."""
+    from shared.audit.chain import check_key
+
+    try:
+        return check_key(settings.secret("audit_key").encode())
+    except UUNetError as err:
+        raise ConfigError(f"UUNET_PRIVATE_AUDIT_KEY: {err}") from None
+
+
+def anchor_store(settings: PrivateSettings) -> S3AnchorStore:
+    """The object-locked bucket that keeps the audit log's anchored heads."""
+    config = dataclasses.replace(s3_config(settings), bucket=settings.audit_anchor_bucket)
+    return S3AnchorStore(config, settings.audit_anchor_retention_days, settings.audit_prefix)
 
 
 def token_verifier(settings: PrivateSettings) -> TokenVerifier:
@@ -107,6 +141,7 @@ def token_verifier(settings: PrivateSettings) -> TokenVerifier:
             jwks_url=settings.jwks_url,
             algorithms=settings.jwt_algorithms,
             leeway_s=settings.jwt_leeway_s,
+            max_lifetime_s=settings.jwt_max_lifetime_s,
         )
     )
 
@@ -122,14 +157,14 @@ class CheckKeys:
 
 
 def clip_verifier(settings: PrivateSettings) -> ClipVerifier:
-    """The pipeline's request check (signature, key set, seal kind, authority key, tracks)."""
-    from shared.crypto.keys import PrivateSideKeys, recorded_authority_key_id
+    """The pipeline's request check (signature, key set, seal kind, authority key, tracks), with
+    the verify key and the ids keyset.json records: the API never holds the noise secret."""
+    from shared.crypto.keys import load_verify_key, recorded_authority_key_id
     from shared.pipeline.api import check_reidentify
 
     directory = _keys_dir(settings)
-    keys = PrivateSideKeys.load(directory)
-    authority = keys.authority_key_id or recorded_authority_key_id(directory)
-    check = CheckKeys(keys.verify_key, keys.key_id, authority)
+    verify_key, key_id = load_verify_key(directory)
+    check = CheckKeys(verify_key, key_id, recorded_authority_key_id(directory))
     return lambda path, options: check_reidentify(path, check, options)
 
 
@@ -154,6 +189,8 @@ def build_desk(
         audit=adapters.audit,
         verify_clip=verify,
         metrics=DeskMetrics(registry, METRICS_PREFIX),
+        limiter=adapters.limiter,
+        refusals=RefusalAggregator(adapters.audit, settings.refusal_window_s),
         retention=retention(settings, adapters),
         delete_after_download=settings.delete_after_download,
     )
@@ -192,6 +229,7 @@ def build_api(settings: PrivateSettings, adapters: Adapters, verify: ClipVerifie
         result_redirect=settings.result_redirect,
         presign_expiry_s=settings.presign_expiry_s,
         pace=settings.upload_pace,
+        docs=settings.docs_enabled,
         slots=slots,
     )
     app = build_app(desk, rest, registry, adapters.readiness)
@@ -209,7 +247,8 @@ def build_api(settings: PrivateSettings, adapters: Adapters, verify: ClipVerifie
     interceptor = MetricsInterceptor(GrpcMetrics(registry, METRICS_PREFIX))
     server, health = build_grpc_server([grpc_api.registration(servicer)], names, [interceptor])
     options = ServeOptions.from_settings(settings)
-    return ApiProcess(app, server, health, names, options, on_stop=adapters.on_stop)
+    on_stop = [desk.refusals.flush, *adapters.on_stop]  # the last window's summary, then close
+    return ApiProcess(app, server, health, names, options, on_stop=on_stop, registry=registry)
 
 
 def load_private_engine(settings: PrivateSettings) -> UUNetEngine:

@@ -1,10 +1,11 @@
 """The private service's front desk: every request is authenticated, checked, audited, then queued.
 
-Transport-free (REST and gRPC both call it). Order of checks on a submission: token (401) ->
-scope and case (403/400) -> the clip's signature, and whether it can serve the request (seal kind,
-authority key, tracks: 422) -> store, record, audit, enqueue. Every refusal is audited and
-counted, and nothing is stored or queued for it. A finished job's signed custody record (made by
-the worker) is handed out beside its result.
+Transport-free (REST and gRPC both call it). Order of checks on a submission: the client's rate
+limit (429) -> token (401) -> scope and case (403/400) -> the clip's signature, and whether it can
+serve the request (seal kind, authority key, tracks: 422) -> store, record, audit, enqueue. Every
+refusal is audited and counted, and nothing is stored or queued for it; refusals of callers
+without a valid token are aggregated (``refusals``). A finished job's signed custody record (made
+by the worker) is handed out beside its result.
 """
 
 from __future__ import annotations
@@ -20,15 +21,17 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter
 
-from services.common.errors import ResultGoneError
+from services.common.errors import RateLimitedError, ResultGoneError
+from services.common.ratelimit import RateLimiter
 from services.private_reid.auth import (
-    SCOPE,
     Forbidden,
     Principal,
     TokenRejected,
     TokenVerifier,
     authorize,
+    check_token_scope,
 )
+from services.private_reid.refusals import RefusalAggregator
 from shared.domain.errors import BadInputError, NotFoundError, TamperedError, WrongKeyError
 from shared.domain.jobs import JobState, JobStatus
 from shared.jobs.retention import ResultRetention
@@ -38,7 +41,6 @@ from shared.ports import AuditLog, JobQueue, JobStore, ObjectStore
 log = logging.getLogger(__name__)
 
 MODES = ("auto", "learned", "sealed")
-ANONYMOUS = "anonymous"
 # (clip, request) -> raises TamperedError, WrongKeyError or BadInputError (shared.pipeline.api)
 ClipVerifier = Callable[[Path, ReidOptions], object]
 
@@ -81,25 +83,35 @@ class Desk:
     audit: AuditLog
     verify_clip: ClipVerifier
     metrics: DeskMetrics
+    limiter: RateLimiter  # requests per client address, before anything else
+    refusals: RefusalAggregator
     retention: ResultRetention | None = None
     delete_after_download: bool = False
 
-    async def authenticate(self, authorization: str | None, what: str) -> Principal:
-        """The caller of ``authorization``, with the scope checked; audits a refusal (401/403)."""
+    async def authenticate(
+        self, authorization: str | None, what: str, client: str = "unknown"
+    ) -> Principal:
+        """The caller of ``authorization``, with scope and case binding checked; audits a refusal."""
+        try:
+            await self.limiter.hit(f"client:{client}")
+        except RateLimitedError:
+            self.metrics.refused.labels(reason="rate-limited").inc()
+            await self.refusals.refuse("rate-limited", client, f"{what}: rate limited")
+            raise
         try:
             if self.verifier.uses_network:
                 principal = await asyncio.to_thread(self.verifier.authenticate, authorization)
             else:
                 principal = self.verifier.authenticate(authorization)
         except TokenRejected as err:
-            await self.refuse(ANONYMOUS, "", err.code, f"{what}: {err}")
+            self.metrics.refused.labels(reason=err.code).inc()
+            await self.refusals.refuse(err.code, client, f"{what}: {err}")
             raise
-        if SCOPE not in principal.scopes:
-            denied = Forbidden(
-                "missing-scope", f"token lacks the {SCOPE!r} scope", principal.subject
-            )
+        try:
+            check_token_scope(principal)
+        except Forbidden as denied:
             await self.refuse(principal.subject, "", denied.code, f"{what}: {denied}")
-            raise denied
+            raise
         return principal
 
     async def submit(self, principal: Principal, request: SubmitRequest, clip: Path) -> str:
@@ -195,11 +207,17 @@ class Desk:
         return job_id
 
     async def _visible(self, principal: Principal, job_id: str, what: str) -> tuple[JobStatus, str]:
+        """The job if this token may see it; another case's job is "not found", like an unknown
+        one, so a caller cannot learn which job ids exist (the audit log keeps the real reason)."""
         job = await self.jobs.get(job_id)
         if job is None or "case_id" not in job.extra:
             await self.refuse(principal.subject, "", "unknown-job", f"{what} {job_id}")
             raise NotFoundError(f"no reconstruction job {job_id}")
-        return job, await self._authorize(principal, job.extra["case_id"], f"{what} {job_id}")
+        try:
+            case = await self._authorize(principal, job.extra["case_id"], f"{what} {job_id}")
+        except Forbidden:
+            raise NotFoundError(f"no reconstruction job {job_id}") from None
+        return job, case
 
     async def _authorize(
         self, principal: Principal, case_id: str, what: str, digest: str = ""

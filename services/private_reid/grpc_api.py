@@ -8,7 +8,6 @@ FAILED_PRECONDITION (no result yet), RESOURCE_EXHAUSTED (too large).
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -17,12 +16,11 @@ from pathlib import Path
 import grpc
 
 from services.common.errors import grpc_status_for
-from services.common.grpc_handlers import aborting_on_domain_errors, job_message
+from services.common.grpc_handlers import aborting_on_domain_errors, job_message, watch_job
 from services.common.uploads import UploadPace, UploadSlots, spool_chunks, spool_file
 from services.private_reid.auth import Forbidden, Principal
 from services.private_reid.desk import Desk, NotReady, SubmitRequest
 from shared.domain.errors import BadInputError, LimitExceededError, UUNetError
-from shared.domain.jobs import JobState, JobStatus
 from uunet_api.common.v1 import jobs_pb2
 from uunet_api.reid.v1 import reid_pb2, reid_pb2_grpc
 
@@ -64,7 +62,8 @@ class ReidServicer(reid_pb2_grpc.ReidServiceServicer):
     async def _principal(self, context: grpc.aio.ServicerContext, what: str) -> Principal:
         metadata = dict(context.invocation_metadata() or ())
         value = metadata.get("authorization")
-        return await self.desk.authenticate(value if isinstance(value, str) else None, what)
+        client = peer_address(context.peer() or "")
+        return await self.desk.authenticate(value if isinstance(value, str) else None, what, client)
 
     @_unary
     async def SubmitReconstruction(
@@ -111,19 +110,11 @@ class ReidServicer(reid_pb2_grpc.ReidServiceServicer):
         self, request: reid_pb2.GetReconstructionRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[jobs_pb2.Job]:
         principal = await self._principal(context, f"status {request.job_id}")
-        status: JobStatus | None = await self.desk.status(principal, request.job_id)  # audited once
-        last: tuple[JobState, float] | None = None
-        deadline = asyncio.get_running_loop().time() + self.options.watch_timeout_s
-        while status is not None:
-            if (status.state, status.progress) != last:
-                last = (status.state, status.progress)
-                yield job_message(status)
-            if status.state.terminal:
-                return
-            if asyncio.get_running_loop().time() > deadline:
-                await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "job still not finished")
-            await asyncio.sleep(self.options.watch_interval_s)
-            status = await self.desk.jobs.get(request.job_id)
+        first = await self.desk.status(principal, request.job_id)  # audited once
+        poll = functools.partial(self.desk.jobs.get, request.job_id)
+        timing = (self.options.watch_interval_s, self.options.watch_timeout_s)
+        async for job in watch_job(first, poll, context, timing):
+            yield job
 
     @_streaming
     async def DownloadReconstruction(
@@ -143,6 +134,16 @@ class ReidServicer(reid_pb2_grpc.ReidServiceServicer):
         return reid_pb2.CustodyRecord(
             record_json=await self.desk.custody(principal, request.job_id)
         )
+
+
+def peer_address(peer: str) -> str:
+    """The address of a gRPC peer ("ipv4:1.2.3.4:5678" -> "1.2.3.4"; "ipv6:[::1]:5" -> "::1")."""
+    kind, _, rest = peer.partition(":")
+    if kind == "ipv6":
+        return rest.rpartition(":")[0].strip("[]") or rest
+    if kind == "ipv4":
+        return rest.rpartition(":")[0] or rest
+    return peer or "unknown"
 
 
 async def _metadata(

@@ -47,6 +47,7 @@ class RestOptions:
     result_redirect: bool = False
     presign_expiry_s: int = 300
     pace: UploadPace = field(default_factory=UploadPace)
+    docs: bool = False  # OpenAPI docs (dev, or API_DOCS=true)
     slots: UploadSlots = field(default_factory=UploadSlots)  # shared with gRPC
 
 
@@ -147,7 +148,9 @@ router = APIRouter(
 
 
 async def _principal(desk: Desk, creds: Any, request: Request, what: str) -> Principal:
-    return await desk.authenticate(_authorization(creds, request), what)
+    # Behind a proxy: the X-Forwarded-For client when the proxy is in TRUSTED_PROXIES.
+    client = request.client.host if request.client else "unknown"
+    return await desk.authenticate(_authorization(creds, request), what, client)
 
 
 @router.post(

@@ -37,10 +37,18 @@ class VendorLimits:
 
 @dataclass(frozen=True)
 class Vendor:
-    """An authenticated caller, known by its key id (the name given at ``apikey create``)."""
+    """An authenticated caller: ``key_id`` is the name given at ``apikey create`` (rate limits,
+    logs); ``owner`` identifies the key itself, so jobs belong to a key, not to a name that a new
+    key (``apikey create --force``) can take over."""
 
     key_id: str
+    owner: str
     limits: VendorLimits = VendorLimits()
+
+
+def owner_of(key_hash: str) -> str:
+    """The job-owner id of a key: a fingerprint of its stored hash (not the hash itself)."""
+    return "key-" + hashlib.sha256(b"uunet-key-owner\0" + key_hash.encode()).hexdigest()[:32]
 
 
 def hash_key(api_key: str) -> str:
@@ -99,7 +107,7 @@ class ApiKeys:
         self._mtime = -1.0
         self._by_hash: dict[str, Vendor] = {}
         if hashes is not None:
-            self._by_hash = {h: Vendor(kid) for kid, h in hashes.items()}
+            self._by_hash = {h: Vendor(kid, owner_of(h)) for kid, h in hashes.items()}
         elif path is not None:
             self._reload()
 
@@ -111,7 +119,7 @@ class ApiKeys:
         by_hash = {}
         for kid, entry in read_keys_file(self.path).items():
             digest, limits = entry_hash_and_limits(entry)
-            by_hash[digest] = Vendor(kid, limits)
+            by_hash[digest] = Vendor(kid, owner_of(digest), limits)
         self._by_hash = by_hash
         self._mtime = mtime
         log.info("loaded %d API keys", len(self._by_hash))

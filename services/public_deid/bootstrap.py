@@ -132,6 +132,7 @@ def build_app(
         registry=registry,
         metrics_prefix=METRICS_PREFIX,
         readiness=adapters.readiness,
+        docs=settings.docs_enabled,
     )
     app = create_app(spec)
     app.state.deid_jobs = deid_jobs(settings, adapters, probe)
@@ -159,12 +160,38 @@ def build_api(settings: PublicSettings, adapters: Adapters, probe: Probe | None)
     """REST and gRPC sharing one ``DeidJobs`` and one ``Gate``."""
     registry = CollectorRegistry()  # one /metrics for REST and gRPC of this process
     app = build_app(settings, adapters, probe, registry)
-    servicer = grpc_api.DeidServicer(app.state.deid_jobs, app.state.gate)
+    servicer = grpc_api.DeidServicer(
+        app.state.deid_jobs, app.state.gate, watch_timeout_s=settings.job_timeout_s + 300
+    )
     names = [grpc_api.SERVICE_NAME]
     interceptor = MetricsInterceptor(GrpcMetrics(registry, METRICS_PREFIX))
     server, health = build_grpc_server([grpc_api.registration(servicer)], names, [interceptor])
     options = ServeOptions.from_settings(settings)
-    return ApiProcess(app, server, health, names, options, on_stop=adapters.on_stop)
+    return ApiProcess(
+        app, server, health, names, options, on_stop=adapters.on_stop, registry=registry
+    )
+
+
+def public_checkpoint(settings: PublicSettings) -> Path:
+    """The checkpoint the worker may load: one without the private module (ConfigError otherwise).
+
+    The public side must never hold the private module, so there is no fallback to the shipped
+    two-module file: the image ships the output of ``uunet weights export --part public``.
+    """
+    from shared.model.checkpoint import load_checkpoint, split_state
+
+    if settings.checkpoint is None:
+        raise ConfigError(
+            "UUNET_PUBLIC_CHECKPOINT is required: a checkpoint without the private module "
+            "(uunet weights export --part public)"
+        )
+    _public, private = split_state(load_checkpoint(settings.checkpoint))
+    if private:
+        raise ConfigError(
+            f"checkpoint {settings.checkpoint} carries the private module; the public worker "
+            "loads only the public one (uunet weights export --part public)"
+        )
+    return Path(settings.checkpoint)
 
 
 def load_deidentify(settings: PublicSettings) -> Deidentify:
@@ -179,7 +206,8 @@ def load_deidentify(settings: PublicSettings) -> Deidentify:
     if settings.keys_dir is None:
         raise ConfigError("UUNET_PUBLIC_KEYS_DIR is required (a key set from uunet keys init)")
     keys = PublicSideKeys.load(Path(settings.keys_dir))
-    engine = load_face_model(settings.checkpoint, settings.device, "public", settings.donors)
+    checkpoint = public_checkpoint(settings)
+    engine = load_face_model(checkpoint, settings.device, "public", settings.donors)
     log.info("model %s %s on %s", engine.model_id, engine.model_version, settings.device)
 
     def run(src: Path, dst: Path, options: DeidOptions, progress: Progress) -> DeidReport:

@@ -6,7 +6,6 @@ shared table (UNAUTHENTICATED, RESOURCE_EXHAUSTED, INVALID_ARGUMENT, NOT_FOUND, 
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -14,12 +13,11 @@ from collections.abc import AsyncIterator, Callable
 import grpc
 
 from services.common.errors import grpc_status_for
-from services.common.grpc_handlers import aborting_on_domain_errors, job_message
+from services.common.grpc_handlers import aborting_on_domain_errors, job_message, watch_job
 from services.common.uploads import spool_chunks
 from services.public_deid.auth import Gate, Vendor
 from services.public_deid.service import ClipRequest, DeidJobs
 from shared.domain.errors import BadInputError
-from shared.domain.jobs import JobState
 from uunet_api.common.v1 import jobs_pb2
 from uunet_api.deid.v1 import deid_pb2, deid_pb2_grpc
 
@@ -33,10 +31,17 @@ _unary, _streaming = aborting_on_domain_errors(grpc_status_for)
 class DeidServicer(deid_pb2_grpc.DeidServiceServicer):
     """The four RPCs of the public API."""
 
-    def __init__(self, jobs: DeidJobs, gate: Gate, watch_interval_s: float = 0.5) -> None:
+    def __init__(
+        self,
+        jobs: DeidJobs,
+        gate: Gate,
+        watch_interval_s: float = 0.5,
+        watch_timeout_s: float = 3900.0,  # a little over the job timeout
+    ) -> None:
         self.jobs = jobs
         self.gate = gate
         self.watch_interval_s = watch_interval_s
+        self.watch_timeout_s = watch_timeout_s
 
     def _vendor(self, context: grpc.aio.ServicerContext) -> Vendor:
         metadata = dict(context.invocation_metadata() or ())
@@ -73,15 +78,10 @@ class DeidServicer(deid_pb2_grpc.DeidServiceServicer):
         self, request: deid_pb2.GetJobRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[jobs_pb2.Job]:
         vendor = self._vendor(context)
-        last: tuple[JobState, float] | None = None
-        while True:
-            status = await self.jobs.get(vendor, request.job_id)
-            if (status.state, status.progress) != last:
-                last = (status.state, status.progress)
-                yield job_message(status)
-            if status.state.terminal:
-                return
-            await asyncio.sleep(self.watch_interval_s)
+        poll = functools.partial(self.jobs.get, vendor, request.job_id)
+        timing = (self.watch_interval_s, self.watch_timeout_s)
+        async for job in watch_job(await poll(), poll, context, timing):
+            yield job
 
     @_streaming
     async def DownloadResult(

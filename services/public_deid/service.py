@@ -1,8 +1,13 @@
 """The public service's use cases, shared by the REST and gRPC front ends.
 
 Submitting a clip: stream it to a temp file (size cap), optionally probe it, put it in S3 under
-``raw/<job>``, create the job (state ``queued``, owner = the API key id) and queue it. Jobs are only
-visible to the key that created them: another key gets "not found", never "forbidden".
+``raw/<job>``, create the job (state ``queued``, owner = the API key's fingerprint, not its name) and
+queue it. Jobs are only visible to the key that created them: another key, or a new key under the
+same name, gets "not found", never "forbidden".
+
+A presigned upload goes to its own staging key, and completion copies it to ``raw/<job>``: the URL
+stays valid until it expires, so the object the job reads must be one that URL cannot overwrite.
+The size is checked on that copy, and the worker checks size and probes the clip again.
 """
 
 from __future__ import annotations
@@ -91,21 +96,22 @@ class DeidJobs:
         return job_id
 
     async def presign_upload(self, vendor: Vendor, request: ClipRequest) -> PresignedUpload:
-        """A presigned PUT URL for ``raw/<id>``; the owner and options are kept until completion."""
+        """A presigned PUT URL for a staging key; the owner and options are kept until completion."""
         parse_attributes(request.attributes)
         upload_id = new_job_id()
-        meta = {"owner": vendor.key_id, **_request_fields(request)}
+        meta = {"owner": vendor.owner, **_request_fields(request)}
         await self.objects.put_bytes(pending_key(upload_id), json.dumps(meta).encode())
-        url = await self.objects.presigned_put(raw_key(upload_id), self.presign_expiry_s)
+        url = await self.objects.presigned_put(staging_key(upload_id), self.presign_expiry_s)
         return PresignedUpload(upload_id, url, self.presign_expiry_s)
 
     async def complete_upload(self, vendor: Vendor, upload_id: str) -> str:
-        """Check the presigned upload arrived and is within the limit, then queue it."""
+        """Copy the presigned upload to the job's own key, check that copy's size, queue it."""
         meta = await self._pending(vendor, upload_id)
         try:
-            info = await self.objects.stat(raw_key(upload_id))
+            info = await self.objects.copy(staging_key(upload_id), raw_key(upload_id))
         except NotFoundError:
             raise NotReadyError("nothing was uploaded to this upload's URL yet") from None
+        await self.objects.delete(staging_key(upload_id))
         limit = self.max_bytes_for(vendor)
         if info.size == 0 or info.size > limit:
             await self.objects.delete(raw_key(upload_id))
@@ -118,7 +124,7 @@ class DeidJobs:
     async def get(self, vendor: Vendor, job_id: str) -> JobStatus:
         """The job's status; NotFoundError if unknown or owned by another key."""
         status = await self.jobs.get(job_id) if _valid_id(job_id) else None
-        if status is None or status.extra.get("owner") != vendor.key_id:
+        if status is None or status.extra.get("owner") != vendor.owner:
             raise NotFoundError(f"no job {job_id}")
         return status
 
@@ -148,13 +154,13 @@ class DeidJobs:
             meta = json.loads(await self.objects.get_bytes(pending_key(upload_id)))
         except NotFoundError:
             raise NotFoundError(f"no upload {upload_id}") from None
-        if meta.get("owner") != vendor.key_id:
+        if meta.get("owner") != vendor.owner:
             raise NotFoundError(f"no upload {upload_id}")
         return {str(k): str(v) for k, v in meta.items()}
 
     async def _queue(self, vendor: Vendor, job_id: str, request: ClipRequest) -> None:
         fields = {"job_id": job_id, "raw_key": raw_key(job_id), **_request_fields(request)}
-        extra = {"owner": vendor.key_id, "raw_key": raw_key(job_id)}
+        extra = {"owner": vendor.owner, "vendor": vendor.key_id, "raw_key": raw_key(job_id)}
         await self.jobs.create(JobStatus(job_id=job_id, state=JobState.QUEUED, extra=extra))
         await self.queue.enqueue(fields)
         log.info("queued job %s for %s", job_id, vendor.key_id)
@@ -168,6 +174,11 @@ def new_job_id() -> str:
 def raw_key(job_id: str) -> str:
     """Where a job's raw upload lives in S3 (deleted when the job ends)."""
     return f"raw/{job_id}"
+
+
+def staging_key(upload_id: str) -> str:
+    """Where a presigned URL puts the bytes (under ``raw/``, so the expiry rule removes strays)."""
+    return f"raw/{upload_id}.upload"
 
 
 def pending_key(upload_id: str) -> str:

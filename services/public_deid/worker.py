@@ -15,6 +15,7 @@ from pathlib import Path
 
 from services.common.jobthread import HandlerOptions, JobCancelledError, run_in_thread
 from services.common.metrics import JobMetrics
+from services.common.uploads import too_large
 from services.public_deid.service import parse_attributes, result_key_for
 from shared.domain.errors import BadInputError, NotFoundError
 from shared.domain.jobs import JobState, JobStatus
@@ -64,10 +65,7 @@ class DeidHandler:
         )
         with tempfile.TemporaryDirectory(dir=self.options.work_dir, prefix="uunet-job-") as tmp:
             src, dst = Path(tmp) / "clip", Path(tmp) / "out.mp4"
-            try:
-                await self.objects.get_file(ctx.fields["raw_key"], src)
-            except NotFoundError:
-                raise BadInputError("the uploaded clip is gone (expired or deleted)") from None
+            await self._fetch(ctx.fields["raw_key"], src)
             report = await self._run(ctx, src, dst, options)
             await self.objects.put_file(result_key, dst, "video/mp4")
         self.metrics.observe_frames(report.frames, report.faces, report.seconds)
@@ -80,6 +78,18 @@ class DeidHandler:
             rate,
         )
         return result_key
+
+    async def _fetch(self, key: str, dst: Path) -> None:
+        """Download the raw clip after checking its size again (the pipeline then probes it)."""
+        try:
+            size = (await self.objects.stat(key)).size
+            if size == 0:
+                raise BadInputError("the uploaded clip is empty (0 bytes)")
+            if size > self.options.limits.max_bytes:
+                raise too_large(self.options.limits.max_bytes)
+            await self.objects.get_file(key, dst)
+        except NotFoundError:
+            raise BadInputError("the uploaded clip is gone (expired or deleted)") from None
 
     async def _run(self, ctx: JobContext, src: Path, dst: Path, options: DeidOptions) -> DeidReport:
         return await run_in_thread(

@@ -3,7 +3,8 @@
 Appends are compare-and-append: the caller reads the tail, chains its entry onto it and a Lua script
 pushes it only if the tail is still the one read (else the caller retries), so concurrent API
 replicas keep one unbroken chain. ``<prefix>:head`` holds ``"<count> <last hash>"``, which lets
-``verify`` notice entries cut off the end of the list.
+``verify`` notice entries cut off the end of the list. Each entry is MACed under the audit key,
+which Redis never sees, so whoever can write to Redis still cannot re-chain the log unnoticed.
 """
 
 from __future__ import annotations
@@ -43,9 +44,14 @@ class RedisAuditLog:
     """Hash-chained audit log under ``<prefix>:entries`` and ``<prefix>:head``."""
 
     def __init__(
-        self, redis: Redis, prefix: str = "uunet:audit", clock: Callable[[], float] = time.time
+        self,
+        redis: Redis,
+        prefix: str = "uunet:audit",
+        clock: Callable[[], float] = time.time,
+        key: bytes | None = None,
     ) -> None:
         self.redis = redis
+        self._key = key
         self.list_key = f"{prefix}:entries"
         self.head_key = f"{prefix}:head"
         self._clock = clock
@@ -60,7 +66,7 @@ class RedisAuditLog:
             raw_tail = await self.redis.lindex(self.list_key, -1)
             tail_text = "" if raw_tail is None else _text(raw_tail)
             prev = from_json(tail_text) if tail_text else None
-            entry = next_entry(prev, record, self._clock())
+            entry = next_entry(prev, record, self._clock(), self._key)
             head = f"{entry.seq + 1} {entry.entry_hash}"
             keys = [self.list_key, self.head_key]
             if await self._append(keys=keys, args=[tail_text, to_json(entry), head]):

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import certifi
 import urllib3
 from minio import Minio
-from minio.commonconfig import ENABLED, Filter
+from minio.commonconfig import ENABLED, CopySource, Filter
 from minio.error import S3Error, ServerError
 from minio.lifecycleconfig import Expiration, LifecycleConfig, Rule
 
@@ -160,6 +160,12 @@ class S3ObjectStore:
 
     async def delete(self, key: str) -> None:
         await self._call(key, self.client.remove_object, self.bucket, key)
+
+    async def copy(self, src: str, dst: str) -> ObjectInfo:
+        """Server-side copy within the bucket (single request: objects up to 5 GiB)."""
+        source = CopySource(self.bucket, src)
+        await self._call(src, self.client.copy_object, self.bucket, dst, source)
+        return await self.stat(dst)
 
     async def presigned_get(self, key: str, expires_s: int = 900) -> str:
         return await asyncio.to_thread(

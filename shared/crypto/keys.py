@@ -257,6 +257,24 @@ class PublicSideKeys:
         return cls(secret=secret, signing_key=signing, authority_public=authority, key_id=kid)
 
 
+def load_verify_key(directory: Path) -> tuple[Ed25519PublicKey, str]:
+    """The signature verify key and the key set's id as ``keyset.json`` records it: what the
+    private API checks requests with, without the noise secret (which the id is derived from)."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ConfigError(f"key set directory {directory} does not exist")
+    key: Ed25519PublicKey = _typed(
+        _load_public(directory, VERIFY_FILE), Ed25519PublicKey, directory, VERIFY_FILE
+    )
+    try:
+        kid = json.loads(_read(directory, INFO_FILE)).get("key_id")
+    except (ValueError, AttributeError) as err:
+        raise ConfigError(f"key set {directory}: {INFO_FILE} is unreadable") from err
+    if not isinstance(kid, str) or not kid:
+        raise ConfigError(f"key set {directory}: {INFO_FILE} records no key id")
+    return key, kid
+
+
 @dataclass(frozen=True)
 class PrivateSideKeys:
     """What the private (restoring) side holds: secret, verify key, authority private key."""

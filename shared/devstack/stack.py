@@ -42,6 +42,8 @@ class DevSecrets:
     issuer_public: Path
     weights_key_file: Path
     encrypted_weights: Path | None  # None: the model has no private module (sealed restoration)
+    public_checkpoint: Path  # the checkpoint without the private module
+    audit_key_file: Path
 
 
 @dataclass
@@ -50,7 +52,6 @@ class DevStack:
 
     state_dir: Path
     device: str = "cpu"
-    checkpoint: Path | None = None
     ready_timeout_s: float = 120.0
     persistent: bool = False  # keep Redis and S3 data in state_dir across starts
     redis: RedisServer | None = None
@@ -68,14 +69,23 @@ class DevStack:
         """Start everything, wait until both APIs are ready, write ``dev.json``; returns its content."""
         self.supervisor = sup = Supervisor(self.policy, self.report)
         self._start_servers(sup)
-        ports = {name: free_port() for name in ("ph", "pg", "pm", "qh", "qg", "qm")}
+        ports = {name: free_port() for name in ("ph", "pg", "pm", "pa", "qh", "qg", "qm", "qa")}
         public_env = self._public_env(secrets, ports)
         private_env = self._private_env(secrets, ports)
+        # One host: each API gets a metrics port of its own, apart from its worker's.
+        api_metrics = {
+            "public_deid": ("UUNET_PUBLIC_", "pa"),
+            "private_reid": ("UUNET_PRIVATE_", "qa"),
+        }
         for service, env in (("public_deid", public_env), ("private_reid", private_env)):
             for role in ("api", "worker"):
-                name = f"{service}-{role}"
                 argv = [sys.executable, "-m", f"services.{service}", role]
-                sup.add(name, functools.partial(spawn, name, argv, self.log_dir, env))
+                prefix, port = api_metrics[service]
+                role_env = env | (
+                    {f"{prefix}METRICS_PORT": str(ports[port])} if role == "api" else {}
+                )
+                name = f"{service}-{role}"
+                sup.add(name, functools.partial(spawn, name, argv, self.log_dir, role_env))
         self._wait_ready(f"http://127.0.0.1:{ports['ph']}/readyz")
         self._wait_ready(f"http://127.0.0.1:{ports['qh']}/readyz")
         assert self.redis and self.s3
@@ -84,6 +94,8 @@ class DevStack:
             "private_url": f"http://127.0.0.1:{ports['qh']}",
             "public_grpc": f"127.0.0.1:{ports['pg']}",
             "private_grpc": f"127.0.0.1:{ports['qg']}",
+            "public_metrics": f"http://127.0.0.1:{ports['pa']}/metrics",
+            "private_metrics": f"http://127.0.0.1:{ports['qa']}/metrics",
             "api_key": secrets.api_key,
             "keys_dir": str(secrets.keys_dir),
             "redis_url": self.redis.url,
@@ -93,6 +105,13 @@ class DevStack:
             "logs": str(self.log_dir),
             "pid": str(os.getpid()),  # the supervisor; its children are the stack
         }
+        # The private side's settings as a dotenv file: `uunet audit verify --env-file` reads it.
+        private_env_file = self.state_dir / "private.env"
+        lines = "".join(f"{k}={v}\n" for k, v in private_env.items() if k.startswith("UUNET_"))
+        fd = os.open(private_env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(lines)
+        self.info["private_env_file"] = str(private_env_file)
         dev_json = self.state_dir / "dev.json"
         dev_json.write_text(json.dumps(self.info, indent=2) + "\n")
         dev_json.chmod(0o600)
@@ -124,8 +143,6 @@ class DevStack:
             "HTTP_HOST": "127.0.0.1",
             "WORK_DIR": str(self.state_dir / "work"),
         }
-        if self.checkpoint:
-            env["CHECKPOINT"] = str(self.checkpoint)
         return env
 
     def _public_env(self, secrets: DevSecrets, ports: dict[str, int]) -> dict[str, str]:
@@ -134,6 +151,7 @@ class DevStack:
             "GRPC_PORT": str(ports["pg"]),
             "METRICS_PORT": str(ports["pm"]),
             "API_KEYS_FILE": str(secrets.api_keys_file),
+            "CHECKPOINT": str(secrets.public_checkpoint),
         }
         return {f"UUNET_PUBLIC_{k}": v for k, v in env.items()} | _quiet_env()
 
@@ -147,6 +165,10 @@ class DevStack:
             "JWT_ISSUER": secrets.issuer,
             "JWT_AUDIENCE": secrets.audience,
             "WEIGHTS_KEY_FILE": str(secrets.weights_key_file),
+            "AUDIT_KEY_FILE": str(secrets.audit_key_file),
+            "AUDIT_ANCHOR_BUCKET": "uunet-audit-anchors",
+            "AUDIT_ANCHOR_INTERVAL_S": "2",
+            "RATE_LIMIT_PER_MINUTE": "600",  # one address polls for everyone here
         }
         if secrets.encrypted_weights is not None:
             env["ENCRYPTED_WEIGHTS"] = str(secrets.encrypted_weights)

@@ -3,7 +3,8 @@
 File layout (a torch.save'd dict, loadable with ``weights_only=True``):
 ``{"format": FORMAT, "config": ModelConfig.to_dict(), "model_id", "version", "meta": {...},
 "dtype": "float16"|"float32", "generator": state_dict, "extra": {...}}``.
-The private half can be exported on its own (``part_to_bytes``) so a service can encrypt it apart.
+The private half can be exported on its own (``part_to_bytes``) so a service can encrypt it apart;
+``save_public_only`` drops it, so the public side ships a checkpoint that cannot restore faces.
 """
 
 from __future__ import annotations
@@ -122,6 +123,14 @@ def split_state(ckpt: Checkpoint) -> tuple[StateDict, StateDict]:
             raise ConfigError(f"checkpoint holds an unexpected tensor {key!r}")
         parts[part][rest] = value
     return parts["public"], parts["private"]
+
+
+def save_public_only(ckpt: Checkpoint, path: Path, half: bool = False) -> Path:
+    """Write ``ckpt`` with its private half removed (config, meta and extras kept)."""
+    public, _private = split_state(ckpt)
+    generator = {f"public_net.{key}": value for key, value in public.items()}
+    meta = {**ckpt.meta, "parts": ["public"]}
+    return save_checkpoint(path, generator, ckpt.config, meta, half, ckpt.extra)
 
 
 def part_to_bytes(ckpt: Checkpoint, part: str, half: bool = False) -> bytes:

@@ -22,13 +22,19 @@ class CompositeOptions:
     """Mask size and softness, and which transfers run."""
 
     donor_scale: float = 1.18  # donor oval, in its own frame (its face only)
+    donor_top: float = 0.75  # how far above its eye line the donor oval reaches (eye distances)
     target_scale: float = 1.25  # target oval the donor may cover
     feather: float = 0.3  # fraction of the oval radius over which the edge fades
     colour: bool = True  # Reinhard mean/std transfer in Lab inside the mask
     light: bool = (
         True  # the target's linear luminance gradient (light direction) replaces the donor's
     )
-    blur_sigma: float = 0.2  # soft-blur cover: Gaussian sigma as a fraction of the box size
+    # Soft-blur cover (anything not confirmed as a face): Gaussian sigma as a fraction of the box
+    # size, over an ellipse 1.4x the box (the head's outline and hair carry identity too: at 1.15x
+    # the judge still matched 16% of blurred real crops, at 1.4x 5%).
+    blur_sigma: float = 0.3
+    blur_scale: float = 1.4
+    blur_feather: float = 0.2
     sharpen: float = 0.8  # unsharp-mask amount on a donor upsampled more than sharpen_from (0: off)
     sharpen_from: float = 1.5  # upsampling factor from which the donor is sharpened
     min_contrast: float = 0.5  # lowest gain on the donor's luminance contrast in colour matching
@@ -166,12 +172,13 @@ def compose(region: np.ndarray, donor: np.ndarray, donor_points: np.ndarray,
     """
     o = options or CompositeOptions()
     h, w = region.shape[:2]
-    f = min(1.0, o.work_px / max(h, w))
+    work = max(o.work_px, 2 * donor.shape[0])  # a sharper (deployment) donor earns more pixels
+    f = min(1.0, work / max(h, w))
     size = (max(2, round(h * f)), max(2, round(w * f)))
     small = region if f == 1.0 else cv2.resize(region, size[::-1], interpolation=cv2.INTER_AREA)
     pts = target_points * np.array([size[1] / w, size[0] / h])
     warped, m = warp_donor(donor, donor_points, pts, size)
-    d_mask = oval_mask(apply(m, donor_points), size, o.donor_scale, o.feather)
+    d_mask = oval_mask(apply(m, donor_points), size, o.donor_scale, o.feather, o.donor_top)
     t_mask = oval_mask(pts, size, o.target_scale, o.feather)
     mask = np.minimum(d_mask, t_mask)
     warped = sharpen(warped, donor_scale(m), o.sharpen, o.sharpen_from)
@@ -202,7 +209,8 @@ def blur_cover(region: np.ndarray, box: tuple[float, float, float, float], borde
                              borderType=cv2.BORDER_REPLICATE)  # fmt: skip
     blurred = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
     fx, fy = sw / w, sh / h
-    small_mask = box_ellipse_mask((sh, sw), (box[0] * fx, box[1] * fy, box[2] * fx, box[3] * fy))
+    small_box = (box[0] * fx, box[1] * fy, box[2] * fx, box[3] * fy)
+    small_mask = box_ellipse_mask((sh, sw), small_box, o.blur_scale, o.blur_feather)
     mask = cv2.resize(small_mask, (w, h), interpolation=cv2.INTER_LINEAR) * border
     return Composite(blurred, mask)
 

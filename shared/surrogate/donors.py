@@ -6,8 +6,8 @@ A bank is one file (``torch.save`` of tensors, loadable with ``weights_only=True
 latents ``[K,100]`` (a donor is rendered when a track first needs it, ~10 ms), or, for ``images``,
 the aligned donor images ``[K,S,S,3]`` uint8. Landmarks are in donor-image pixels.
 
-The key decides the donor: among the ``candidates`` donors whose pose, skin tone, mouth and facial
-hair are nearest the track's, HMAC(secret, "donor/clip/track") picks one, so only the key holder can reproduce it and a
+The key decides the donor: among the ``candidates`` donors whose pose, skin tone and facial hair
+are nearest the track's (closed-mouthed, frontal donors preferred), HMAC(secret, "donor/clip/track") picks one, so only the key holder can reproduce it and a
 new key gives a different face. Donors are mirrored to match the sign of the track's yaw.
 """
 
@@ -53,8 +53,12 @@ class ChoiceOptions:
     candidates: int = 64
     yaw_weight: float = 1.0  # per eye distance of nose offset
     tone_weight: float = 1.0 / 25.0  # per Lab unit (L 0..100, a/b about -40..40)
-    mouth_weight: float = 2.0  # per unit of mouth openness (0..1)
-    hair_weight: float = 3.0  # per unit of facial-hair darkness (0..1)
+    hair_weight: float = 3.0  # per unit of facial-hair difference (0..1)
+    # A track keeps one donor for its whole length, so a donor's open mouth or turned head is
+    # frozen on every frame: prefer closed mouths and frontal donors (a turned donor also loses
+    # frontal detectors: on carphone one turned, open-mouthed donor was found by HOG in 1 of 3).
+    open_mouth_weight: float = 2.0  # per unit of the donor's mouth openness
+    frontal_weight: float = 1.0  # per eye distance of the donor's own yaw
 
 
 @dataclass
@@ -88,8 +92,8 @@ class DonorBank:
         mirrored = np.sign(f[:, 0]) != np.sign(target.yaw)  # mirror a donor turned the other way
         cost = o.yaw_weight * np.abs(np.abs(f[:, 0]) - abs(target.yaw))
         cost = cost + o.tone_weight * np.linalg.norm(f[:, 1:4] - target.tone[None], axis=1)
-        cost = cost + o.mouth_weight * np.abs(f[:, 4] - target.mouth)
         cost = cost + o.hair_weight * np.abs(f[:, 5] - target.hair)
+        cost = cost + o.open_mouth_weight * f[:, 4] + o.frontal_weight * np.abs(f[:, 0])
         order = np.argsort(cost, kind="stable")[: max(1, min(o.candidates, len(self)))]
         order = np.sort(order)  # the candidate set, in a key-independent order
         digest = hmac.new(secret, f"donor/{clip_id}/{track_id}".encode(), hashlib.sha256).digest()

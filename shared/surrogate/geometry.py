@@ -107,13 +107,14 @@ def plausible(points: np.ndarray, box_width: float, score: float,
 
 
 def oval(
-    points: np.ndarray, scale: float = 1.0
+    points: np.ndarray, scale: float = 1.0, top: float = 0.75
 ) -> tuple[tuple[float, float], tuple[float, float], float]:
     """The inner-face ellipse (centre, full axes, angle in degrees) spanned by 5 landmarks.
 
     Brows to chin and cheek to cheek, built in the face's own (roll-corrected) frame: half-width
-    1.0 eye distances, from 0.75 above the eye line to 0.55 eye-mouth distances below the mouth.
-    ``scale`` grows the axes about the centre.
+    1.0 eye distances, from ``top`` eye distances above the eye line (0.75: the forehead; the
+    brows sit at ~0.4) to 0.55 eye-mouth distances below the mouth. ``scale`` grows the axes
+    about the centre.
     """
     eye_l, eye_r, nose, mouth_l, mouth_r = points
     e = (eye_l + eye_r) / 2
@@ -123,8 +124,8 @@ def oval(
     ux = v / iod
     uy = np.array([-ux[1], ux[0]])  # down the face when the eyes are level
     em = max(float(np.dot(m - e, uy)), 0.3 * iod)
-    top, bottom = -0.75 * iod, em + 0.55 * em
-    centre = e + uy * (top + bottom) / 2 + ux * 0.25 * float(np.dot(nose - e, ux))
-    axes = (2.0 * iod * scale, (bottom - top) * scale)
+    top_y, bottom = -top * iod, em + 0.55 * em
+    centre = e + uy * (top_y + bottom) / 2 + ux * 0.25 * float(np.dot(nose - e, ux))
+    axes = (2.0 * iod * scale, (bottom - top_y) * scale)
     angle = float(np.degrees(np.arctan2(ux[1], ux[0])))
     return (float(centre[0]), float(centre[1])), (float(axes[0]), float(axes[1])), angle

@@ -35,9 +35,9 @@ def ellipse_mask(shape: tuple[int, int], centre: tuple[float, float], axes: tupl
 
 
 def oval_mask(points: np.ndarray, shape: tuple[int, int], scale: float = 1.0,
-              feather: float = 0.25) -> np.ndarray:  # fmt: skip
+              feather: float = 0.25, top: float = 0.75) -> np.ndarray:  # fmt: skip
     """The feathered inner-face oval of landmarks ``points`` [5,2] on an [h,w] canvas."""
-    centre, axes, angle = oval(points, scale)
+    centre, axes, angle = oval(points, scale, top)
     return ellipse_mask(shape, centre, axes, angle, feather)
 
 

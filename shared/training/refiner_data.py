@@ -1,7 +1,8 @@
 """Training samples for the donor refiner: (original crop, classical composite, mask) triples.
 
 Originals are synthetic faces (the DCGAN face prior at latents no donor uses, degraded to
-surveillance quality, see shared/data/synthetic.py); each gets YuNet's landmarks, a donor picked by
+surveillance quality, see shared/data/synthetic.py), each with a second image of the same
+pseudo-identity from another session; each original gets YuNet's landmarks, a donor picked by
 a random key from the bank (the product's own choice rule), and the composite the product's own
 ``compose`` makes at crop size. The refiner must learn to improve exactly what the product makes.
 """
@@ -26,11 +27,13 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class RefinerPool:
-    """Float tensors on the CPU: x, comp [N,3,64,64] in [0,1], mask [N,1,64,64]."""
+    """Float tensors on the CPU: x, comp [N,3,64,64] in [0,1], mask [N,1,64,64], and x2, another
+    image of x's person (another session: what an identity recogniser must still call "same")."""
 
     x: Tensor
     comp: Tensor
     mask: Tensor
+    x2: Tensor
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
@@ -38,8 +41,8 @@ class RefinerPool:
     def split(self, held_out: float) -> tuple[RefinerPool, RefinerPool]:
         """(train, held-out) by index: the last ``held_out`` fraction is held out."""
         k = len(self) - max(1, round(len(self) * held_out))
-        return (RefinerPool(self.x[:k], self.comp[:k], self.mask[:k]),
-                RefinerPool(self.x[k:], self.comp[k:], self.mask[k:]))  # fmt: skip
+        return (RefinerPool(self.x[:k], self.comp[:k], self.mask[:k], self.x2[:k]),
+                RefinerPool(self.x[k:], self.comp[k:], self.mask[k:], self.x2[k:]))  # fmt: skip
 
     def batch(self, idx: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """The samples at ``idx``."""
@@ -73,10 +76,11 @@ def build_pool(bank: DonorBank, count: int, seed: int = 1,
     xs: list[np.ndarray] = []
     comps: list[np.ndarray] = []
     masks: list[np.ndarray] = []
+    seconds: list[np.ndarray] = []
     while len(xs) < count:
-        batch = faces.faces(min(256, count - len(xs) + 32))  # degraded, [B,3,64,64] in [0,1]
-        imgs = (batch.permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8)
-        for img in imgs:
+        pair = faces.session_batch(subjects=min(256, count - len(xs) + 32), per_session=1)
+        imgs, others = (_uint8(t) for t in (pair.x1, pair.x2))  # same person, two sessions
+        for img, other in zip(imgs, others, strict=True):
             points = _landmarks(img, finder)
             if points is None or len(xs) >= count:
                 continue
@@ -85,6 +89,7 @@ def build_pool(bank: DonorBank, count: int, seed: int = 1,
             donor = bank.donor(idx, mirrored)
             comp = compose(img, donor.image, donor.points, points, border, options)
             xs.append(img)
+            seconds.append(other)
             comps.append(np.clip(comp.image, 0, 255))
             masks.append(comp.mask)
         log.info("refiner pool: %d of %d samples", len(xs), count)
@@ -92,4 +97,10 @@ def build_pool(bank: DonorBank, count: int, seed: int = 1,
     def to_t(arr: list[np.ndarray]) -> Tensor:
         return torch.from_numpy(np.stack(arr).astype(np.float32) / 255.0).permute(0, 3, 1, 2)
 
-    return RefinerPool(to_t(xs), to_t(comps), torch.from_numpy(np.stack(masks))[:, None].float())
+    mask_t = torch.from_numpy(np.stack(masks))[:, None].float()
+    return RefinerPool(to_t(xs), to_t(comps), mask_t, to_t(seconds))
+
+
+def _uint8(t: Tensor) -> np.ndarray:
+    """[N,3,64,64] in [0,1] -> uint8 [N,64,64,3]."""
+    return np.asarray((t.permute(0, 2, 3, 1).cpu().numpy() * 255).round().astype(np.uint8))

@@ -39,8 +39,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.ttl <= 0:
-        raise ConfigError("--ttl must be positive")
+    from services.private_reid.auth import DEFAULT_MAX_LIFETIME_S, SCOPE_ANY_CASE
+
+    if not 0 < args.ttl <= DEFAULT_MAX_LIFETIME_S:
+        raise ConfigError(f"--ttl must be 1..{DEFAULT_MAX_LIFETIME_S} s (the services' maximum)")
+    if not args.case.strip():
+        raise ConfigError("--case must name a case")
+    if SCOPE_ANY_CASE in args.scope.split():
+        raise ConfigError(f"the dev issuer never grants {SCOPE_ANY_CASE!r} (every case)")
     key = load_issuer_key(args.state_dir / ISSUER_KEY)
     claims = dev_claims(args.sub, args.case, args.scope, args.ttl, args.issuer, args.audience)
     print(sign(claims, key))

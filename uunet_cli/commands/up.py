@@ -93,7 +93,6 @@ def _make_stack(args: argparse.Namespace, state_dir: Path) -> DevStack:
     return DevStack(
         state_dir,
         args.device,
-        args.checkpoint,
         args.timeout,
         persistent=args.data_dir is not None,
         report=report,

@@ -90,6 +90,14 @@
   value: {{ $part.jwt.issuer | quote }}
 - name: {{ $p }}JWT_AUDIENCE
   value: {{ $part.jwt.audience | quote }}
+- name: {{ $p }}AUDIT_KEY_FILE
+  value: {{ $secretDir }}/audit/audit-key
+- name: {{ $p }}AUDIT_ANCHOR_BUCKET
+  value: {{ $part.audit.anchorBucket | quote }}
+- name: {{ $p }}AUDIT_ANCHOR_INTERVAL_S
+  value: {{ $part.audit.anchorIntervalS | quote }}
+- name: {{ $p }}AUDIT_ANCHOR_RETENTION_DAYS
+  value: {{ $part.audit.anchorRetentionDays | quote }}
 {{- if eq $role "worker" }}
 - name: {{ $p }}WEIGHTS_KEY_FILE
   value: {{ $secretDir }}/weights/weights.key
@@ -133,6 +141,11 @@
   mountPath: /var/lib/uunet/weights
   readOnly: true
 {{- end }}
+{{- end }}
+{{- if eq $root.Values.component "private" }}
+- name: audit-key
+  mountPath: /var/run/secrets/uunet/audit
+  readOnly: true
 {{- end }}
 {{- end -}}
 
@@ -189,6 +202,15 @@
   emptyDir:
     sizeLimit: 1Gi
 {{- end }}
+{{- end }}
+{{- if eq $root.Values.component "private" }}
+# The audit key on its own volume: the weights init container (which mounts credentials) never sees it.
+- name: audit-key
+  secret:
+    secretName: {{ include "uunet.credentialsSecret" $root }}
+    defaultMode: 0440
+    items:
+      - {key: audit-key, path: audit-key}
 {{- end }}
 {{- end -}}
 

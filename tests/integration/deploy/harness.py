@@ -45,7 +45,7 @@ class Pool:
 
     files: Path
     issuer_key: Ed25519PrivateKey
-    checkpoint: Path
+    checkpoint: Path  # the public module only, as the public worker image ships it
 
 
 def make_pool(root: Path, s3: S3Config, with_weights: bool) -> Pool:
@@ -65,6 +65,7 @@ def make_pool(root: Path, s3: S3Config, with_weights: bool) -> Pool:
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     (files / "jwt_public.pem").write_bytes(pem)
+    (files / "audit_key").write_text(os.urandom(32).hex())
     checkpoint = root / "tiny.pt"
     if with_weights:
         _tiny_weights(files, checkpoint)
@@ -73,14 +74,22 @@ def make_pool(root: Path, s3: S3Config, with_weights: bool) -> Pool:
 
 def _tiny_weights(files: Path, checkpoint: Path) -> None:
     from shared.crypto.weights import encrypt_weights, generate_key_file, load_key_file
-    from shared.model.checkpoint import load_checkpoint, part_to_bytes, save_checkpoint
+    from shared.model.checkpoint import (
+        load_checkpoint,
+        part_to_bytes,
+        save_checkpoint,
+        save_public_only,
+    )
     from shared.model.config import ModelConfig
     from shared.model.inference import UUNetEngine
 
     config = ModelConfig.product(width=0.125)
-    save_checkpoint(checkpoint, UUNetEngine.from_config(config, seed=1).generator, config)
+    both = save_checkpoint(
+        checkpoint.with_name("both.pt"), UUNetEngine.from_config(config, seed=1).generator, config
+    )
+    save_public_only(load_checkpoint(both), checkpoint)  # what the public worker image ships
     generate_key_file(files / "weights.key")
-    plain = part_to_bytes(load_checkpoint(checkpoint), "private")
+    plain = part_to_bytes(load_checkpoint(both), "private")
     key = load_key_file(files / "weights.key")
     (files / "private-weights.enc").write_bytes(encrypt_weights(plain, key, {"part": "private"}))
 

@@ -17,13 +17,13 @@ KEYS = {"deid_secret.key", "keyset.json"}
 PUBLIC_WORKER = {"public_s3_access_key", "public_s3_secret_key", "redis_url", "signing_ed25519.pem"}
 PUBLIC_WORKER |= KEYS | {"authority_x25519.pub.pem"}
 PRIVATE_BASE = {"private_s3_access_key", "private_s3_secret_key", "redis_url"}
-PRIVATE_BASE |= KEYS | {"signing_ed25519.pub.pem"}
+PRIVATE_BASE |= KEYS | {"signing_ed25519.pub.pem", "audit_key"}
 # Least privilege: the public API holds no key; only the private worker opens sealed originals.
 EXPECTED_SECRETS = {
     "public-api": {"public_s3_access_key", "public_s3_secret_key", "redis_url", "api_keys.json"},
     "public-worker-gpu": PUBLIC_WORKER,
     "public-worker-cpu": PUBLIC_WORKER,
-    "private-api": PRIVATE_BASE | {"jwt_public.pem"},
+    "private-api": PRIVATE_BASE - {"deid_secret.key"} | {"jwt_public.pem"},
     "private-worker": PRIVATE_BASE | {"authority_x25519.pem", "weights.key", "private-weights.enc"},
 }
 # ... and each process its own S3 user and Redis user (the source behind each target).

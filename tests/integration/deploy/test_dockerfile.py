@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -210,3 +211,92 @@ def test_dockerfile_passes_hadolint(tmp_path: Path) -> None:
     sloppy = tmp_path / "Dockerfile"
     sloppy.write_text("FROM debian:latest\nRUN apt-get install curl\nCMD python app.py\n")
     assert run([hadolint, "--no-color", str(sloppy)]).returncode != 0
+
+
+PUBLIC_WEIGHTS_STAGE = "weights-public"
+PUBLIC_WORKERS = {"public-worker-cpu", "public-worker-gpu"}
+
+
+def _copies(stages: dict[str, Stage], target: str) -> list[tuple[str | None, list[str], str]]:
+    """Every COPY that ends up in a target's filesystem: (--from stage or None, sources, dest)."""
+    out = []
+    for stage in _chain(stages, target):
+        for line in stage.lines:
+            if not line.startswith("COPY "):
+                continue
+            words = line.split()[1:]
+            origin = next(
+                (w.removeprefix("--from=") for w in words if w.startswith("--from=")), None
+            )
+            paths = [w for w in words if not w.startswith("--")]
+            out.append((origin, paths[:-1], paths[-1]))
+    return out
+
+
+def _carries_private_module(src: str) -> list[str]:
+    """Files under a COPY source that hold a UU-Net checkpoint with a private half (any name)."""
+    from shared.domain.errors import ConfigError
+    from shared.model.checkpoint import load_checkpoint, split_state
+
+    root = REPO / src
+    found = []
+    for path in [root] if root.is_file() else sorted(root.rglob("*")):
+        if not path.is_file() or path.stat().st_size < 64 or path.read_bytes()[:2] != b"PK":
+            continue  # torch.save writes a zip archive
+        try:
+            _public, private = split_state(load_checkpoint(path))
+        except ConfigError:
+            continue  # another torch file (a donor bank, say): no model half in it
+        if private:
+            found.append(str(path.relative_to(REPO)))
+    return found
+
+
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_no_image_target_copies_the_private_module(target: str) -> None:
+    """No file an image holds carries the private module; the public worker gets the public-only
+    export, named by UUNET_PUBLIC_CHECKPOINT, and nothing else gets a checkpoint."""
+    _, stages = _parse()
+    assert PUBLIC_WEIGHTS_STAGE not in {s.name for s in _chain(stages, target)}
+    copies = _copies(stages, target)
+    for origin, sources, _dest in copies:
+        if origin is None:
+            for src in sources:
+                assert _carries_private_module(src) == [], (target, src)
+    weights = [dest for origin, _src, dest in copies if origin == PUBLIC_WEIGHTS_STAGE]
+    if target in PUBLIC_WORKERS:
+        from shared.surrogate.donors import DEFAULT_BANK
+
+        bank = str(DEFAULT_BANK.relative_to(REPO))  # what the default (donor) model also reads
+        assert (None, [bank], f"/app/{bank}") in copies
+        assert len(weights) == 1
+        env = " ".join(line for s in _chain(stages, target) for line in s.lines if "ENV " in line)
+        assert f"UUNET_PUBLIC_CHECKPOINT={weights[0]}" in env
+    else:
+        assert weights == []
+
+
+def test_public_weights_stage_writes_a_checkpoint_without_the_private_module(
+    tmp_path: Path,
+) -> None:
+    """Run the stage's own export command here; the public worker's loader takes what it writes."""
+    from services.public_deid.bootstrap import public_checkpoint
+    from services.public_deid.settings import PublicSettings
+    from shared.model.checkpoint import load_checkpoint, split_state
+    from shared.model.inference import UUNetEngine
+
+    _, stages = _parse()
+    (run_line,) = [line for line in stages[PUBLIC_WEIGHTS_STAGE].lines if line.startswith("RUN ")]
+    argv = run_line.removeprefix("RUN ").split()
+    assert argv[:6] == ["python", "-m", "uunet_cli.main", "weights", "export", "--part"]
+    out = argv[argv.index("-o") + 1]
+    local = [str(tmp_path / Path(out).name) if a == out else a for a in argv]
+    result = subprocess.run(
+        [sys.executable, *local[1:]], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    written = tmp_path / Path(out).name
+    public, private = split_state(load_checkpoint(written))
+    assert public and private == {}
+    assert public_checkpoint(PublicSettings(dev=True, checkpoint=written)) == written
+    assert UUNetEngine.load(written, part="public").has_part("public")

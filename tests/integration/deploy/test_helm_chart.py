@@ -226,7 +226,7 @@ KEY_FILES = {
         "authority_x25519.pub.pem",
         "keyset.json",
     },
-    ("private", "api"): {"deid_secret.key", "signing_ed25519.pub.pem", "keyset.json"},
+    ("private", "api"): {"signing_ed25519.pub.pem", "keyset.json"},
     ("private", "worker"): {
         "deid_secret.key",
         "signing_ed25519.pub.pem",
@@ -237,8 +237,8 @@ KEY_FILES = {
 SECRET_VOLUMES = {
     ("public", "api"): {"credentials", "api-keys"},
     ("public", "worker"): {"credentials", "keys"},
-    ("private", "api"): {"credentials", "keys", "jwt"},
-    ("private", "worker"): {"credentials", "keys", "weights-key"},
+    ("private", "api"): {"credentials", "keys", "jwt", "audit-key"},
+    ("private", "worker"): {"credentials", "keys", "weights-key", "audit-key"},
 }
 
 
@@ -260,3 +260,21 @@ def test_each_process_mounts_only_the_secrets_it_needs(part: str, profile: str, 
     url = next(e["value"] for e in env if e["name"].endswith("_REDIS_URL"))
     assert url.startswith(f"redis://{role}:$(REDIS_PASSWORD)@")
     assert next(e["value"] for e in env if e["name"].endswith("_S3_MANAGE_BUCKET")) == "false"
+
+
+@pytest.mark.parametrize("role", ["api", "worker"])
+def test_private_processes_get_the_audit_key_and_the_anchor_bucket(role: str) -> None:
+    """Both private processes MAC audit entries; the key comes from the credentials secret, on a
+    volume of its own that the weights init container does not mount."""
+    spec = one(render("private", "production"), "Deployment", f"-{role}")["spec"]["template"][
+        "spec"
+    ]
+    env = {e["name"]: e.get("value") for e in spec["containers"][0]["env"]}
+    assert env["UUNET_PRIVATE_AUDIT_KEY_FILE"] == "/var/run/secrets/uunet/audit/audit-key"
+    assert env["UUNET_PRIVATE_AUDIT_ANCHOR_BUCKET"] == "uunet-private-audit"
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    assert [i["key"] for i in volumes["audit-key"]["secret"]["items"]] == ["audit-key"]
+    for init in spec.get("initContainers", []):
+        assert "audit-key" not in {m["name"] for m in init.get("volumeMounts", [])}
+    public = one(render("public", "production"), "Deployment", "-api")["spec"]["template"]["spec"]
+    assert not [e for e in public["containers"][0]["env"] if "AUDIT" in e["name"]]

@@ -38,6 +38,7 @@ def _chart_env(part: str, pool: Pool, root: Path, servers: Servers) -> tuple[dic
     by_key = {
         "s3-api-access-key": f"{part}_s3_access_key",
         "s3-api-secret-key": f"{part}_s3_secret_key",
+        "audit-key": "audit_key",
     }
     volumes = {v["name"]: v for v in spec["volumes"]}
     mounts: dict[str, Path] = {}
@@ -63,6 +64,7 @@ def _chart_env(part: str, pool: Pool, root: Path, servers: Servers) -> tuple[dic
         f"{prefix}HTTP_HOST": "127.0.0.1",
         f"{prefix}HTTP_PORT": str(port),
         f"{prefix}GRPC_PORT": str(free_port()),
+        f"{prefix}METRICS_PORT": str(free_port()),
     }
     return env, port
 

@@ -51,5 +51,5 @@ async def test_a_result_is_deleted_once_when_due_and_then_reads_as_gone(
     assert status.extra["result_deleted"] == "expired 0 s after the job was done"
     public = DeidJobs(object_store, jobs, RedisStreamQueue(redis, f"{key_prefix}q", "g"), 1 << 20)
     with pytest.raises(ResultGoneError, match="was deleted"):
-        await public.result_key(Vendor("cam1"), job_id)
+        await public.result_key(Vendor("cam1", "cam1"), job_id)
     await redis.aclose()

@@ -28,6 +28,7 @@ from services.common.worker import run_worker
 from services.private_reid import bootstrap
 from services.private_reid.desk import raw_key
 from services.private_reid.settings import PrivateSettings
+from shared.audit.anchor import AuditAnchorer
 from shared.audit.chain import verify
 from shared.devstack.servers import S3Server
 from shared.ports import AuditEntry
@@ -44,6 +45,7 @@ from uunet_api.reid.v1 import reid_pb2, reid_pb2_grpc
 from uunet_cli.main import main as uunet
 
 pytestmark = pytest.mark.integration
+AUDIT_KEY = "it-audit-key-" + "0" * 40
 
 
 @dataclass
@@ -53,6 +55,7 @@ class Running:
     rest_url: str
     grpc_target: str
     redis: Redis
+    metrics_port: int | None
 
     async def audit(self) -> list[AuditEntry]:
         return [e async for e in self.adapters.audit.entries()]
@@ -83,9 +86,14 @@ def _settings(assets: ReidAssets, redis_url: str, s3: S3Server, work: Path) -> P
         http_host="127.0.0.1",
         http_port=0,
         grpc_port=0,
+        metrics_port=0,
         stream=f"it{tag}:reid:jobs",
         job_prefix=f"it{tag}:reid:",
         audit_prefix=f"it{tag}:audit",
+        audit_key=SecretStr(AUDIT_KEY),
+        audit_anchor_bucket="it-audit-anchors",
+        audit_anchor_interval_s=0.2,
+        rate_limit_per_minute=10_000,  # these tests poll every 0.1 s from one address
         work_dir=work,
         max_upload_mb=20,
     )
@@ -99,7 +107,7 @@ async def private(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Running]:
     settings = _settings(assets, redis_url, s3_server, tmp_path_factory.mktemp("work"))
-    api_adapters = bootstrap.real_adapters(settings)
+    api_adapters = bootstrap.real_adapters(settings, anchor=True)
     await api_adapters.start()
     server = ApiServer(
         bootstrap.build_api(settings, api_adapters, bootstrap.clip_verifier(settings))
@@ -118,6 +126,7 @@ async def private(
         f"http://127.0.0.1:{server.http_port}",
         f"127.0.0.1:{server.grpc_port}",
         redis,
+        server.metrics_port,
     )
     stop.set()
     await asyncio.wait_for(worker, 30)
@@ -254,8 +263,9 @@ async def test_grpc_submission_restores_and_refusals_have_the_right_codes(
     _assert_restored(assets, restored)
     outcomes = [e.outcome for e in await private.audit()]
     assert {"refused:missing-token", "refused:missing-scope", "refused:tampered"} <= set(outcomes)
-    async with httpx.AsyncClient(base_url=private.rest_url) as client:
-        metrics = (await client.get("/metrics")).text
+    async with httpx.AsyncClient() as client:
+        assert (await client.get(f"{private.rest_url}/metrics")).status_code == 404
+        metrics = (await client.get(f"http://127.0.0.1:{private.metrics_port}/metrics")).text
     assert 'code="UNAUTHENTICATED"' in metrics and 'code="PERMISSION_DENIED"' in metrics
     assert 'uunet_private_refused_total{reason="tampered"}' in metrics
 
@@ -287,24 +297,18 @@ async def test_audit_verify_passes_then_detects_an_entry_edited_in_redis(
     await private.adapters.audit.append(
         actor="it", case_id="CASE-1", clip_sha256="", tracks="", outcome="status", detail="x"
     )
+    key_file = tmp_path / "audit.key"
+    key_file.write_text(AUDIT_KEY)
     argv = ["audit", "verify", "--redis-url", private.settings.secret("redis_url")]
-    argv += ["--prefix", private.settings.audit_prefix]
+    argv += ["--prefix", private.settings.audit_prefix, "--key-file", str(key_file)]
     assert await asyncio.to_thread(uunet, argv) == 0
     count = len(await private.audit())
-    assert f"OK: {count} entries" in capsys.readouterr().out
+    assert f"OK: {count} entries, chain and MACs intact" in capsys.readouterr().out
     export = tmp_path / "audit.jsonl"
-    export_argv = [
-        "audit",
-        "export",
-        "--redis-url",
-        argv[3],
-        "--prefix",
-        argv[5],
-        "-o",
-        str(export),
-    ]
-    assert await asyncio.to_thread(uunet, export_argv) == 0
-    assert await asyncio.to_thread(uunet, ["audit", "verify", "--file", str(export)]) == 0
+    export_argv = ["audit", "export", "--redis-url", argv[3], "--prefix", argv[5]]
+    assert await asyncio.to_thread(uunet, [*export_argv, "-o", str(export)]) == 0
+    file_argv = ["audit", "verify", "--file", str(export), "--key-file", str(key_file)]
+    assert await asyncio.to_thread(uunet, file_argv) == 0
 
     key = f"{private.settings.audit_prefix}:entries"
     stored = await private.redis.lindex(key, 1)
@@ -319,7 +323,27 @@ async def test_audit_verify_passes_then_detects_an_entry_edited_in_redis(
         assert "FAILED: first bad entry at index 1 (seq 1)" in out and "edited" in out
     finally:
         await private.redis.lset(key, 1, original)
-    assert verify(await private.audit()).ok
+    assert verify(await private.audit(), key=AUDIT_KEY.encode()).ok
+
+
+async def test_the_api_anchors_the_audit_head_in_the_locked_bucket(private: Running) -> None:
+    """The API's own loop anchors the moving head; the anchors check the log it holds."""
+    store = bootstrap.anchor_store(private.settings)
+    for _ in range(50):  # the API anchors every 0.2 s once its log is not empty
+        if await store.anchors():
+            break
+        await asyncio.sleep(0.1)
+    assert await store.anchors(), "the API wrote no anchor"
+    await private.adapters.audit.append(
+        actor="it", case_id="CASE-1", clip_sha256="", tracks="", outcome="status", detail="y"
+    )
+    anchorer = AuditAnchorer(private.adapters.audit, store, interval_s=3600)
+    written = await anchorer.anchor_once()
+    entries = await private.audit()
+    assert written is not None and written.count == len(entries)
+    anchors = await store.anchors()
+    assert len(anchors) >= 2  # the API's and this one
+    assert verify(entries, key=AUDIT_KEY.encode(), anchors=anchors).ok
 
 
 def _custody_key(assets: ReidAssets) -> Any:
@@ -360,8 +384,10 @@ async def test_rest_lossless_restore_is_exact_with_a_signed_custody_record(
         box = (f.frame, slice(f.y, f.y + f.h), slice(f.x, f.x + f.w))
         assert np.array_equal(original[box], back[box])
     assert "custody" in await _job_outcomes(private, job_id)
+    key_file = assets.public_clip.parent / "audit.key"
+    key_file.write_text(AUDIT_KEY)
     argv = ["audit", "verify", "--redis-url", private.settings.secret("redis_url"), "--prefix",
-            private.settings.audit_prefix, "--custody-key",
+            private.settings.audit_prefix, "--key-file", str(key_file), "--custody-key",
             str(assets.keys_dir / "custody_ed25519.pub.pem")]  # fmt: skip
     assert await asyncio.to_thread(uunet, argv) == 0
 

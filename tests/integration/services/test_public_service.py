@@ -103,7 +103,13 @@ async def stack(
     keys_file = tmp / "api_keys.json"
     keys_file.write_text(json.dumps({k: hash_key(v) for k, v in KEYS.items()}))
     settings = local_settings(
-        redis_server, s3_server, keys_file, tmp / "work", max_upload_mb=1, rate_limit_per_minute=4
+        redis_server,
+        s3_server,
+        keys_file,
+        tmp / "work",
+        max_upload_mb=1,
+        rate_limit_per_minute=4,
+        metrics_port=0,
     )
     adapters = bootstrap.real_adapters(settings)
     await adapters.start()
@@ -259,7 +265,9 @@ async def test_rest_refusals_key_size_probe_rate_and_unknown_job(stack: Stack) -
     assert rules == [("raw/", 1), ("results/", 8)]  # results: 7 days, plus a day of backstop
     ready = await http.get("/readyz")
     assert ready.status_code == 200 and ready.json() == {"status": "ready"}
-    metrics = (await http.get("/metrics")).text
+    assert (await http.get("/metrics")).status_code == 404  # never on the routed HTTP port
+    async with httpx.AsyncClient() as scrape:
+        metrics = (await scrape.get(f"http://127.0.0.1:{stack.api.metrics_port}/metrics")).text
     assert 'route="/v1/clips",status="413"' in metrics
 
 

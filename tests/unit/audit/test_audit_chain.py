@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 
 import pytest
 
 from shared.audit.chain import (
     GENESIS_HASH,
     AuditRecord,
+    check_key,
     entry_hash,
     from_json,
     next_entry,
@@ -18,7 +20,7 @@ from shared.audit.chain import (
 )
 from shared.audit.memory import InMemoryAuditLog
 from shared.domain.errors import BadInputError
-from shared.ports import AuditEntry
+from shared.ports import AuditAnchor, AuditEntry
 
 
 def _chain(n: int) -> list[AuditEntry]:
@@ -119,3 +121,56 @@ def test_consistent_rewrite_is_caught_only_by_an_outside_head() -> None:
     assert verify(rewritten).ok  # a chain alone cannot tell
     report = verify(rewritten, expected_head=head)
     assert not report.ok and "rewritten" in report.reason
+
+
+KEY = b"a-test-audit-key-of-32-bytes-min"
+
+
+def _keyed_chain(n: int, key: bytes = KEY) -> list[AuditEntry]:
+    entries: list[AuditEntry] = []
+    for i in range(n):
+        record = AuditRecord(f"officer-{i}", "CASE-1", "", "", "accepted", "")
+        entries.append(next_entry(entries[-1] if entries else None, record, 1000.0 + i, key))
+    return entries
+
+
+def test_a_consistent_rewrite_without_the_key_fails_its_macs() -> None:
+    genuine = _keyed_chain(4)
+    assert verify(genuine, key=KEY).ok
+    rewritten: list[AuditEntry] = []
+    for e in genuine[:1] + genuine[2:]:  # entry 1 deleted, the rest re-chained
+        record = AuditRecord(e.actor, e.case_id, e.clip_sha256, e.tracks, e.outcome, e.detail)
+        fresh = next_entry(rewritten[-1] if rewritten else None, record, e.at)
+        rewritten.append(dataclasses.replace(fresh, mac=e.mac))
+    assert verify(rewritten).ok  # the chain alone cannot tell
+    report = verify(rewritten, key=KEY)
+    assert not report.ok and report.bad_index == 1 and "does not verify" in report.reason
+    report = verify(_keyed_chain(3, key=b"another-key-also-32-bytes-long!!"), key=KEY)
+    assert not report.ok and report.bad_index == 0
+
+
+def test_an_entry_without_a_mac_fails_when_a_key_is_given() -> None:
+    report = verify(_chain(2), key=KEY)
+    assert not report.ok and report.bad_index == 0 and "has no MAC" in report.reason
+
+
+def test_anchors_catch_a_cut_off_tail_and_a_rewritten_prefix() -> None:
+    entries = _keyed_chain(5)
+    anchors = [AuditAnchor(0, GENESIS_HASH, 1.0), AuditAnchor(4, entries[3].entry_hash, 2.0)]
+    assert verify(entries, key=KEY, anchors=anchors).ok
+    report = verify(entries[:3], key=KEY, anchors=anchors)
+    assert not report.ok and "anchor recorded 4" in report.reason
+    other = _keyed_chain(5)  # the same log written again at other times: other hashes
+    other = [dataclasses.replace(e, at=e.at + 1) for e in other]
+    report = verify(other, anchors=anchors)
+    assert not report.ok
+
+
+def test_entries_written_before_macs_still_parse() -> None:
+    legacy = {k: v for k, v in dataclasses.asdict(_chain(1)[0]).items() if k != "mac"}
+    assert from_json(json.dumps(legacy)).mac == ""
+
+
+def test_a_short_audit_key_is_refused() -> None:
+    with pytest.raises(BadInputError, match="at least 32 bytes"):
+        check_key(b"short")

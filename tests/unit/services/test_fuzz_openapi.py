@@ -17,6 +17,7 @@ from schemathesis.checks import negative_data_rejection, positive_data_acceptanc
 from services.private_reid.app import build_app as build_private_app
 from services.private_reid.auth import AuthConfig, TokenVerifier
 from services.private_reid.desk import Desk, DeskMetrics
+from services.private_reid.refusals import RefusalAggregator
 from services.private_reid.rest import RestOptions
 from services.public_deid import bootstrap
 from services.public_deid.auth import hash_key
@@ -53,16 +54,20 @@ def private_app():  # type: ignore[no-untyped-def]
     verifier = TokenVerifier(
         AuthConfig(private_fakes.ISSUER, private_fakes.AUDIENCE, public_key_pem=ISSUER.public_pem)
     )
+    audit = InMemoryAuditLog()
     desk = Desk(
         verifier,
         private_fakes.FakeQueue(),
         private_fakes.FakeJobStore(),
         private_fakes.FakeObjectStore(),
-        InMemoryAuditLog(),
+        audit,
         fake_verify_clip,
         DeskMetrics(registry),
+        MemoryRateLimiter(0),
+        RefusalAggregator(audit),
     )
-    return build_private_app(desk, RestOptions(max_upload_bytes=64 * 1024, work_dir=WORK), registry)
+    options = RestOptions(max_upload_bytes=64 * 1024, work_dir=WORK, docs=True)
+    return build_private_app(desk, options, registry)
 
 
 public_schema = schemathesis.openapi.from_asgi("/openapi.json", public_app())

@@ -26,7 +26,7 @@ def pool():  # type: ignore[no-untyped-def]
 
 def test_pool_holds_originals_composites_and_masks(pool) -> None:  # type: ignore[no-untyped-def]
     assert len(pool) == 20
-    assert pool.x.shape == pool.comp.shape == (20, 3, 64, 64)
+    assert pool.x.shape == pool.comp.shape == pool.x2.shape == (20, 3, 64, 64)
     assert pool.mask.shape == (20, 1, 64, 64)
     assert float(pool.mask.min()) >= 0.0 and float(pool.mask.max()) <= 1.0
     assert float(pool.mask.mean()) > 0.1  # the face is covered
@@ -54,3 +54,13 @@ def test_refiner_trains_resumes_and_exports_a_loadable_model(pool, tmp_path: Pat
     outside = (m == 0).expand_as(c)
     assert float((out - c).abs()[outside].max()) < 1e-6  # nothing changes outside the mask
     assert float((out - c).abs().max()) <= model.engine.config.refine_delta + 1e-6
+
+
+def test_inner_face_recogniser_trains_on_the_pool(pool) -> None:  # type: ignore[no-untyped-def]
+    from shared.training.refiner_recogniser import train_inner_recogniser
+
+    train, val = pool.split(0.25)
+    rec, aucs = train_inner_recogniser(train, val, steps=3, batch=4)
+    assert set(aucs) == {"auc_vs_composite", "auc_vs_other_person", "p_same_composite"}
+    assert all(0.0 <= v <= 1.0 for v in aucs.values())
+    assert not any(p.requires_grad for p in rec.parameters())  # frozen for the refiner

@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 from services.private_reid.app import build_app
 from services.private_reid.auth import AuthConfig, TokenVerifier
 from services.private_reid.desk import Desk, DeskMetrics
+from services.private_reid.refusals import RefusalAggregator
 from services.private_reid.rest import RestOptions
 from shared.audit.memory import InMemoryAuditLog
 from shared.domain.errors import BadInputError, TamperedError, WrongKeyError
@@ -26,8 +27,10 @@ from tests.unit.services.private.fakes import (
     FakeQueue,
     Issuer,
 )
+from tests.unit.services.public.fakes import MemoryRateLimiter
 
 SIGNED_CLIP = b"SIGNED-CLIP" + b"\x00" * 2000
+CLIENT_LIMIT = 50  # requests per minute per client address
 UNSEALED_CLIP = b"SIGNED-UNSEALED" + b"\x00" * 100
 FOREIGN_SEAL_CLIP = b"SIGNED-FOREIGN-SEAL" + b"\x00" * 100
 TAMPERED_CLIP = b"TAMPERED-CLIP" + b"\x00" * 100
@@ -57,6 +60,7 @@ class World:
     issuer: Issuer
     client: httpx.AsyncClient
     registry: CollectorRegistry
+    other_client: httpx.AsyncClient  # the same app, reached from another address
 
 
 @pytest.fixture
@@ -69,8 +73,14 @@ async def world(issuer: Issuer) -> AsyncIterator[World]:
     registry = CollectorRegistry()
     verifier = TokenVerifier(AuthConfig(ISSUER, AUDIENCE, public_key_pem=issuer.public_pem))
     queue, jobs, objects, audit = FakeQueue(), FakeJobStore(), FakeObjectStore(), InMemoryAuditLog()
-    desk = Desk(verifier, queue, jobs, objects, audit, fake_verify_clip, DeskMetrics(registry))
+    limiter, refusals = MemoryRateLimiter(CLIENT_LIMIT), RefusalAggregator(audit)
+    metrics = DeskMetrics(registry)
+    desk = Desk(verifier, queue, jobs, objects, audit, fake_verify_clip, metrics, limiter, refusals)
     app = build_app(desk, RestOptions(max_upload_bytes=64 * 1024), registry)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://private.test") as client:
-        yield World(desk, queue, jobs, objects, audit, issuer, client, registry)
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 5000))
+    elsewhere = httpx.ASGITransport(app=app, client=("198.51.100.9", 5000))
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://private.test") as client,
+        httpx.AsyncClient(transport=elsewhere, base_url="http://private.test") as other,
+    ):
+        yield World(desk, queue, jobs, objects, audit, issuer, client, registry, other)

@@ -142,6 +142,9 @@ class FakeObjectStore:
     async def delete(self, key: str) -> None:
         self.objects.pop(key, None)
 
+    async def copy(self, src: str, dst: str) -> ObjectInfo:
+        return await self.put_bytes(dst, self._get(src))
+
     async def presigned_get(self, key: str, expires_s: int = 900) -> str:
         return f"http://s3.test/{key}?sig=x"
 

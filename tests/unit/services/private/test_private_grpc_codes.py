@@ -7,7 +7,7 @@ import pytest
 
 from services.private_reid.auth import Forbidden, TokenRejected
 from services.private_reid.desk import NotReady
-from services.private_reid.grpc_api import status_code
+from services.private_reid.grpc_api import peer_address, status_code
 from shared.domain.errors import (
     BadInputError,
     LimitExceededError,
@@ -32,3 +32,11 @@ from shared.domain.errors import (
 )
 def test_refusals_map_to_grpc_codes(err: UUNetError, code: grpc.StatusCode) -> None:
     assert status_code(err) == code
+
+
+@pytest.mark.parametrize(
+    ("peer", "address"),
+    [("ipv4:203.0.113.7:5123", "203.0.113.7"), ("ipv6:[::1]:5123", "::1"), ("unix:/s", "unix:/s")],
+)
+def test_grpc_peers_are_rate_limited_by_address_not_port(peer: str, address: str) -> None:
+    assert peer_address(peer) == address

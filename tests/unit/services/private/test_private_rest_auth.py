@@ -72,6 +72,11 @@ def _bad_tokens(issuer: Issuer) -> dict[str, tuple[str | None, int, str]]:
         "wrong-scope": (f"Bearer {issuer.token(scope='read')}", 403, "missing-scope"),
         "no-scope": (f"Bearer {issuer.token(scope=None)}", 403, "missing-scope"),
         "other-case": (f"Bearer {issuer.token(case_id='CASE-OTHER')}", 403, "case-mismatch"),
+        "ten-year-token": (
+            f"Bearer {issuer.token(case_id='CASE-1', exp=int(time.time()) + 10 * 365 * 86400)}",
+            401,
+            "lifetime-too-long",
+        ),
     }
 
 
@@ -108,7 +113,7 @@ async def test_bad_token_is_refused_nothing_queued_and_audited(world: World, cas
 
 
 async def test_scope_may_come_as_scp_list(world: World) -> None:
-    token = world.issuer.token(scope=None, scp=["read", "reconstruct"])
+    token = world.issuer.token(scope=None, scp=["read", "reconstruct"], case_id="CASE-1")
     response = await _submit(world, f"Bearer {token}")
     assert response.status_code == 202, response.text
 
@@ -116,11 +121,55 @@ async def test_scope_may_come_as_scp_list(world: World) -> None:
 async def test_refusals_are_counted_by_reason(world: World) -> None:
     await _submit(world, None)
     await _submit(world, None)
-    metrics = await world.client.get("/metrics")
-    assert 'uunet_private_refused_total{reason="missing-token"} 2.0' in metrics.text
+    count = world.registry.get_sample_value(
+        "uunet_private_refused_total", {"reason": "missing-token"}
+    )
+    assert count == 2.0
 
 
 async def test_status_lookup_needs_a_token_too(world: World) -> None:
     response = await world.client.get("/v1/reconstructions/" + "0" * 32)
     assert response.status_code == 401
     assert world.audit.snapshot[-1].outcome == "refused:missing-token"
+
+
+async def _case_one_job(world: World) -> str:
+    response = await _submit(world, f"Bearer {world.issuer.token(case_id='CASE-1')}")
+    assert response.status_code == 202, response.text
+    job_id: str = response.json()["job_id"]
+    return job_id
+
+
+# A token must name at least one case: a missing, empty or mistyped case claim once meant "all".
+UNBOUND_CASE_CLAIMS: dict[str, tuple[dict[str, Any], int, str]] = {
+    "missing": ({}, 403, "no-case"),
+    "empty-string": ({"case_id": ""}, 403, "no-case"),
+    "blank-string": ({"case_id": "   "}, 403, "no-case"),
+    "empty-list": ({"cases": []}, 403, "no-case"),
+    "list-of-empty": ({"cases": [""]}, 403, "no-case"),
+    "integer": ({"case_id": 42}, 401, "bad-claim"),
+    "list-of-integers": ({"cases": [42]}, 401, "bad-claim"),
+    "object": ({"case_id": {"any": True}}, 401, "bad-claim"),
+}
+
+
+@pytest.mark.parametrize("claim", sorted(UNBOUND_CASE_CLAIMS))
+async def test_token_without_a_case_sees_no_other_case(world: World, claim: str) -> None:
+    job_id = await _case_one_job(world)
+    overrides, status, reason = UNBOUND_CASE_CLAIMS[claim]
+    headers = {"Authorization": f"Bearer {world.issuer.token(**overrides)}"}
+    for path in (f"/v1/reconstructions/{job_id}", f"/v1/reconstructions/{job_id}/result"):
+        response = await world.client.get(path, headers=headers)
+        assert response.status_code == status, (path, response.text)
+        assert world.audit.snapshot[-1].outcome == f"refused:{reason}"
+    submitted = await _submit(world, headers["Authorization"])
+    assert submitted.status_code == status
+    assert len(world.queue.messages) == 1  # only the CASE-1 job
+
+
+async def test_all_cases_needs_the_explicit_any_scope(world: World) -> None:
+    job_id = await _case_one_job(world)
+    headers = world.issuer.header(scope="reconstruct:any")
+    response = await world.client.get(f"/v1/reconstructions/{job_id}", headers=headers)
+    assert response.status_code == 200, response.text
+    assert world.audit.snapshot[-1].outcome == "status"

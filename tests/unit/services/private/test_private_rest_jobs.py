@@ -55,7 +55,7 @@ async def test_unsigned_file_is_refused_as_bad_clip(world: World) -> None:
 async def test_missing_case_id_is_refused_and_audited(world: World) -> None:
     response = await world.client.post(
         "/v1/reconstructions",
-        headers=world.issuer.header(),
+        headers=world.issuer.header(case_id="CASE-1"),
         files={"file": ("clip.mp4", SIGNED_CLIP, "video/mp4")},
     )
     assert response.status_code == 422
@@ -97,18 +97,25 @@ async def test_status_then_result_after_the_job_is_done(world: World) -> None:
 
 async def test_unknown_job_is_404_and_audited(world: World) -> None:
     response = await world.client.get(
-        "/v1/reconstructions/" + "f" * 32, headers=world.issuer.header()
+        "/v1/reconstructions/" + "f" * 32, headers=world.issuer.header(case_id="CASE-1")
     )
     assert response.status_code == 404
     assert world.audit.snapshot[-1].outcome == "refused:unknown-job"
 
 
-async def test_job_of_another_case_is_forbidden(world: World) -> None:
+async def test_job_of_another_case_looks_exactly_like_an_unknown_job(world: World) -> None:
+    """No existence oracle: the same 404 and body, whether the job is another case's or absent."""
     job_id = (await _submit(world)).json()["job_id"]
+    await world.jobs.update(job_id, state=JobState.DONE, result_key=f"results/{job_id}.mp4")
     other = world.issuer.header(case_id="CASE-2")
-    response = await world.client.get(f"/v1/reconstructions/{job_id}", headers=other)
-    assert response.status_code == 403
-    assert world.audit.snapshot[-1].outcome == "refused:case-mismatch"
+    unknown = "e" * 32
+    for suffix in ("", "/result"):
+        theirs = await world.client.get(f"/v1/reconstructions/{job_id}{suffix}", headers=other)
+        absent = await world.client.get(f"/v1/reconstructions/{unknown}{suffix}", headers=other)
+        assert theirs.status_code == absent.status_code == 404
+        assert theirs.json()["detail"].replace(job_id, unknown) == absent.json()["detail"]
+    outcomes = [e.outcome for e in world.audit.snapshot[-4:]]  # the log keeps the real reason
+    assert outcomes == ["refused:case-mismatch", "refused:unknown-job"] * 2
 
 
 async def test_probes_answer(world: World) -> None:

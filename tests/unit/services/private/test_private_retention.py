@@ -12,6 +12,7 @@ from services.private_reid.app import build_app
 from services.private_reid.auth import AuthConfig, TokenVerifier
 from services.private_reid.bootstrap import Adapters, retention
 from services.private_reid.desk import Desk, DeskMetrics
+from services.private_reid.refusals import RefusalAggregator
 from services.private_reid.rest import RestOptions
 from services.private_reid.settings import PrivateSettings
 from shared.audit.chain import verify
@@ -27,6 +28,7 @@ from tests.unit.services.private.fakes import (
     FakeQueue,
     Issuer,
 )
+from tests.unit.services.public.fakes import MemoryRateLimiter
 
 JOB = "a" * 32
 
@@ -38,6 +40,7 @@ async def rig(ttl_s: float = 3600.0) -> tuple[Desk, httpx.AsyncClient, Issuer]:
         FakeJobStore(),
         FakeQueue(),
         InMemoryAuditLog(),
+        MemoryRateLimiter(0),
         expiries=FakeExpiryIndex(),
     )
     settings = PrivateSettings(dev=True, result_ttl_s=ttl_s)
@@ -49,6 +52,8 @@ async def rig(ttl_s: float = 3600.0) -> tuple[Desk, httpx.AsyncClient, Issuer]:
         adapters.audit,
         fake_verify_clip,
         DeskMetrics(registry),
+        adapters.limiter,
+        RefusalAggregator(adapters.audit),
         retention=retention(settings, adapters),
         delete_after_download=True,
     )

@@ -89,6 +89,46 @@ async def test_multipart_without_the_file_field_or_truncated_is_bad_input(tmp_pa
         )
 
 
+def _fields_body(count: int, size: int) -> bytes:
+    fields = {f"f{i}": "x" * size for i in range(count)}
+    return body(b"clip", **fields)
+
+
+@pytest.mark.parametrize(
+    ("count", "size", "reason"),
+    [(1000, 10, "too many form fields"), (4, 8000, "form fields exceed")],
+)
+async def test_multipart_caps_the_number_and_total_size_of_form_fields(
+    tmp_path: Path, count: int, size: int, reason: str
+) -> None:
+    """Chunked, so no Content-Length: the caps hold while the body streams."""
+    request = request_of(_fields_body(count, size), 4096, content_length=False)
+    with pytest.raises(BadInputError, match=reason):
+        fields = spec(1 << 30, *(f"f{i}" for i in range(count)))  # all known: the caps decide
+        await receive_multipart(request, fields, tmp_path / "f")
+
+
+async def test_multipart_caps_part_headers(tmp_path: Path) -> None:
+    huge = f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="a"; x="{"y" * 100_000}"\r\n'
+    data = (huge + f"\r\n1\r\n--{BOUNDARY}--\r\n").encode()
+    with pytest.raises(BadInputError, match="header size"):
+        await receive_multipart(request_of(data, 4096), spec(1 << 30, "a"), tmp_path / "f")
+
+
+async def test_upload_endpoint_refuses_a_flood_of_form_fields(client: httpx.AsyncClient) -> None:
+    """The review's request: 1,000 fields of 8 KB, chunked; it used to be accepted (202)."""
+
+    async def chunks() -> AsyncIterator[bytes]:
+        data = _fields_body(1000, 8000)
+        for i in range(0, len(data), 65536):
+            yield data[i : i + 65536]
+
+    headers = {"X-API-Key": KEY_A, "Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
+    resp = await client.post("/v1/clips", headers=headers, content=chunks())
+    # Refused at the first part already: the route knows only keep_audio and attributes.
+    assert resp.status_code == 422 and resp.json()["detail"] == "unknown form field 'f0'"
+
+
 async def test_spool_chunks_enforces_the_cap(tmp_path: Path) -> None:
     async def chunks(n: int) -> AsyncIterator[bytes]:
         for _ in range(n):

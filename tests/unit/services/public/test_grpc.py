@@ -166,3 +166,26 @@ async def test_calls_are_counted_by_method_and_status_code(
     await code_of(_drain(stub.WatchJob(unknown, metadata=meta(KEY_A))))
     assert (count("GetJob", "NOT_FOUND"), count("UploadClip", "OK")) == (1.0, 1.0)
     assert count("WatchJob", "NOT_FOUND") == 1.0
+
+
+async def test_watch_of_a_job_that_never_finishes_ends_at_its_deadline(wired: Wired) -> None:
+    jobs = bootstrap.deid_jobs(wired.settings, wired.adapters, probe=None)
+    gate = bootstrap.build_gate(wired.settings, wired.adapters)
+    servicer = grpc_api.DeidServicer(jobs, gate, watch_interval_s=0.01, watch_timeout_s=0.3)
+    server, _health = build_grpc_server([grpc_api.registration(servicer)], [], [])
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as ch:
+            stub = deid_pb2_grpc.DeidServiceStub(ch)
+            job_id = (await stub.UploadClip(parts(), metadata=meta(KEY_A))).job_id  # stays queued
+            watch = stub.WatchJob(deid_pb2.GetJobRequest(job_id=job_id), metadata=meta(KEY_A))
+            states = []
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                async with asyncio.timeout(10):  # the old stream never ended
+                    async for job in watch:
+                        states.append(job.state)
+            assert err.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+            assert states == [jobs_pb2.JOB_STATE_QUEUED]
+    finally:
+        await server.stop(None)

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-import httpx
+import os
+import time
 
+import httpx
+import pytest
+from prometheus_client import CollectorRegistry
+
+from services.public_deid import bootstrap
 from shared.domain.jobs import JobState
 from tests.unit.services.public.conftest import KEY_A, KEY_B, Wired
+from uunet_cli.main import main as uunet
 
 CLIP = b"\x00\x00\x00\x18ftypmp42" + bytes(2000)
 
@@ -23,7 +30,7 @@ async def test_upload_with_good_key_queues_a_job_owned_by_that_key(
     assert resp.status_code == 202
     job_id = resp.json()["job_id"]
     status = wired.jobs.jobs[job_id]
-    assert status.state is JobState.QUEUED and status.extra["owner"] == "vendor-a"
+    assert status.state is JobState.QUEUED and status.extra["vendor"] == "vendor-a"
     assert wired.objects.data[f"raw/{job_id}"] == CLIP
     ((_, fields),) = wired.queue.entries
     assert fields["job_id"] == job_id and fields["keep_audio"] == "1"
@@ -133,16 +140,17 @@ async def test_presigned_upload_flow_queues_after_complete(
     assert created.status_code == 201
     body = created.json()
     upload_id = body["upload_id"]
-    assert body["method"] == "PUT" and body["url"].startswith(f"memory://put/raw/{upload_id}")
+    assert body["method"] == "PUT"
+    assert body["url"].startswith(f"memory://put/raw/{upload_id}.upload")
     too_early = await client.post(f"/v1/uploads/{upload_id}/complete", headers=headers)
     assert too_early.status_code == 409
-    await wired.objects.put_bytes(f"raw/{upload_id}", CLIP)
+    await wired.objects.put_bytes(f"raw/{upload_id}.upload", CLIP)
     not_mine = await client.post(f"/v1/uploads/{upload_id}/complete", headers={"X-API-Key": KEY_B})
     done = await client.post(f"/v1/uploads/{upload_id}/complete", headers=headers)
     assert not_mine.status_code == 404
     assert done.status_code == 202 and done.json() == {"job_id": upload_id}
     assert wired.queue.entries[0][1]["filename"] == "big.mp4"
-    assert f"raw/{upload_id}.pending.json" not in wired.objects.data
+    assert set(wired.objects.data) == {f"raw/{upload_id}"}  # the copy; staging and pending gone
 
 
 async def test_presigned_upload_over_the_limit_is_413_and_deleted(
@@ -150,24 +158,42 @@ async def test_presigned_upload_over_the_limit_is_413_and_deleted(
 ) -> None:
     headers = {"X-API-Key": KEY_A}
     upload_id = (await client.post("/v1/uploads", headers=headers, json={})).json()["upload_id"]
-    await wired.objects.put_bytes(f"raw/{upload_id}", bytes(1024 * 1024 + 1))
+    await wired.objects.put_bytes(f"raw/{upload_id}.upload", bytes(1024 * 1024 + 1))
     resp = await client.post(f"/v1/uploads/{upload_id}/complete", headers=headers)
     assert resp.status_code == 413
     assert wired.objects.data == {} and wired.queue.entries == []
 
 
-async def test_probes_metrics_and_openapi(client: httpx.AsyncClient) -> None:
-    await upload(client, KEY_A)
-    health = await client.get("/healthz")
-    ready = await client.get("/readyz")
-    metrics = await client.get("/metrics")
-    spec = (await client.get("/openapi.json")).json()
+async def test_probes_metrics_and_openapi(wired: Wired) -> None:
+    registry = CollectorRegistry()
+    app = bootstrap.build_app(wired.settings, wired.adapters, None, registry)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        await upload(client, KEY_A)
+        health = await client.get("/healthz")
+        ready = await client.get("/readyz")
+        spec = (await client.get("/openapi.json")).json()  # the dev profile serves the docs
+        docs = await client.get("/docs")
     assert health.json() == {"status": "ok"}
     assert ready.status_code == 503 and ready.json()["failed"] == ["s3"]
-    assert 'uunet_public_http_requests_total{method="POST",route="/v1/clips",status="202"} 1.0' in (
-        metrics.text
-    )
+    labels = {"method": "POST", "route": "/v1/clips", "status": "202"}
+    assert registry.get_sample_value("uunet_public_http_requests_total", labels) == 1.0
     body = spec["paths"]["/v1/clips"]["post"]["requestBody"]["content"]
     assert "file" in body["multipart/form-data"]["schema"]["properties"]
     assert {"/v1/jobs/{job_id}", "/v1/jobs/{job_id}/result", "/v1/uploads"} <= set(spec["paths"])
-    assert (await client.get("/docs")).status_code == 200
+    assert docs.status_code == 200
+
+
+async def test_a_replaced_key_does_not_inherit_the_old_keys_jobs(
+    client: httpx.AsyncClient, wired: Wired, capsys: pytest.CaptureFixture[str]
+) -> None:
+    job_id = (await upload(client, KEY_A)).json()["job_id"]
+    keys_file = str(wired.settings.api_keys_file)
+    assert uunet(["apikey", "create", "--file", keys_file, "--name", "vendor-a", "--force"]) == 0
+    new_key = capsys.readouterr().out.strip()
+    os.utime(keys_file, ns=(time.time_ns() + 10**9,) * 2)  # mtime moves on even within one tick
+    new_headers = {"X-API-Key": new_key}
+    assert (await client.get(f"/v1/jobs/{job_id}", headers=new_headers)).status_code == 404
+    assert (await client.get(f"/v1/jobs/{job_id}", headers={"X-API-Key": KEY_A})).status_code == 401
+    mine = (await upload(client, new_key)).json()["job_id"]
+    assert (await client.get(f"/v1/jobs/{mine}", headers=new_headers)).status_code == 200

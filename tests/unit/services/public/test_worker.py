@@ -16,7 +16,7 @@ from services.public_deid.worker import DeidHandler, HandlerOptions
 from shared.domain.errors import BadInputError
 from shared.domain.jobs import JobState, JobStatus
 from shared.jobs.runner import JobRunner, RunnerOptions
-from shared.pipeline.api import DeidOptions, DeidReport
+from shared.pipeline.api import DeidOptions, DeidReport, Limits
 from tests.unit.services.public.fakes import FakeJobStore, FakeObjectStore, FakeQueue
 
 Progress = Callable[[float], None]
@@ -225,3 +225,17 @@ async def test_disk_full_fails_the_job_with_the_os_reason_and_no_path() -> None:
     status = await rig.jobs.get("jf")
     assert status is not None and status.state is JobState.FAILED
     assert status.error == "internal error after 2 attempts (OSError: No space left on device)"
+
+
+@pytest.mark.parametrize(
+    ("clip", "reason"), [(b"", "empty (0 bytes)"), (bytes(2049), "exceeds the size limit")]
+)
+async def test_raw_clip_is_size_checked_again_before_download(clip: bytes, reason: str) -> None:
+    rig = Rig(FakePipeline())
+    rig.handler.options = HandlerOptions(limits=Limits(max_bytes=2048))
+    await rig.submit("j8", clip=clip)
+    await rig.drain()
+    status = await rig.jobs.get("j8")
+    assert status is not None and status.state is JobState.FAILED
+    assert status.error is not None and reason in status.error
+    assert rig.pipeline.calls == []  # never handed to the pipeline
