@@ -38,8 +38,9 @@ class CompositeOptions:
     sharpen: float = 0.8  # unsharp-mask amount on a donor upsampled more than sharpen_from (0: off)
     sharpen_from: float = 1.5  # upsampling factor from which the donor is sharpened
     min_contrast: float = 0.5  # lowest gain on the donor's luminance contrast in colour matching
+    max_contrast: float = 1.3  # highest: a larger gain turns the donor's flaws into blotches
     work_px: int = 128  # largest side the composite is computed at before upsampling to the region
-    grain: float = 1.0  # film grain at the strength of the target's own fine noise (0: off)
+    grain: float = 0.6  # film grain at this share of the target's own fine-noise level (0: off)
 
 
 @dataclass
@@ -113,7 +114,7 @@ def add_grain(image: np.ndarray, target: np.ndarray, mask: np.ndarray, strength:
     grey = cv2.cvtColor(np.ascontiguousarray(target[::step, ::step]), cv2.COLOR_RGB2GRAY)
     grey = grey.astype(np.float32)
     fine = np.abs(grey - cv2.GaussianBlur(grey, (0, 0), 1.0))[sel]
-    level = min(float(np.partition(fine, fine.size // 2)[fine.size // 2]) * 1.4826, 8.0)
+    level = min(float(np.partition(fine, fine.size // 2)[fine.size // 2]) * 1.4826, 4.0)
     if level < 0.5:  # robust sigma of the fine detail above; a clean picture gets no grain
         return image
     out = image + (grain.patch(*image.shape[:2]) * (strength * level))[..., None]
@@ -133,7 +134,7 @@ def _plane(lum: np.ndarray, sel: np.ndarray) -> np.ndarray:
 
 
 def match_colour(donor: np.ndarray, target: np.ndarray, mask: np.ndarray, light: bool = True,
-                 min_contrast: float = 0.5) -> np.ndarray:  # fmt: skip
+                 contrast: tuple[float, float] = (0.5, 1.3)) -> np.ndarray:  # fmt: skip
     """Donor (float32 RGB 0..255) with the target's Lab mean/std inside ``mask`` > 0.5.
 
     With ``light``, the luminance plane (the light's direction) is swapped too: the donor keeps
@@ -150,7 +151,7 @@ def match_colour(donor: np.ndarray, target: np.ndarray, mask: np.ndarray, light:
             pd, pt = _plane(d, sel), _plane(t, sel)
             rd, rt = d - pd, t - pt
             gain = float(rt[sel].std()) / max(float(rd[sel].std()), 1e-3)
-            d_lab[..., 0] = pt + rd * min(max(gain, min_contrast), 2.0)
+            d_lab[..., 0] = pt + rd * min(max(gain, contrast[0]), contrast[1])
         else:
             gain = float(t[sel].std()) / max(float(d[sel].std()), 1e-3)
             d_lab[..., c] = (d - float(d[sel].mean())) * min(max(gain, 0.5), 2.0) + float(
@@ -183,7 +184,7 @@ def compose(region: np.ndarray, donor: np.ndarray, donor_points: np.ndarray,
     mask = np.minimum(d_mask, t_mask)
     warped = sharpen(warped, donor_scale(m), o.sharpen, o.sharpen_from)
     if o.colour:
-        warped = match_colour(warped, small, mask, o.light, o.min_contrast)
+        warped = match_colour(warped, small, mask, o.light, (o.min_contrast, o.max_contrast))
     if f != 1.0:
         warped = cv2.resize(warped, (w, h), interpolation=cv2.INTER_LINEAR)
         mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_LINEAR)
