@@ -45,10 +45,10 @@ def main() -> None:
     ap.add_argument("--restore", action="store_true", help="seal, restore, add a third column")
     args = ap.parse_args()
 
+    from dataclasses import replace
+
     import cv2
     import numpy as np
-
-    from dataclasses import replace
 
     from shared.crypto.keys import PrivateSideKeys, PublicSideKeys, init_keyset
     from shared.evaluation.corpus import build_corpus
