@@ -60,6 +60,7 @@ class AuditAnchorer:
         self._clock = clock
         self._last: tuple[int, str] | None = None
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     async def anchor_once(self) -> AuditAnchor | None:
         """Anchor the current head unless it is the one anchored last; returns what was written."""
@@ -74,23 +75,32 @@ class AuditAnchorer:
     async def start(self) -> None:
         """Anchor now (so a store that refuses writes fails the start), then every interval."""
         await self.anchor_once()
+        self._stopping = asyncio.Event()
         self._task = asyncio.create_task(self._run())
 
     async def stop(self, timeout_s: float = 15.0) -> None:
         """Stop the loop and anchor the final head; never holds a shutdown longer than
-        ``timeout_s`` twice over (a wedged store only costs that final anchor)."""
+        ``timeout_s`` twice over (a wedged store only costs that final anchor).
+
+        The loop is asked to stop between ticks rather than cancelled inside one: a Redis or S3
+        call cancelled midway could leave a future no one completes, and the task with it."""
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.wait({self._task}, timeout=timeout_s)
+            self._stopping.set()
+            _, pending = await asyncio.wait({self._task}, timeout=timeout_s)
+            if pending:  # a tick is wedged: cancel it as a last resort
+                self._task.cancel()
+                await asyncio.wait(pending, timeout=timeout_s)
         try:
             await asyncio.wait_for(self._safely(), timeout_s)
         except TimeoutError:
             log.warning("final audit anchor not written within %.0f s", timeout_s)
 
     async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval_s)
-            await self._safely()
+        while not self._stopping.is_set():
+            try:
+                await asyncio.wait_for(self._stopping.wait(), self.interval_s)
+            except TimeoutError:
+                await self._safely()
 
     async def _safely(self) -> None:
         try:
