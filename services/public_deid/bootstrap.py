@@ -6,6 +6,7 @@ and S3 test servers (integration), and a fake or real ``Deidentify``.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -198,6 +199,7 @@ def load_deidentify(settings: PublicSettings) -> Deidentify:
     log.info("model %s %s on %s", engine.model_id, engine.model_version, settings.device)
 
     def run(src: Path, dst: Path, options: DeidOptions, progress: Progress) -> DeidReport:
+        options = dataclasses.replace(options, payload=settings.payload)  # a deployment setting
         return deidentify_clip(src, dst, keys, engine, options, progress)
 
     return run
