@@ -20,7 +20,13 @@ import torch
 
 from shared.domain.errors import ConfigError
 from shared.surrogate.donors import DonorBank
-from shared.surrogate.features import Features, chroma_spread, eye_contrast, measure
+from shared.surrogate.features import (
+    Features,
+    chroma_spread,
+    eye_contrast,
+    measure,
+    shadow_share,
+)
 from shared.surrogate.geometry import Plausibility, plausible, pose
 from shared.video.detect import CenterFaceDetector, YuNetDetector
 from shared.video.types import FaceBox
@@ -44,14 +50,15 @@ class BankOptions:
     image_size: int = 128  # side of the aligned crops kept from a folder of images
     skin_a: tuple[float, float] = (4.0, 40.0)  # Lab a* of the face: rejects green/grey/blue faces
     skin_b: tuple[float, float] = (4.0, 45.0)  # Lab b*
-    max_mouth_open: float = 0.6  # share of dark or bright pixels between the mouth corners
+    max_mouth_open: float = 0.45  # share of dark or bright pixels between the mouth corners
+    max_shadow: float = 0.15  # features.shadow_share: drops half-shadowed, hair-covered faces
     min_eye_contrast: float = 0.45  # eyes.eye_contrast: drops washed-out, blind-looking eyes
     max_chroma_spread: float = 6.0  # features.chroma_spread: drops garish colour artefacts
     haar: bool = True  # OpenCV's Haar frontal cascade must find the face too
     # YuNet's confidence on the donor shrunk to 36 px and blown up again (a small face in a wide
     # shot): donors that stay detectable there stay faces to other detectors too (on 300 donors,
     # dlib's HOG found 97% of the top half by this score and 84% of the bottom half).
-    min_small_score: float = 0.0
+    min_small_score: float = 0.9
     bounds: Plausibility = field(default_factory=lambda: Plausibility(min_score=0.0, max_yaw=0.6))
 
 
@@ -103,6 +110,8 @@ def check_face(image: np.ndarray, detectors: tuple[YuNetDetector, CenterFaceDete
     eyes = eye_contrast(lum, points, geo.iod)
     chroma = chroma_spread(image, points)
     if eyes < options.min_eye_contrast or chroma > options.max_chroma_spread:
+        return None
+    if shadow_share(image, points) > options.max_shadow:
         return None
     if options.haar and not _haar_finds(canvas, points * k + pad, geo.iod * k):
         return None

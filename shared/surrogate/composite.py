@@ -39,7 +39,7 @@ class CompositeOptions:
     sharpen_from: float = 1.5  # upsampling factor from which the donor is sharpened
     min_contrast: float = 0.5  # lowest gain on the donor's luminance contrast in colour matching
     work_px: int = 128  # largest side the composite is computed at before upsampling to the region
-    grain: float = 1.0  # film grain at the strength of the target's own fine noise (0: off)
+    grain: float = 0.6  # film grain at this share of the target's own fine-noise level (0: off)
 
 
 @dataclass
@@ -113,7 +113,7 @@ def add_grain(image: np.ndarray, target: np.ndarray, mask: np.ndarray, strength:
     grey = cv2.cvtColor(np.ascontiguousarray(target[::step, ::step]), cv2.COLOR_RGB2GRAY)
     grey = grey.astype(np.float32)
     fine = np.abs(grey - cv2.GaussianBlur(grey, (0, 0), 1.0))[sel]
-    level = min(float(np.partition(fine, fine.size // 2)[fine.size // 2]) * 1.4826, 8.0)
+    level = min(float(np.partition(fine, fine.size // 2)[fine.size // 2]) * 1.4826, 4.0)
     if level < 0.5:  # robust sigma of the fine detail above; a clean picture gets no grain
         return image
     out = image + (grain.patch(*image.shape[:2]) * (strength * level))[..., None]

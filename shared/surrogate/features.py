@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from shared.surrogate.geometry import pose
-from shared.surrogate.masks import oval_mask
+from shared.surrogate.masks import ellipse_mask, oval_mask
 
 
 def eye_contrast(lum: np.ndarray, points: np.ndarray, iod: float) -> float:
@@ -36,6 +36,27 @@ def chroma_spread(image: np.ndarray, points: np.ndarray) -> float:
         return 0.0
     lab = cv2.cvtColor(image.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
     return float(lab[mask][:, 1:].std(0).mean())
+
+
+def shadow_share(image: np.ndarray, points: np.ndarray) -> float:
+    """Share of the inner face's skin (eyes, brows, nostrils and mouth left out) much darker than
+    its median: a half-shadowed or hair-covered donor turns into a dark stripe once its colour is
+    matched to an evenly lit face."""
+    geo = pose(points)
+    iod = max(geo.iod, 1.0)
+    shape = image.shape[:2]
+    skin = oval_mask(points, shape, scale=0.9, feather=0.0) > 0.5
+    for k in (0, 1):
+        skin &= ellipse_mask(shape, tuple(points[k]), (0.7 * iod, 0.45 * iod), 0.0, 0.0) < 0.5
+    mouth = (points[3] + points[4]) / 2
+    width = float(np.hypot(*(points[4] - points[3])))
+    skin &= ellipse_mask(shape, tuple(mouth), (1.3 * width, 0.5 * iod), geo.roll, 0.0) < 0.5
+    nose = points[2] + np.array([0.0, 0.05 * iod])
+    skin &= ellipse_mask(shape, tuple(nose), (0.6 * iod, 0.35 * iod), geo.roll, 0.0) < 0.5
+    if skin.sum() < 20:
+        return 1.0
+    lum = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)[skin]
+    return float((lum < 0.62 * float(np.median(lum))).mean())
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,6 @@ def train_inner_recogniser(pool: RefinerPool, val: RefinerPool, steps: int = 150
         if step % 250 == 0 or step == steps:
             metrics = inner_aucs(rec, val)
             rec.train()
-            log.info("inner recogniser step %d loss %.4f %s", step, float(loss), metrics)
+            log.info("inner recogniser step %d loss %.4f %s", step, float(loss.detach()), metrics)
     metrics = inner_aucs(rec, val)
     return freeze(rec), metrics

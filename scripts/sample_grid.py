@@ -1,0 +1,85 @@
+"""Side-by-side PNG of real frames, original | public, for the model card (eval media only).
+
+De-identifies each real clip of the eval corpus (``make eval-data``) with a checkpoint through the
+real pipeline (``deidentify_clip``, H.264 and all), then lays out ``--frames`` frames per clip as
+rows of original | public, each pair scaled to ``--width`` pixels. With ``--restore`` it also seals
+and adds the restored frame (original | public | restored).
+
+    .venv/bin/python scripts/sample_grid.py -o models/default/samples.png [--checkpoint FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _pick(path: Path, wanted: set[int]) -> dict[int, object]:
+    from shared.video.decode import iter_frames
+
+    return {int(i): f for b in iter_frames(path, 16) for f, i in zip(b.frames, b.indices, strict=True)
+            if int(i) in wanted}  # fmt: skip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap.add_argument("-o", "--output", type=Path, required=True, help="PNG to write")
+    ap.add_argument("--checkpoint", type=Path, default=None, help="default: the shipped weights")
+    ap.add_argument("--frames", type=int, default=2, help="frames per clip")
+    ap.add_argument("--width", type=int, default=960, help="width of one row, pixels")
+    ap.add_argument("--clips", default="crowd,WolfgangLanger_Pexels,carphone,single_face",
+                    help="comma list of eval clip names")  # fmt: skip
+    ap.add_argument("--restore", action="store_true", help="seal, restore, add a third column")
+    args = ap.parse_args()
+
+    import cv2
+    import numpy as np
+
+    from shared.crypto.keys import PrivateSideKeys, PublicSideKeys, init_keyset
+    from shared.evaluation.corpus import build_corpus
+    from shared.pipeline.api import ReidOptions, deidentify_clip, reidentify_clip
+    from shared.pipeline.types import DeidOptions
+    from shared.surrogate.model import load_face_model
+    from shared.video.decode import probe
+
+    model = load_face_model(args.checkpoint)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="uunet-samples-") as tmp:
+        root = Path(tmp)
+        init_keyset(root / "keys")
+        keys = PublicSideKeys.load(root / "keys")
+        wanted_clips = args.clips.split(",")
+        for clip in build_corpus(root):
+            if clip.name not in wanted_clips:
+                continue
+            public = root / f"public-{clip.name}.mp4"
+            deidentify_clip(clip.path, public, keys, model,
+                            DeidOptions(seal=args.restore, clip_id=f"samples-{clip.name}"))  # fmt: skip
+            n = probe(clip.path).frames
+            idx = {round((k + 0.5) * n / args.frames) for k in range(args.frames)}
+            cols = [_pick(clip.path, idx), _pick(public, idx)]
+            if args.restore:
+                back = root / f"{clip.name}-back.mp4"
+                reidentify_clip(public, back, PrivateSideKeys.load(root / "keys"), None,
+                                ReidOptions(mode="sealed"))  # fmt: skip
+                cols.append(_pick(back, idx))
+            for i in sorted(idx):
+                pair = np.concatenate([c[i] for c in cols], axis=1)  # type: ignore[misc]
+                s = args.width / pair.shape[1]
+                rows.append(cv2.resize(pair, (args.width, round(pair.shape[0] * s)),
+                                       interpolation=cv2.INTER_AREA))  # fmt: skip
+    if not rows:
+        raise SystemExit("no eval clip found: run make eval-data")
+    grid = np.concatenate(rows, axis=0)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(args.output), np.ascontiguousarray(grid[:, :, ::-1]))
+    print(f"wrote {args.output} ({grid.shape[1]}x{grid.shape[0]}, {len(rows)} rows)")
+
+
+if __name__ == "__main__":
+    main()
