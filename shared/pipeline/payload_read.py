@@ -49,9 +49,11 @@ class ReadTrack:
     frames: int = 0
     boxes: dict[int, FaceBox] = field(default_factory=dict)  # only when re-detected
 
-    def observe(self, y: np.ndarray, index: int, box: FaceBox, keep: bool) -> None:
-        """One frame of the track."""
-        self.reader.observe(y, index, (box.x0, box.y0, box.x1, box.y1))
+    def observe(self, y: np.ndarray, index: int, box: FaceBox, keep: bool,
+                scale: float = 1.0) -> None:  # fmt: skip
+        """One frame of the track; ``y`` is the luma at ``scale`` times the clip's size."""
+        self.reader.observe(y, index, (box.x0 * scale, box.y0 * scale, box.x1 * scale,
+                                       box.y1 * scale))  # fmt: skip
         self.first = index if self.first < 0 else self.first
         self.last, self.frames = index, self.frames + 1
         if keep:
@@ -100,10 +102,12 @@ def read_with_manifest(src: Path, info: VideoInfo, faces: dict[int, list[FaceRec
 
 
 def read_redetected(src: Path, info: VideoInfo, opts: ReadOptions,
-                    progress: Progress | None = None) -> dict[int, ReadTrack]:  # fmt: skip
-    """Every face track found again on the received clip (ids are the re-detection's own)."""
+                    progress: Progress | None = None, scale: float = 1.0) -> dict[int, ReadTrack]:  # fmt: skip
+    """Every face track found again on the received clip (ids are the re-detection's own), read
+    at ``scale`` times its size (2: a clip a third party shrank to half size; boxes stay at the
+    received clip's size, for painting)."""
     stage = FaceStage(make_detector(opts.detector), FaceStageOptions())
-    luma = iter_luma(src, (info.width, info.height))
+    luma = iter_luma(src, (round(info.width * scale), round(info.height * scale)))
     tracks: dict[int, ReadTrack] = {}
     batches = iter_frames(src, opts.batch_frames, info, opts.limits)
     for batch, boxes in stage.run(batches):
@@ -111,7 +115,7 @@ def read_redetected(src: Path, info: VideoInfo, opts: ReadOptions,
             y = next(luma)
             for box in frame_boxes:
                 track = tracks.setdefault(box.track_id, ReadTrack(_reader(opts)))
-                track.observe(y, index, box, keep=True)
+                track.observe(y, index, box, keep=True, scale=scale)
         if progress is not None:
             progress(int(batch.indices[-1]) / max(info.frames, 1))
     return tracks

@@ -1,7 +1,8 @@
 """Learned restoration from the identity payload in the pixels (issue 11), in two passes over the clip.
 
 1. Read every track's payload (``payload_read``) at the manifest's boxes, or at boxes found again
-   when the clip lost its manifest; correct, authenticate and decrypt it.
+   when the clip lost its manifest (again at twice its size when nothing opens: a clip shrunk to
+   half size); correct, authenticate and decrypt it.
 2. Decode again, paint each restored track's face over its surrogate (``payload_paint``), encode.
 
 A track whose payload cannot be read or opened keeps its surrogate and gets one line in the result;
@@ -43,6 +44,12 @@ UNVERIFIED = (
 )
 
 
+# A clip without manifest may have been shrunk by whoever re-encoded it; the lattice lives at the
+# public clip's size, so when nothing opens at the received size it is read again at twice that
+# (half size is what platforms and the issue's robustness case do; other factors are not tried).
+UPSCALES = (2.0,)
+
+
 @dataclass(frozen=True)
 class PayloadJob:
     """One payload restoration: files, the key set's secret and id, the request, the manifest."""
@@ -77,14 +84,14 @@ def _faces(manifest: Manifest, wanted: frozenset[int]) -> dict[int, list[FaceRec
     }
 
 
-def _read(job: PayloadJob, progress: Progress | None) -> dict[int, ReadTrack]:
+def _read(job: PayloadJob, progress: Progress | None, scale: float = 1.0) -> dict[int, ReadTrack]:
     """Pass 1: every candidate track read (keys: manifest track ids, or re-detection ids)."""
     opts = ReadOptions(
         fmt=job.fmt, limits=job.options.limits, batch_frames=job.options.batch_frames
     )
     info = probe(job.src, job.options.limits)
     if job.manifest is None:
-        found = read_redetected(job.src, info, opts, progress)
+        found = read_redetected(job.src, info, opts, progress, scale)
         return {k: t for k, t in found.items() if t.frames >= MIN_FRAMES}
     m = job.manifest
     if (info.width, info.height) not in {(m.width, m.height), even_size(m.width, m.height)}:
@@ -172,7 +179,13 @@ def _boxes(by_frame: dict[int, list[FaceRecord]] | None, out: _Outcomes,
 def restore_from_payload(job: PayloadJob) -> PayloadResult:
     """Read, open and paint back every track's identity code (see the module docstring)."""
     report = job.progress
-    out = _Outcomes(job, _read(job, (lambda f: report(0.5 * f)) if report is not None else None))
+    step = (lambda f: report(0.5 * f)) if report is not None else None
+    out = _Outcomes(job, _read(job, step))
+    for scale in UPSCALES if job.manifest is None and not out.codes else ():
+        again = _Outcomes(job, _read(job, step, scale))
+        if again.codes:
+            out = again
+            break
     out.check()
     painter = CodePainter(job.fmt.code.margin)
     for key, got in out.codes.items():
