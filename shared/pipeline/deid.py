@@ -70,9 +70,10 @@ class _Run:
         if not any(kept):
             return
         if self.regions is not None:  # originals before they are overwritten
-            for g in square_geoms(kept, w, h):
+            flat = [box for fb in kept for box in fb]
+            for g, box in zip(square_geoms(kept, w, h), flat, strict=True):
                 region = frames[g.pos, g.cy0 : g.cy1, g.cx0 : g.cx1]
-                self.regions.write(int(indices[g.pos]), g, region)
+                self.regions.write(int(indices[g.pos]), g, box, region)
         if self.payload is not None:  # the originals of new tracks, before the painter
             self.payload.before(frames, kept)
         self.painter.paint(frames, indices, kept)

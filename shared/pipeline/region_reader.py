@@ -1,10 +1,12 @@
 """Read sealed face regions back, frame by frame, for restoration (inverse of ``sealed_regions``).
 
 :class:`RegionReader` decodes only the segments of the chosen tracks and hands out each frame's
-regions when the restorer reaches that frame; memory holds the open decoders and the few regions
-decoded ahead. Every region's CRC-32 is checked against the original RGB that was sealed:
-``mismatches`` counts the ones that came back different (restoration on a machine whose colour
-conversion differs from the sealer's), so a caller can say whether the restore is exact.
+regions when the restorer reaches that frame, lossy margins before exact boxes (pasted in that
+order, every box is exact even where squares overlap); memory holds the open decoders and the
+regions decoded ahead (the lossy segments' lookahead: about a dozen frames). Every exact region's
+CRC-32 is checked against the original RGB that was sealed: ``mismatches`` counts the ones that
+came back different (restoration on a machine whose colour conversion differs from the sealer's),
+so a caller can say whether the restore is exact.
 
 The first release sealed one PNG per face per frame (``b"FACE" || frame u32 || track u32 || cx0
 cy0 cx1 cy1 u32 || png_len u32 || PNG``); such payloads still open here.
@@ -27,7 +29,9 @@ from shared.domain.errors import TamperedError
 from shared.pipeline.sealed_payload import Record, read_records
 from shared.pipeline.sealed_regions import SBEG, SEG_ID, SREG, Block
 from shared.pipeline.track_codec import (
-    YUV420,
+    DOMAINS,
+    LOSSY420,
+    RGB,
     ColourTags,
     SegmentDecoder,
     cut_planes,
@@ -50,6 +54,7 @@ class RegionRecord:
     cx1: int
     cy1: int
     pixels: np.ndarray
+    exact: bool = True  # False: a margin coded lossily (pasted first, boxes then overwrite it)
 
 
 def paste_record(frame: np.ndarray, rec: RegionRecord) -> None:
@@ -89,7 +94,7 @@ class RegionReader:
             self._step()
         for old in [f for f in self._ready if f < index]:
             del self._ready[old]
-        return self._ready.pop(index, [])
+        return sorted(self._ready.pop(index, []), key=lambda rec: rec.exact)
 
     def _legacy_frame(self, index: int) -> list[RegionRecord]:
         assert self._legacy is not None
@@ -116,6 +121,8 @@ class RegionReader:
         tag, body = record
         if tag == b"SBEG":
             seg, track, domain, _w, _h, cs, cr = SBEG.unpack(body)
+            if domain not in DOMAINS:
+                raise TamperedError("sealed payload holds a segment of an unknown kind")
             decoder = SegmentDecoder(domain) if track in self._tracks else None
             self._segments[seg] = _Segment(track, domain, ColourTags(cs, cr), decoder)
         elif tag == b"SREG":
@@ -153,15 +160,17 @@ class RegionReader:
                 raise TamperedError("a sealed segment holds more pictures than regions")
             frame, block, crc = seg.pending.popleft()
             pixels = self._pixels(seg, canvas, block)
-            if zlib.crc32(pixels.tobytes()) != crc:
+            exact = seg.domain != LOSSY420
+            if exact and zlib.crc32(pixels.tobytes()) != crc:
                 self.mismatches += 1
-            rec = RegionRecord(frame, seg.track, block.cx0, block.cy0, block.cx1, block.cy1, pixels)
+            rec = RegionRecord(frame, seg.track, block.cx0, block.cy0, block.cx1, block.cy1, pixels,
+                               exact)  # fmt: skip
             self._ready.setdefault(frame, []).append(rec)
 
     @staticmethod
     def _pixels(seg: _Segment, canvas: av.VideoFrame, b: Block) -> np.ndarray:
         planes = cut_planes(canvas, seg.domain, b.ah, b.aw)
-        rgb = yuv420_to_rgb(planes, seg.tags) if seg.domain == YUV420 else rct_inverse(planes)
+        rgb = rct_inverse(planes) if seg.domain == RGB else yuv420_to_rgb(planes, seg.tags)
         oy, ox = b.cy0 - b.ay0, b.cx0 - b.ax0
         return np.ascontiguousarray(rgb[oy : oy + b.cy1 - b.cy0, ox : ox + b.cx1 - b.cx0])
 

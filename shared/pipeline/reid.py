@@ -4,12 +4,13 @@
 (``payload_restore``: read, correct, authenticate, decrypt, paint over the surrogate); for the
 paper's crop model, re-crop the surrogates at the manifest's boxes and run the private module with
 the keyed noise of each track. ``sealed``: decrypt the original regions with the authority's X25519
-key and paste them back exactly. ``auto``: sealed when the clip carries sealed regions for this
-side's authority key, else learned. ``tracks`` restricts restoration to chosen subjects; every other
-face stays a surrogate. ``lossless`` writes the result without loss (sealed faces then equal the
-decoded original frames); ``original`` writes back the sealed input file itself, checked against
-the SHA-256 in the signed manifest. A clip that lost its manifest box (re-encoded by a third party)
-can only be restored from its identity payload, and the report says its integrity is unverified.
+key and paste them back (face boxes exactly, the margins around them at high quality). ``auto``:
+sealed when the clip carries sealed regions for this side's authority key, else learned.
+``tracks`` restricts restoration to chosen subjects; every other face stays a surrogate.
+``lossless`` writes the result without loss (sealed face boxes then equal the decoded original
+frames); ``original`` writes back the sealed input file itself, checked against the SHA-256 in the
+signed manifest. A clip that lost its manifest box (re-encoded by a third party) can only be
+restored from its identity payload, and the report says its integrity is unverified.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ class LearnedRestorer:
 
 
 class _Sealed:
-    """Sealed restoration: originals decrypted in frame order, pasted back exactly."""
+    """Sealed restoration: originals decrypted in frame order, pasted back (boxes exactly)."""
 
     def __init__(self, reader: RegionReader) -> None:
         self.reader = reader
@@ -109,9 +110,9 @@ class _Sealed:
     def apply(self, frames: np.ndarray, indices: np.ndarray) -> int:
         done = 0
         for pos, index in enumerate(indices.tolist()):
-            for rec in self.reader.for_frame(index):
+            for rec in self.reader.for_frame(index):  # margins first, then the exact boxes
                 paste_record(frames[pos], rec)
-                done += 1
+                done += rec.exact  # one exact region per face
         return done
 
 

@@ -5,8 +5,9 @@
 
 - ``ORIG`` a piece of the original input file, in order (the ``original`` seal kind)
 - ``OEND`` end of the original: SHA-256 (32) || size u64
-- ``SBEG``/``SREG``/``SPKT``/``SEND`` the face regions, one lossless H.264 segment per track run
-  (``shared.pipeline.sealed_regions``)
+- ``SBEG``/``SREG``/``SPKT``/``SEND`` the face regions as H.264 segments per track run
+  (``shared.pipeline.sealed_regions``): version 3 codes each face box exactly and the margin
+  around it lossily; version 2 coded whole crop squares exactly (still read)
 
 Payloads from the first release hold one PNG record per face per frame (``b"FACE"`` first); they
 are recognised by that prefix and still open (``legacy_records``). The payload is encrypted by
@@ -24,7 +25,8 @@ from typing import BinaryIO, Protocol
 from shared.domain.errors import TamperedError
 
 MAGIC = b"UUSP"
-VERSION = 2
+VERSION = 3
+READABLE = (2, 3)  # version 2: whole squares in exact segments, the same records
 LEGACY_MAGIC = b"FACE"
 _HEAD = struct.Struct(">4sI")
 _OEND = struct.Struct(">32sQ")
@@ -63,7 +65,7 @@ def read_records(chunks: Iterable[bytes]) -> tuple[bool, Iterator[Record]]:
         return True, _legacy(bytes(buf), it)
     if bytes(buf[:4]) != MAGIC or len(buf) < 5:
         raise TamperedError("sealed payload is not in a known format")
-    if buf[4] != VERSION:
+    if buf[4] not in READABLE:
         raise TamperedError(f"sealed payload version {buf[4]} is not supported")
     return False, _records(buf[5:], it)
 

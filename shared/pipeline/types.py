@@ -87,7 +87,7 @@ class ReidOptions:
     limits: Limits = field(default_factory=Limits)
     batch_frames: int = 8
     crf: int = 16  # x264 quality of the restored clip: evidence, so finer than the public one
-    lossless: bool = False  # H.264 High 4:4:4 Predictive, qp 0, RGB: sealed faces come back exact
+    lossless: bool = False  # H.264 High 4:4:4 Predictive, qp 0, RGB: sealed face boxes exact
     original: bool = False  # hand back the sealed original input file instead of a video
 
 
@@ -123,7 +123,7 @@ class ReidReport:
     seconds: float
     manifest_sha256: str = ""  # SHA-256 of the clip's signed manifest bytes
     output_sha256: str = ""  # SHA-256 of the file written
-    exact: bool = False  # every restored face region is bit-exact in the output file
+    exact: bool = False  # every restored face box is bit-exact in the output file (margins: lossy)
     payload: bool = False  # learned from the identity payload in the pixels
     integrity: str = "verified"  # "unverified": the clip had no signed manifest (see notes)
     notes: tuple[str, ...] = ()  # one line per track not restored, and any integrity warning

@@ -25,6 +25,7 @@ from shared.surrogate.features import (
     chroma_spread,
     eye_contrast,
     measure,
+    pale_eyes,
     shadow_share,
 )
 from shared.surrogate.geometry import Plausibility, plausible, pose
@@ -53,6 +54,7 @@ class BankOptions:
     max_mouth_open: float = 0.45  # share of dark or bright pixels between the mouth corners
     max_shadow: float = 0.15  # features.shadow_share: drops half-shadowed, hair-covered faces
     min_eye_contrast: float = 0.45  # eyes.eye_contrast: drops washed-out, blind-looking eyes
+    max_pale_eyes: float = 0.55  # features.pale_eyes: drops eyes without a dark pupil (~13%)
     max_chroma_spread: float = 6.0  # features.chroma_spread: drops garish colour artefacts
     haar: bool = True  # OpenCV's Haar frontal cascade must find the face too
     # YuNet's confidence on the donor shrunk to 36 px and blown up again (a small face in a wide
@@ -110,6 +112,8 @@ def check_face(image: np.ndarray, detectors: tuple[YuNetDetector, CenterFaceDete
     eyes = eye_contrast(lum, points, geo.iod)
     chroma = chroma_spread(image, points)
     if eyes < options.min_eye_contrast or chroma > options.max_chroma_spread:
+        return None
+    if pale_eyes(lum, points, geo.iod) > options.max_pale_eyes:
         return None
     if shadow_share(image, points) > options.max_shadow:
         return None

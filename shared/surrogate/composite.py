@@ -38,16 +38,56 @@ class CompositeOptions:
     sharpen: float = 0.8  # unsharp-mask amount on a donor upsampled more than sharpen_from (0: off)
     sharpen_from: float = 1.5  # upsampling factor from which the donor is sharpened
     min_contrast: float = 0.5  # lowest gain on the donor's luminance contrast in colour matching
+    max_contrast: float = 1.3  # highest: a larger gain turns the donor's flaws into blotches
     work_px: int = 128  # largest side the composite is computed at before upsampling to the region
     grain: float = 0.6  # film grain at this share of the target's own fine-noise level (0: off)
 
 
 @dataclass
 class Composite:
-    """One face's composite in its region: image float32 [h,w,3] and mask float32 [h,w]."""
+    """One face's composite: image float32 [h,w,3] and mask float32 [h,w] covering the part of
+    the region from ``at`` (row, column) on; the region outside it is left as it is."""
 
     image: np.ndarray
     mask: np.ndarray
+    at: tuple[int, int] = (0, 0)
+
+    def window(self) -> tuple[slice, slice]:
+        """Where the composite lies in its region."""
+        (y, x), (h, w) = self.at, self.mask.shape[:2]
+        return slice(y, y + h), slice(x, x + w)
+
+    def over(self, region: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Image and mask over the whole ``region`` (its own pixels outside the window)."""
+        image = region.astype(np.float32)
+        mask = np.zeros(image.shape[:2], np.float32)
+        image[self.window()], mask[self.window()] = self.image, self.mask
+        return image, mask
+
+
+def _support(mask: np.ndarray, f: float, shape: tuple[int, int]) -> tuple[int, int, int, int]:
+    """Rows and columns (y0, y1, x0, x1) of the region where a mask computed at scale ``f`` is not
+    zero, one pixel wider: only there is the composite upsampled, grained and blended."""
+    rows, cols = np.nonzero(mask.max(1) > 1e-3)[0], np.nonzero(mask.max(0) > 1e-3)[0]
+    if rows.size == 0:
+        return 0, 0, 0, 0
+    h, w = shape
+    y0, x0 = max(int(rows[0] / f) - 1, 0), max(int(cols[0] / f) - 1, 0)
+    y1, x1 = min(int((rows[-1] + 1) / f) + 2, h), min(int((cols[-1] + 1) / f) + 2, w)
+    return y0, y1, x0, x1
+
+
+def _upsample(
+    small: np.ndarray, f: tuple[float, float], window: tuple[int, int, int, int]
+) -> np.ndarray:
+    """The part ``window`` of ``cv2.resize(small, full size)``, computed for that part only."""
+    y0, y1, x0, x1 = window
+    sx, sy = f[1], f[0]  # small / full, mapping pixel centres as cv2.resize does
+    m = np.array([[sx, 0, (x0 + 0.5) * sx - 0.5], [0, sy, (y0 + 0.5) * sy - 0.5]], np.float32)
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    return cv2.warpAffine(
+        small, m, (x1 - x0, y1 - y0), flags=flags, borderMode=cv2.BORDER_REPLICATE
+    )
 
 
 def warp_donor(donor: np.ndarray, donor_points: np.ndarray, target_points: np.ndarray,
@@ -133,7 +173,7 @@ def _plane(lum: np.ndarray, sel: np.ndarray) -> np.ndarray:
 
 
 def match_colour(donor: np.ndarray, target: np.ndarray, mask: np.ndarray, light: bool = True,
-                 min_contrast: float = 0.5) -> np.ndarray:  # fmt: skip
+                 contrast: tuple[float, float] = (0.5, 1.3)) -> np.ndarray:  # fmt: skip
     """Donor (float32 RGB 0..255) with the target's Lab mean/std inside ``mask`` > 0.5.
 
     With ``light``, the luminance plane (the light's direction) is swapped too: the donor keeps
@@ -150,7 +190,7 @@ def match_colour(donor: np.ndarray, target: np.ndarray, mask: np.ndarray, light:
             pd, pt = _plane(d, sel), _plane(t, sel)
             rd, rt = d - pd, t - pt
             gain = float(rt[sel].std()) / max(float(rd[sel].std()), 1e-3)
-            d_lab[..., 0] = pt + rd * min(max(gain, min_contrast), 2.0)
+            d_lab[..., 0] = pt + rd * min(max(gain, contrast[0]), contrast[1])
         else:
             gain = float(t[sel].std()) / max(float(d[sel].std()), 1e-3)
             d_lab[..., c] = (d - float(d[sel].mean())) * min(max(gain, 0.5), 2.0) + float(
@@ -183,14 +223,20 @@ def compose(region: np.ndarray, donor: np.ndarray, donor_points: np.ndarray,
     mask = np.minimum(d_mask, t_mask)
     warped = sharpen(warped, donor_scale(m), o.sharpen, o.sharpen_from)
     if o.colour:
-        warped = match_colour(warped, small, mask, o.light, o.min_contrast)
+        warped = match_colour(warped, small, mask, o.light, (o.min_contrast, o.max_contrast))
+    win = _support(mask, f, (h, w))
+    y0, y1, x0, x1 = win
+    if y1 <= y0 or x1 <= x0:
+        return Composite(np.zeros((0, 0, 3), np.float32), np.zeros((0, 0), np.float32))
     if f != 1.0:
-        warped = cv2.resize(warped, (w, h), interpolation=cv2.INTER_LINEAR)
-        mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_LINEAR)
-    mask = mask * border
+        scale = (size[0] / h, size[1] / w)
+        warped, mask = _upsample(warped, scale, win), _upsample(mask, scale, win)
+    else:
+        warped, mask = warped[y0:y1, x0:x1], mask[y0:y1, x0:x1]
+    mask = mask * border[y0:y1, x0:x1]
     if grain is not None:
-        warped = add_grain(warped, region, mask, o.grain, grain)
-    return Composite(warped, mask)
+        warped = add_grain(warped, region[y0:y1, x0:x1], mask, o.grain, grain)
+    return Composite(np.ascontiguousarray(warped), mask, (y0, x0))
 
 
 def blur_cover(region: np.ndarray, box: tuple[float, float, float, float], border: np.ndarray,
@@ -217,6 +263,9 @@ def blur_cover(region: np.ndarray, box: tuple[float, float, float, float], borde
 
 def blend(region: np.ndarray, comp: Composite) -> None:
     """Write ``comp`` into ``region`` (uint8 view into the frame) through its mask, in place."""
+    if comp.mask.size == 0:
+        return
+    part = region[comp.window()]
     image = np.clip(comp.image + 0.5, 0, 255).astype(np.uint8)
     mask = np.ascontiguousarray(comp.mask, dtype=np.float32)
-    region[...] = cv2.blendLinear(image, np.ascontiguousarray(region), mask, 1.0 - mask)
+    part[...] = cv2.blendLinear(image, np.ascontiguousarray(part), mask, 1.0 - mask)

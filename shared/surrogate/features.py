@@ -29,6 +29,19 @@ def eye_contrast(lum: np.ndarray, points: np.ndarray, iod: float) -> float:
     return min(spreads)
 
 
+def pale_eyes(lum: np.ndarray, points: np.ndarray, iod: float) -> float:
+    """Darkest tenth of the paler eye over the cheek luminance: near 1 when an eye has no dark
+    pupil or lashes (the glowing, blank eyes the generator often draws)."""
+    skin = max(_skin(lum, points, iod), 1.0)
+    darkest = []
+    for k in (0, 1):
+        eye = _patch(lum, points[k], 0.18 * iod, 0.1 * iod)
+        if eye.size == 0:
+            return 1.0
+        darkest.append(float(np.percentile(eye, 10)) / skin)
+    return max(darkest)
+
+
 def chroma_spread(image: np.ndarray, points: np.ndarray) -> float:
     """Std of Lab a*/b* over the inner face: high for garish, multicoloured generator artefacts."""
     mask = oval_mask(points, image.shape[:2], scale=0.9, feather=0.0) > 0.5

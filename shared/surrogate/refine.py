@@ -47,8 +47,10 @@ def refine_composites(refiner: Refiner, frames: np.ndarray,
     """Refine every composite of a batch in one model call, in place."""
     size = refiner.crop_size
     crops = crop_squares(frames, [g for g, _ in items], size)  # [N,3,S,S] originals
-    comps = np.stack([_to_size(_square(c.image, g, "edge"), size) for g, c in items])
-    masks = np.stack([_to_size(_square(c.mask, g, "zero"), size) for g, c in items])
+    squares = [(_square(image, g, "edge"), _square(mask, g, "zero")) for g, c in items
+               for image, mask in [c.over(frames[g.pos, g.cy0 : g.cy1, g.cx0 : g.cx1])]]  # fmt: skip
+    comps = np.stack([_to_size(image, size) for image, _ in squares])
+    masks = np.stack([_to_size(mask, size) for _, mask in squares])
     comp_t = torch.from_numpy(comps).permute(0, 3, 1, 2).div(255.0)
     mask_t = torch.from_numpy(masks)[:, None]
     refined = refiner.refine(crops, comp_t, mask_t)
@@ -56,6 +58,6 @@ def refine_composites(refiner: Refiner, frames: np.ndarray,
     for k, (g, comp) in enumerate(items):
         big = cv2.resize(delta[k], (g.side, g.side), interpolation=cv2.INTER_LINEAR)
         ox, oy = g.cx0 - g.x0, g.cy0 - g.y0
-        h, w = comp.image.shape[:2]
-        comp.image += big[oy : oy + h, ox : ox + w]
+        rows, cols = comp.window()
+        comp.image += big[oy : oy + g.cy1 - g.cy0, ox : ox + g.cx1 - g.cx0][rows, cols]
         np.clip(comp.image, 0, 255, out=comp.image)

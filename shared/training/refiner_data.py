@@ -90,8 +90,9 @@ def build_pool(bank: DonorBank, count: int, seed: int = 1,
             comp = compose(img, donor.image, donor.points, points, border, options)
             xs.append(img)
             seconds.append(other)
-            comps.append(np.clip(comp.image, 0, 255))
-            masks.append(comp.mask)
+            image, mask = comp.over(img)
+            comps.append(np.clip(image, 0, 255))
+            masks.append(mask)
         log.info("refiner pool: %d of %d samples", len(xs), count)
 
     def to_t(arr: list[np.ndarray]) -> Tensor:

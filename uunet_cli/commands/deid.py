@@ -46,10 +46,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    "or ~/.config/uunet/dev-keys is used (created on first use)")  # fmt: skip
     p.add_argument("--seal", nargs="?", const="regions", default=None, metavar="KIND",
                    choices=("regions", "original", "both"),
-                   help="seal to the authority's public key: regions (the face regions, lossless: "
-                   "exact restore, one subject at a time), original (the input file byte for "
-                   "byte), both; --seal alone is regions (default: regions when the key set holds "
-                   "authority_x25519.pub.pem)")  # fmt: skip
+                   help="seal to the authority's public key: regions (the face regions, boxes "
+                   "exact, margins at high quality: exact restore, one subject at a time), "
+                   "original (the input file byte for byte), both; --seal alone is regions "
+                   "(default: regions when the key set holds authority_x25519.pub.pem)")  # fmt: skip
     p.add_argument("--no-seal", dest="seal", action="store_const", const="none",
                    help="seal nothing (learned restoration only)")  # fmt: skip
     p.add_argument("--no-payload", dest="payload", action="store_false",

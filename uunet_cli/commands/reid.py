@@ -44,8 +44,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--crf", type=int, default=16, help="x264 quality (1-51, lower is better)")
     p.add_argument("--lossless", action="store_true",
                    help="write the restored clip without loss (H.264 High 4:4:4 Predictive, "
-                   "qp 0, RGB; plays in VLC/mpv, not browsers): sealed faces come back exactly "
-                   "as decoded from the original")  # fmt: skip
+                   "qp 0, RGB; plays in VLC/mpv, not browsers): sealed face boxes come back "
+                   "exactly as decoded from the original")  # fmt: skip
     p.add_argument("--original", action="store_true",
                    help="write the sealed original input file itself (clips made with --seal "
                    "original or both); its SHA-256 is checked against the signed manifest")  # fmt: skip

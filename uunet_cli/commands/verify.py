@@ -19,9 +19,10 @@ from uunet_cli.pipeline_common import check_input, note
 
 _SEALS = {
     "none": "nothing sealed (learned restoration only)",
-    "regions": "face regions, lossless (exact restore, per-track disclosure)",
+    "regions": "face regions: boxes exact, margins at high quality (exact restore, per-track "
+    "disclosure)",
     "original": "the original input file, byte for byte",
-    "both": "face regions (lossless) and the original input file",
+    "both": "face regions (boxes exact) and the original input file",
 }
 
 

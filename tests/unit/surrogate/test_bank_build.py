@@ -66,3 +66,14 @@ def test_a_folder_without_faces_is_a_config_error(tmp_path: Path) -> None:
 def test_saved_folder_bank_loads_back(folder: Path, tmp_path: Path) -> None:
     path = save_bank(tmp_path / "b.pt", build_folder_bank(folder))
     assert len(load_bank(path)) == 2
+
+
+def test_pale_eyes_tells_blank_eyes_from_eyes_with_pupils() -> None:
+    from shared.surrogate.features import pale_eyes
+
+    points = np.array([[20.0, 24], [44, 24], [32, 36], [24, 46], [40, 46]])
+    lum = np.full((64, 64), 150.0, np.float32)
+    blank = pale_eyes(lum, points, 24.0)
+    for x, y in points[:2]:
+        cv2.circle(lum, (int(x), int(y)), 2, 30.0, -1)  # a dark pupil in each eye
+    assert blank > 0.9 > 0.55 > pale_eyes(lum, points, 24.0)
