@@ -27,6 +27,14 @@ def _pick(path: Path, wanted: set[int]) -> dict[int, object]:
             if int(i) in wanted}  # fmt: skip
 
 
+def _frames_with_faces(clip: object, n: int) -> list[int]:
+    """Frames of the clip with a face in them (its ground truth when known): the grid shows faces."""
+    truth = getattr(clip, "truth", None)
+    if truth is None:
+        return list(range(n))
+    return [i for i, boxes in enumerate(truth) if boxes] or list(range(n))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("-o", "--output", type=Path, required=True, help="PNG to write")
@@ -44,9 +52,12 @@ def main() -> None:
     import cv2
     import numpy as np
 
+    from dataclasses import replace
+
     from shared.crypto.keys import PrivateSideKeys, PublicSideKeys, init_keyset
     from shared.domain.errors import UUNetError
     from shared.evaluation.corpus import build_corpus
+    from shared.evaluation.evaluate import EVAL_KEY
     from shared.pipeline.api import ReidOptions, deidentify_clip, reidentify_clip
     from shared.pipeline.types import DeidOptions
     from shared.surrogate.model import load_face_model
@@ -57,7 +68,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="uunet-samples-") as tmp:
         root = Path(tmp)
         init_keyset(root / "keys")
-        keys = PublicSideKeys.load(root / "keys")
+        # The eval's fixed secret: the grid shows the donors the model card's figures were taken on.
+        keys = replace(PublicSideKeys.load(root / "keys"), secret=EVAL_KEY)
         wanted_clips = args.clips.split(",")
         for clip in build_corpus(root):
             if clip.name not in wanted_clips:
@@ -65,8 +77,9 @@ def main() -> None:
             public = root / f"public-{clip.name}.mp4"
             deidentify_clip(clip.path, public, keys, model,
                             DeidOptions(seal=args.restore, clip_id=f"samples-{clip.name}"))  # fmt: skip
-            n = probe(clip.path).frames
-            idx = {round((k + 0.5) * n / args.frames) for k in range(args.frames)}
+            with_faces = _frames_with_faces(clip, probe(clip.path).frames)
+            n = len(with_faces)
+            idx = {with_faces[int((k + 0.5) * n / args.frames)] for k in range(args.frames)}
             cols = [_pick(clip.path, idx), _pick(public, idx)]
             if args.restore:
                 back = root / f"{clip.name}-back.mp4"

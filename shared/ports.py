@@ -65,9 +65,14 @@ class JobQueue(Protocol):
     async def touch(self, consumer: str, msg_id: str) -> None:
         """Heartbeat: reset the idle time of a message still being worked on."""
 
+    async def keep_alive(self, consumer: str, ttl_ms: int) -> None:
+        """Lease: ``consumer`` is alive for ``ttl_ms`` more; once it lapses, its messages are
+        reclaimed without waiting for the visibility timeout."""
+
     async def reclaim(
         self, consumer: str, min_idle_ms: int, count: int = ...
-    ) -> list[QueueMessage]: ...
+    ) -> list[QueueMessage]:
+        """Take over messages idle longer than ``min_idle_ms``, or whose consumer's lease lapsed."""
 
     async def dead_letter(self, message: QueueMessage, reason: str) -> str: ...
 
@@ -83,13 +88,31 @@ class JobQueue(Protocol):
 
 
 class JobStore(Protocol):
-    """Job state and progress, readable by the API while a worker updates it."""
+    """Job state and progress, readable by the API while a worker updates it.
+
+    End states are final: once a job is ``done`` or ``failed`` its state, progress, error and
+    attempts never change again, so a duplicate run (at-least-once delivery) cannot undo them.
+    """
 
     async def create(self, status: JobStatus) -> None: ...
 
     async def get(self, job_id: str) -> JobStatus | None: ...
 
     async def update(self, job_id: str, **changes: object) -> JobStatus: ...
+
+    async def update_active(self, job_id: str, **changes: object) -> JobStatus | None:
+        """``update`` atomically, only if the job has not ended; None if it had (first end wins)."""
+
+
+class ExpiryIndex(Protocol):
+    """When each job's result is due for deletion: one schedule shared by every worker."""
+
+    async def schedule(self, job_id: str, at: float) -> None: ...
+
+    async def due(self, now: float, limit: int = ...) -> list[str]: ...
+
+    async def claim(self, job_id: str) -> bool:
+        """Take ``job_id`` off the schedule; True only for the one caller that took it."""
 
 
 class KeyStore(Protocol):

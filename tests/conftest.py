@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import pytest_asyncio
+from redis.asyncio import Redis
 
 from shared.adapters.s3_store import S3Config, S3ObjectStore
 from shared.devstack.servers import RedisServer, S3Server
@@ -37,6 +38,14 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     atexit.register(server.stop)
     yield server
     server.stop()
+
+
+@pytest_asyncio.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    """An asyncio client of the session's redis-server, closed after the test."""
+    client = Redis.from_url(redis_url)
+    yield client
+    await client.aclose()
 
 
 @pytest.fixture

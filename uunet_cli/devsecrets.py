@@ -1,9 +1,9 @@
 """Secrets of the dev profile that ``uunet up`` makes once in its state directory and then reuses.
 
-Only for ``--dev``: a key set, one vendor API key (its hash in ``api_keys.json``, the key itself in
-``dev-api-key`` for ``dev.json``), the dev token issuer (Ed25519), the audit key, the weights key, the
-encrypted private module and the public module on its own (as the two sides hold them in
-production). Every file is mode 0600 in a 0700 directory.
+For ``--dev`` and ``--data-dir``: a key set, one vendor API key (its hash in ``api_keys.json``, the
+key itself in ``dev-api-key`` for ``dev.json``), the dev token issuer (Ed25519), the audit key, the
+weights key, the encrypted private module and the public module on its own (as the two sides hold
+them in production). Every file is mode 0600 in a 0700 directory.
 """
 
 from __future__ import annotations

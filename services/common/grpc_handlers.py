@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import grpc
 
-from services.common.errors import grpc_status_for
+from services.common.errors import REDIS_OUTAGES, grpc_status_for, store_unavailable
 from shared.domain.errors import UUNetError
 from shared.domain.jobs import JobState, JobStatus
 from uunet_api.common.v1 import jobs_pb2
@@ -77,6 +77,9 @@ def aborting_on_domain_errors(
             except UUNetError as err:
                 await context.abort(status_for(err), str(err))
                 raise  # unreachable: abort raises
+            except REDIS_OUTAGES:
+                await context.abort(grpc.StatusCode.UNAVAILABLE, str(store_unavailable()))
+                raise
 
         return wrapper
 
@@ -90,6 +93,8 @@ def aborting_on_domain_errors(
                     yield item
             except UUNetError as err:
                 await context.abort(status_for(err), str(err))
+            except REDIS_OUTAGES:
+                await context.abort(grpc.StatusCode.UNAVAILABLE, str(store_unavailable()))
 
         return wrapper
 

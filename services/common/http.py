@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
+from pydantic import BaseModel, Field
 
 from services.common.errors import install_error_handlers
 from services.common.metrics import HttpMetrics, HttpMetricsMiddleware
@@ -61,6 +62,15 @@ def create_app(spec: AppSpec) -> FastAPI:
     return app
 
 
+class Ready(BaseModel):
+    status: str
+
+
+class NotReady(BaseModel):
+    status: str
+    failed: list[str] = Field(description="the checks that failed")
+
+
 def _probes(spec: AppSpec) -> APIRouter:
     router = APIRouter(tags=["probes"])
 
@@ -68,7 +78,12 @@ def _probes(spec: AppSpec) -> APIRouter:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/readyz", summary="Every dependency (Redis, S3) is reachable")
+    @router.get(
+        "/readyz",
+        summary="Every dependency (Redis, S3) is reachable",
+        response_model=Ready,
+        responses={503: {"model": NotReady, "description": "a dependency is unreachable"}},
+    )
     async def readyz() -> JSONResponse:
         failed = await run_checks(spec.readiness, spec.readiness_timeout_s)
         if failed:

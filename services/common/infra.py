@@ -12,9 +12,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
 
 from services.common.http import ReadinessCheck
 from services.common.settings import ServiceSettings
+from shared.adapters.redis_expiry import RedisExpiryIndex
 from shared.adapters.redis_jobs import RedisJobStore
 from shared.adapters.redis_streams import RedisStreamQueue
 from shared.adapters.s3_store import S3Config, S3ObjectStore
@@ -31,6 +34,7 @@ class Infra:
     queue: RedisStreamQueue
     jobs: RedisJobStore
     objects: S3ObjectStore
+    expiries: RedisExpiryIndex
 
     def readiness(self) -> Mapping[str, ReadinessCheck]:
         """Checks for ``/readyz``: Redis answers PING, the bucket answers."""
@@ -54,24 +58,39 @@ def s3_config(settings: ServiceSettings) -> S3Config:
     )
 
 
+def redis_client(url: str) -> Redis:
+    """A client that rides out a Redis restart: commands retry for ~15 s on a lost connection
+    (a repeat is harmless: a duplicate stream entry runs once, jobs being idempotent per id),
+    and no socket waits for ever."""
+    retry = Retry(ExponentialWithJitterBackoff(cap=2.0, base=0.1), retries=10)
+    return Redis.from_url(
+        url,
+        retry=retry,
+        socket_connect_timeout=5,
+        socket_timeout=30,  # above the queue's longest blocking read
+        health_check_interval=30,
+    )
+
+
 def build_infra(settings: ServiceSettings, key_prefix: str = "uunet:") -> Infra:
     """Redis client, stream queue (``settings.stream``/``group``), job store and object store."""
-    redis = Redis.from_url(settings.secret("redis_url"))
+    redis = redis_client(settings.secret("redis_url"))
     return Infra(
         redis=redis,
         queue=RedisStreamQueue(redis, settings.stream, settings.group),
         jobs=RedisJobStore(redis, prefix=key_prefix),
         objects=S3ObjectStore(s3_config(settings)),
+        expiries=RedisExpiryIndex(redis, f"{key_prefix}results:expiry"),
     )
 
 
 async def prepare_bucket(settings: ServiceSettings, objects: S3ObjectStore) -> None:
-    """Create the bucket and the raw/ expiry rule, or (``s3_manage_bucket`` false: credentials
+    """Create the bucket and its expiry rules (raw/, results/), or (``s3_manage_bucket`` false: credentials
     limited to objects, the bucket made by the deployment) wait until the bucket answers."""
     where = f"S3 at {settings.s3_endpoint}"
     if settings.s3_manage_bucket:
         await wait_for_dependency(where, objects.ensure_bucket)
-        await objects.set_expiry_rule("raw/", settings.raw_expiry_days)
+        await objects.set_expiry_rules(settings.expiry_rules)
         return
 
     async def bucket_answers() -> None:

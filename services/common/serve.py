@@ -23,6 +23,7 @@ from grpc_health.v1 import _async as health_aio
 from prometheus_client import CollectorRegistry, start_http_server
 
 from services.common.grpc_server import mark_not_serving, mark_serving
+from services.common.http_protocol import head_timeout_protocol
 from services.common.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class ServeOptions:
     grpc_port: int = 50051
     grace_s: float = 5.0
     log_level: str = "info"
+    head_timeout_s: float = 10.0  # a request head (line + headers) must arrive within this
     metrics_port: int | None = None  # None: no metrics endpoint (tests); 0: any free port
     trusted_proxies: str = "127.0.0.1"  # X-Forwarded-For is believed only from these
 
@@ -49,6 +51,7 @@ class ServeOptions:
             grpc_port=settings.grpc_port,
             grace_s=settings.shutdown_grace_s,
             log_level=settings.log_level,
+            head_timeout_s=settings.http_head_timeout_s,
             metrics_port=settings.metrics_port,
             trusted_proxies=settings.trusted_proxies,
         )
@@ -88,6 +91,7 @@ class ApiServer:
             log_level=opts.log_level.lower(),
             access_log=False,  # the metrics middleware counts requests; logs stay free of ids
             lifespan="off",
+            http=head_timeout_protocol(opts.head_timeout_s),
             proxy_headers=True,
             forwarded_allow_ips=opts.trusted_proxies,
             timeout_graceful_shutdown=int(opts.grace_s) or None,

@@ -6,6 +6,7 @@ defaults outside the dev profile (``DEV=true``): a production process without th
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any, ClassVar
@@ -13,6 +14,7 @@ from typing import Any, ClassVar
 from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.common.uploads import UploadPace
 from shared.domain.errors import ConfigError
 
 
@@ -41,6 +43,7 @@ class ServiceSettings(BaseSettings):
     s3_public_endpoint: str | None = None  # host:port clients use for presigned URLs
     s3_public_secure: bool | None = None
     raw_expiry_days: int = 1  # lifecycle backstop for raw uploads a job never deleted
+    result_ttl_s: float = 7 * 24 * 3600  # results are deleted this long after their job is done
     # True: create the bucket and its raw/ expiry rule at start. False (deployments): a
     # least-privilege S3 user cannot, so the deployment's init job does; the process only waits
     # for the bucket to answer.
@@ -65,6 +68,13 @@ class ServiceSettings(BaseSettings):
     # Worker shutdown: the job in flight may run this long after SIGTERM, then it is handed back.
     shutdown_drain_s: float = 20.0
     log_level: str = "INFO"
+    # Slow clients: a request head must arrive within http_head_timeout_s; an upload body is
+    # cut off (408) after upload_idle_timeout_s without a byte, or when it averages under
+    # upload_min_kib_per_s once upload_grace_s have passed.
+    http_head_timeout_s: float = 10.0
+    upload_idle_timeout_s: float = 30.0
+    upload_min_kib_per_s: int = 16
+    upload_grace_s: float = 10.0
     api_docs: bool | None = None  # OpenAPI docs on the HTTP port; None: only in the dev profile
     # Proxies (comma-separated addresses, or "*") whose X-Forwarded-For names the client: rate
     # limits then count real clients, not the ingress controller.
@@ -99,6 +109,18 @@ class ServiceSettings(BaseSettings):
                     f"{prefix}{name.upper()} (or {prefix}{name.upper()}_FILE) is required"
                 )
         return self
+
+    @property
+    def upload_pace(self) -> UploadPace:
+        """How slow an upload may be before it is cut off."""
+        return UploadPace(
+            self.upload_idle_timeout_s, self.upload_min_kib_per_s * 1024, self.upload_grace_s
+        )
+
+    @property
+    def expiry_rules(self) -> dict[str, int]:
+        """S3 lifecycle backstop (days) for raw uploads and for results the sweeper missed."""
+        return {"raw/": self.raw_expiry_days, "results/": math.ceil(self.result_ttl_s / 86400) + 1}
 
     @property
     def docs_enabled(self) -> bool:

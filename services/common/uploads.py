@@ -9,7 +9,10 @@ caps each part's headers).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,14 +22,82 @@ from python_multipart import MultipartParser
 from python_multipart.multipart import parse_options_header
 from starlette.requests import Request
 
-from services.common.errors import ServerBusyError
-from shared.domain.errors import BadInputError, LimitExceededError
+from services.common.errors import ServerBusyError, UploadTooSlowError
+from shared.domain.errors import BadInputError, LimitExceededError, UnavailableError
+
+log = logging.getLogger(__name__)
 
 MAX_FIELD_BYTES = 8192
 MAX_FIELDS = 16  # the forms have at most four fields besides the file
 MAX_TOTAL_FIELD_BYTES = 16 * 1024
 # Multipart framing around the file (boundaries, part headers, small fields).
 FRAMING_SLACK = 64 * 1024
+
+
+@contextlib.contextmanager
+def local_storage() -> Iterator[None]:
+    """Turn a failing local disk (full, unwritable temp dir) into a 503 "try again later"; the
+    OS detail goes to the log, never a path to the caller."""
+    try:
+        yield
+    except OSError as err:
+        log.error("upload spool failed: %s", err.strerror or type(err).__name__)
+        raise UnavailableError(
+            "the server has no room for the upload right now; try again later"
+        ) from None
+
+
+@contextlib.contextmanager
+def spool_file(work_dir: Path | None, prefix: str, name: str) -> Iterator[Path]:
+    """A path in a fresh temp dir under ``work_dir`` for an upload being received; removed after."""
+    with local_storage():
+        spool = tempfile.TemporaryDirectory(prefix=prefix, dir=work_dir)
+    with spool as tmp:
+        yield Path(tmp) / name
+
+
+@dataclass(frozen=True)
+class UploadPace:
+    """How slow an upload may be: no byte for ``idle_s``, or on average fewer than
+    ``min_bytes_per_s`` once ``grace_s`` have passed, and it is cut off with 408."""
+
+    idle_s: float = 30.0
+    min_bytes_per_s: int = 16 * 1024
+    grace_s: float = 10.0
+
+
+async def paced(chunks: AsyncIterator[bytes], pace: UploadPace) -> AsyncIterator[bytes]:
+    """``chunks`` as they come, or UploadTooSlowError once the sender is slower than ``pace``."""
+    loop = asyncio.get_running_loop()
+    started, received = loop.time(), 0
+    source = aiter(chunks)
+    while True:
+        try:
+            chunk = await asyncio.wait_for(anext(source), pace.idle_s)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise UploadTooSlowError(
+                f"upload stalled: nothing received for {pace.idle_s:.0f} s"
+            ) from None
+        received += len(chunk)
+        elapsed = loop.time() - started
+        if elapsed > pace.grace_s and received < pace.min_bytes_per_s * elapsed:
+            raise UploadTooSlowError(
+                f"upload too slow: under {pace.min_bytes_per_s // 1024} KiB/s after "
+                f"{pace.grace_s:.0f} s"
+            )
+        yield chunk
+
+
+def form_flag(fields: dict[str, str], name: str) -> bool:
+    """A boolean form field, ``true`` or ``false`` as the spec says; absent or empty is false."""
+    value = fields.get(name, "").strip().lower()
+    if value in ("", "false"):
+        return False
+    if value == "true":
+        return True
+    raise BadInputError(f"form field {name!r} must be true or false")
 
 
 def too_large(max_bytes: int) -> LimitExceededError:
@@ -60,11 +131,14 @@ class UploadSlots:
             self.in_use -= 1
 
 
-async def spool_chunks(chunks: AsyncIterator[bytes], dest: Path, max_bytes: int) -> int:
-    """Write ``chunks`` to ``dest``; LimitExceededError once over ``max_bytes``. Returns the size."""
+async def spool_chunks(
+    chunks: AsyncIterator[bytes], dest: Path, max_bytes: int, pace: UploadPace | None = None
+) -> int:
+    """Write ``chunks`` to ``dest``; LimitExceededError once over ``max_bytes``, UploadTooSlowError
+    when slower than ``pace``. Returns the size."""
     size = 0
-    with dest.open("wb") as fh:
-        async for chunk in chunks:
+    with local_storage(), dest.open("wb") as fh:
+        async for chunk in paced(chunks, pace or UploadPace()):
             size += len(chunk)
             if size > max_bytes:
                 raise too_large(max_bytes)
@@ -85,8 +159,11 @@ class MultipartUpload:
 class _Parts:
     """Callbacks of the push parser: the file part goes to ``sink``, others to ``fields``."""
 
-    def __init__(self, file_field: str, sink: BinaryIO, max_bytes: int) -> None:
+    def __init__(
+        self, file_field: str, sink: BinaryIO, max_bytes: int, allowed: frozenset[str]
+    ) -> None:
         self.file_field = file_field
+        self.allowed = allowed
         self.sink = sink
         self.max_bytes = max_bytes
         self.out = MultipartUpload()
@@ -110,6 +187,7 @@ class _Parts:
         }
 
     def _add(self, attr: str, data: bytes) -> None:
+        # python-multipart bounds each part's headers (8 lines of 4 KiB at most).
         setattr(self, attr, getattr(self, attr) + bytes(data))
 
     def _part_begin(self) -> None:
@@ -125,7 +203,11 @@ class _Parts:
     def _headers_finished(self) -> None:
         _, params = parse_options_header(self._headers.get(b"content-disposition", b""))
         self._name = params.get(b"name", b"").decode("utf-8", "replace")
+        if self._name != self.file_field and self._name not in self.allowed:
+            raise BadInputError(f"unknown form field {self._name[:40]!r}")
         if self._name == self.file_field:
+            if self.out.found_file:
+                raise BadInputError(f"more than one {self.file_field!r} file part")
             self.out.found_file = True
             raw = params.get(b"filename")
             self.out.filename = raw.decode("utf-8", "replace") if raw else None
@@ -146,13 +228,25 @@ class _Parts:
 
     def _part_end(self) -> None:
         if self._name and self._name != self.file_field:
+            if self._name in self.out.fields:
+                raise BadInputError(f"form field {self._name!r} is given more than once")
             self.out.fields[self._name] = self._value.decode("utf-8", "replace")
 
 
-async def receive_multipart(
-    request: Request, file_field: str, dest: Path, max_bytes: int
-) -> MultipartUpload:
-    """Stream the request's multipart body, writing part ``file_field`` to ``dest``."""
+@dataclass(frozen=True)
+class FormSpec:
+    """What a multipart form may hold: one file part and these (small) fields, each at most once."""
+
+    file_field: str
+    fields: frozenset[str]
+    max_bytes: int
+    pace: UploadPace = UploadPace()
+
+
+async def receive_multipart(request: Request, form: FormSpec, dest: Path) -> MultipartUpload:
+    """Stream the request's multipart body, writing the file part to ``dest``; 413 over the size
+    limit, 408 when slower than the pace, 422 for a malformed, unknown or abusive part."""
+    file_field, max_bytes, pace = form.file_field, form.max_bytes, form.pace
     ctype, params = parse_options_header(request.headers.get("content-type", ""))
     boundary = params.get(b"boundary")
     if ctype != b"multipart/form-data" or not boundary:
@@ -160,14 +254,14 @@ async def receive_multipart(
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes + FRAMING_SLACK:
         raise too_large(max_bytes)  # refuse before reading a byte
-    with dest.open("wb") as fh:
-        parts = _Parts(file_field, fh, max_bytes)
+    with local_storage(), dest.open("wb") as fh:
+        parts = _Parts(file_field, fh, max_bytes, form.fields)
         parser = MultipartParser(boundary, parts.callbacks())  # type: ignore[arg-type]
         try:
-            async for chunk in request.stream():
+            async for chunk in paced(request.stream(), pace):
                 parser.write(chunk)
             parser.finalize()
-        except (BadInputError, LimitExceededError):
+        except (BadInputError, LimitExceededError, UploadTooSlowError, OSError):
             raise
         except Exception as err:  # python-multipart raises its own parse errors
             raise BadInputError(f"malformed multipart body: {err}") from None

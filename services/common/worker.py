@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 
 from services.common.metrics import JobMetrics, refresh_forever
 from services.common.serve import install_stop_signals
+from shared.jobs.retention import ResultRetention
 from shared.jobs.runner import Finalizer, Handler, JobRunner, RunnerOptions
 from shared.ports import JobQueue, JobStore
 
@@ -42,6 +43,7 @@ class WorkerProcess:
     queue_refresh_s: float = 5.0
     drain_s: float = 20.0  # on stop: how long the job in flight may run on before it is handed back
     on_stop: Sequence[Callable[[], Awaitable[None]]] = field(default_factory=tuple)
+    retention: ResultRetention | None = None  # swept by the worker while it runs
 
 
 def consumer_name(prefix: str) -> str:
@@ -60,6 +62,7 @@ async def run_worker(proc: WorkerProcess, stop: asyncio.Event | None = None) -> 
     refresher = asyncio.create_task(
         refresh_forever(lambda: proc.metrics.refresh_queue(proc.queue), proc.queue_refresh_s, stop)
     )
+    sweeper = asyncio.create_task(proc.retention.run_forever(stop)) if proc.retention else None
     consume = asyncio.create_task(runner.run_forever())
     stopped = asyncio.create_task(stop.wait())
     await asyncio.wait({consume, stopped}, return_when=asyncio.FIRST_COMPLETED)
@@ -75,5 +78,7 @@ async def run_worker(proc: WorkerProcess, stop: asyncio.Event | None = None) -> 
         stopped.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await refresher
+        if sweeper is not None:
+            await sweeper
         for hook in proc.on_stop:
             await hook()

@@ -38,9 +38,11 @@ from shared.adapters.s3_anchor import S3AnchorStore
 from shared.audit.anchor import AuditAnchorer
 from shared.audit.custody import CustodySigner
 from shared.domain.errors import ConfigError, UUNetError
+from shared.domain.jobs import JobStatus
+from shared.jobs.retention import ResultRetention
 from shared.jobs.runner import RunnerOptions
 from shared.pipeline.api import Limits, Progress, ReidOptions, ReidReport
-from shared.ports import AuditLog, JobQueue, JobStore, ObjectStore
+from shared.ports import AuditLog, ExpiryIndex, JobQueue, JobStore, ObjectStore
 
 if TYPE_CHECKING:
     from shared.model.inference import UUNetEngine
@@ -59,6 +61,7 @@ class Adapters:
     audit: AuditLog
     limiter: RateLimiter
     readiness: Mapping[str, ReadinessCheck] = field(default_factory=dict)
+    expiries: ExpiryIndex | None = None  # when reconstructions are deleted (None: never)
     on_start: Sequence[Hook] = ()
     on_stop: Sequence[Hook] = ()
 
@@ -100,6 +103,7 @@ def real_adapters(settings: PrivateSettings, anchor: bool = False) -> Adapters:
         audit=audit,
         limiter=RedisRateLimiter(infra.redis, settings.rate_limit_per_minute, "uunet:reid:rate:"),
         readiness=infra.readiness(),
+        expiries=infra.expiries,
         on_start=on_start,
         on_stop=on_stop,
     )
@@ -187,6 +191,30 @@ def build_desk(
         metrics=DeskMetrics(registry, METRICS_PREFIX),
         limiter=adapters.limiter,
         refusals=RefusalAggregator(adapters.audit, settings.refusal_window_s),
+        retention=retention(settings, adapters),
+        delete_after_download=settings.delete_after_download,
+    )
+
+
+def retention(settings: PrivateSettings, adapters: Adapters) -> ResultRetention | None:
+    """Reconstructions are deleted RESULT_TTL_S after the job is done (or after a download);
+    each deletion is audited."""
+    if adapters.expiries is None:
+        return None
+    audit = adapters.audit
+
+    async def audited(job: JobStatus, why: str) -> None:
+        await audit.append(
+            actor="retention",
+            case_id=job.extra.get("case_id", ""),
+            clip_sha256=job.extra.get("clip_sha256", ""),
+            tracks=job.extra.get("tracks", ""),
+            outcome="deleted",
+            detail=f"job {job.job_id} reconstruction deleted: {why}"[:300],
+        )
+
+    return ResultRetention(
+        adapters.objects, adapters.jobs, adapters.expiries, settings.result_ttl_s, audited
     )
 
 
@@ -200,6 +228,7 @@ def build_api(settings: PrivateSettings, adapters: Adapters, verify: ClipVerifie
         work_dir=settings.work_dir,
         result_redirect=settings.result_redirect,
         presign_expiry_s=settings.presign_expiry_s,
+        pace=settings.upload_pace,
         docs=settings.docs_enabled,
         slots=slots,
     )
@@ -210,6 +239,7 @@ def build_api(settings: PrivateSettings, adapters: Adapters, verify: ClipVerifie
             settings.max_upload_bytes,
             settings.work_dir,
             watch_timeout_s=settings.job_timeout_s + 300,
+            pace=settings.upload_pace,
             slots=slots,
         ),
     )
@@ -272,6 +302,7 @@ def build_worker(
     custody = custody or custody_signer(settings)
     registry = CollectorRegistry()
     metrics = JobMetrics(registry, METRICS_PREFIX)
+    kept = retention(settings, adapters)
     handler = ReidHandler(
         objects=adapters.objects,
         jobs=adapters.jobs,
@@ -283,6 +314,7 @@ def build_worker(
             limits=Limits(max_bytes=settings.max_upload_bytes),
             work_dir=settings.work_dir,
         ),
+        retention=kept,
         custody=custody,
     )
     options = RunnerOptions(
@@ -303,6 +335,7 @@ def build_worker(
         drain_s=settings.shutdown_drain_s,
         metrics_host=settings.http_host,
         on_stop=adapters.on_stop,
+        retention=kept,
     )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter
 
-from services.common.errors import RateLimitedError
+from services.common.errors import RateLimitedError, ResultGoneError
 from services.common.ratelimit import RateLimiter
 from services.private_reid.auth import (
     Forbidden,
@@ -33,6 +34,7 @@ from services.private_reid.auth import (
 from services.private_reid.refusals import RefusalAggregator
 from shared.domain.errors import BadInputError, NotFoundError, TamperedError, WrongKeyError
 from shared.domain.jobs import JobState, JobStatus
+from shared.jobs.retention import ResultRetention
 from shared.pipeline.api import ReidOptions
 from shared.ports import AuditLog, JobQueue, JobStore, ObjectStore
 
@@ -85,6 +87,8 @@ class Desk:
     metrics: DeskMetrics
     limiter: RateLimiter  # requests per client address, before anything else
     refusals: RefusalAggregator
+    retention: ResultRetention | None = None
+    delete_after_download: bool = False
 
     async def authenticate(
         self, authorization: str | None, what: str, client: str = "unknown"
@@ -152,10 +156,19 @@ class Desk:
         except NotFoundError:
             raise NotReady(f"job {job_id} has no custody record") from None
 
+    async def downloaded(self, principal: Principal, job_id: str) -> None:
+        """Called once a download has been sent in full: delete the reconstruction if so set."""
+        if self.retention is not None and self.delete_after_download:
+            await self.retention.delete_now(job_id, f"downloaded by {principal.subject}")
+
     # ---- internals
     async def _finished(self, principal: Principal, job_id: str, what: str) -> JobStatus:
         job, case = await self._visible(principal, job_id, what)
-        if job.state is not JobState.DONE or not job.result_key:
+        gone = job.extra.get("result_deleted")
+        if gone and what == "download":  # the custody record outlives the reconstruction
+            await self.refuse(principal.subject, case, "gone", f"{what} {job_id}")
+            raise ResultGoneError(f"the reconstruction of job {job_id} was deleted ({gone})")
+        if job.state is not JobState.DONE or not (job.result_key or gone):
             await self.refuse(principal.subject, case, "not-ready", f"{what} {job_id}")
             raise NotReady(f"job {job_id} is {job.state.value}; no result to download")
         await self._record(principal.subject, case, job, what)
@@ -259,16 +272,19 @@ class Desk:
         )
 
 
+# Comma-separated track ids; the OpenAPI spec carries the same pattern (ECMA and Python agree on it).
+TRACKS = r"[ \t]*(?:[0-9]+[ \t]*)?(?:,[ \t]*(?:[0-9]+[ \t]*)?)*"
+
+
 def parse_tracks(text: str | None) -> str:
     """Normalise "4, 1" to "1,4" ("" = every track); BadInputError for anything else."""
     if not text or not text.strip():
         return ""
-    try:
-        ids = sorted({int(part) for part in text.split(",") if part.strip()})
-    except ValueError:
-        raise BadInputError(f"tracks must be comma-separated integers, got {text[:40]!r}") from None
-    if any(i < 0 for i in ids):
-        raise BadInputError("track ids must be non-negative")
+    if not re.fullmatch(TRACKS, text):
+        raise BadInputError(
+            f"tracks must be comma-separated non-negative integers, got {text[:40]!r}"
+        )
+    ids = sorted({int(part) for part in text.split(",") if part.strip()})
     return ",".join(str(i) for i in ids)
 
 

@@ -9,7 +9,6 @@ FAILED_PRECONDITION (no result yet), RESOURCE_EXHAUSTED (too large).
 from __future__ import annotations
 
 import functools
-import tempfile
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,7 @@ import grpc
 
 from services.common.errors import grpc_status_for
 from services.common.grpc_handlers import aborting_on_domain_errors, job_message, watch_job
-from services.common.uploads import UploadSlots, spool_chunks
+from services.common.uploads import UploadPace, UploadSlots, spool_chunks, spool_file
 from services.private_reid.auth import Forbidden, Principal
 from services.private_reid.desk import Desk, NotReady, SubmitRequest
 from shared.domain.errors import BadInputError, LimitExceededError, UUNetError
@@ -49,6 +48,7 @@ class GrpcOptions:
     work_dir: Path | None = None
     watch_interval_s: float = 0.5
     watch_timeout_s: float = 3900.0  # a little over the job timeout: a watch never hangs forever
+    pace: UploadPace = field(default_factory=UploadPace)
     slots: UploadSlots = field(default_factory=UploadSlots)  # shared with REST
 
 
@@ -74,12 +74,16 @@ class ReidServicer(reid_pb2_grpc.ReidServiceServicer):
         principal = await self._principal(context, "submit")  # before a single chunk is read
         with (
             self.options.slots.take(),
-            tempfile.TemporaryDirectory(prefix="uunet-reid-", dir=self.options.work_dir) as tmp,
+            spool_file(self.options.work_dir, "uunet-reid-", "upload.mp4") as path,
         ):
-            path = Path(tmp) / "upload.mp4"
             try:
                 meta = await _metadata(request_iterator)
-                await spool_chunks(_chunks(request_iterator), path, self.options.max_upload_bytes)
+                await spool_chunks(
+                    _chunks(request_iterator),
+                    path,
+                    self.options.max_upload_bytes,
+                    self.options.pace,
+                )
             except BadInputError as err:
                 code = "too-large" if isinstance(err, LimitExceededError) else "bad-upload"
                 await self.desk.refuse(principal.subject, "", code, f"submit: {err}")
@@ -120,6 +124,7 @@ class ReidServicer(reid_pb2_grpc.ReidServiceServicer):
         key = await self.desk.result_key(principal, request.job_id)
         async for data in self.desk.objects.stream(key, CHUNK_BYTES):
             yield jobs_pb2.Chunk(data=data)
+        await self.desk.downloaded(principal, request.job_id)  # every chunk went out
 
     @_unary
     async def GetCustody(

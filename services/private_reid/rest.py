@@ -9,10 +9,9 @@ authority key, an option the clip cannot serve). A finished job's signed custody
 
 from __future__ import annotations
 
+import functools
 import json
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,9 +21,17 @@ from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
-from services.common.uploads import UploadSlots, receive_multipart
+from services.common.openapi import error_responses
+from services.common.uploads import FormSpec, UploadPace, UploadSlots, receive_multipart, spool_file
 from services.private_reid.auth import Forbidden, Principal, TokenRejected
-from services.private_reid.desk import Desk, NotReady, SubmitRequest, parse_flag, result_media
+from services.private_reid.desk import (
+    TRACKS,
+    Desk,
+    NotReady,
+    SubmitRequest,
+    parse_flag,
+    result_media,
+)
 from shared.domain.errors import BadInputError, LimitExceededError
 from shared.domain.jobs import JobStatus
 
@@ -39,6 +46,7 @@ class RestOptions:
     work_dir: Path | None = None
     result_redirect: bool = False
     presign_expiry_s: int = 300
+    pace: UploadPace = field(default_factory=UploadPace)
     docs: bool = False  # OpenAPI docs (dev, or API_DOCS=true)
     slots: UploadSlots = field(default_factory=UploadSlots)  # shared with gRPC
 
@@ -89,6 +97,7 @@ class JobOut(BaseModel):
         )
 
 
+_FORM_FIELDS = frozenset({"case_id", "tracks", "mode", "lossless", "original"})
 _MULTIPART_DOC: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -97,10 +106,23 @@ _MULTIPART_DOC: dict[str, Any] = {
                 "schema": {
                     "type": "object",
                     "required": ["file", "case_id"],
+                    "additionalProperties": False,
                     "properties": {
-                        "file": {"type": "string", "format": "binary"},
-                        "case_id": {"type": "string"},
-                        "tracks": {"type": "string", "description": "e.g. 1,4 (default: all)"},
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "minLength": 1,
+                            "description": "a public clip signed by this deployment (else 422)",
+                        },
+                        "case_id": {
+                            "type": "string",
+                            "pattern": "[!-~]",
+                        },  # a visible ASCII character
+                        "tracks": {
+                            "type": "string",
+                            "pattern": f"^{TRACKS}$",
+                            "description": "e.g. 1,4 (default: all)",
+                        },
                         "mode": {"type": "string", "enum": ["auto", "learned", "sealed"]},
                         "lossless": {
                             "type": "boolean",
@@ -118,16 +140,11 @@ _MULTIPART_DOC: dict[str, Any] = {
     }
 }
 
-router = APIRouter(prefix="/v1/reconstructions", tags=["reconstructions"])
-
-
-@contextmanager
-def _spool(options: RestOptions) -> Iterator[Path]:
-    with (
-        options.slots.take(),
-        tempfile.TemporaryDirectory(prefix="uunet-reid-", dir=options.work_dir) as tmp,
-    ):
-        yield Path(tmp) / "upload.mp4"
+router = APIRouter(
+    prefix="/v1/reconstructions",
+    tags=["reconstructions"],
+    responses=error_responses(401, 403, 422, 503),  # every route: token, scope/case, input, deps
+)
 
 
 async def _principal(desk: Desk, creds: Any, request: Request, what: str) -> Principal:
@@ -136,15 +153,22 @@ async def _principal(desk: Desk, creds: Any, request: Request, what: str) -> Pri
     return await desk.authenticate(_authorization(creds, request), what, client)
 
 
-@router.post("", status_code=202, response_model=JobCreated, openapi_extra=_MULTIPART_DOC)
+@router.post(
+    "",
+    status_code=202,
+    response_model=JobCreated,
+    openapi_extra=_MULTIPART_DOC,
+    responses=error_responses(408, 413),
+)
 async def post_reconstruction(
     request: Request, creds: BearerDep, desk: DeskDep, options: OptionsDep
 ) -> JobCreated:
     """Upload a de-identified clip with a case reference and queue its reconstruction."""
     principal = await _principal(desk, creds, request, "submit")
-    with _spool(options) as path:
+    with options.slots.take(), spool_file(options.work_dir, "uunet-reid-", "upload.mp4") as path:
         try:
-            form = await receive_multipart(request, "file", path, options.max_upload_bytes)
+            spec = FormSpec("file", _FORM_FIELDS, options.max_upload_bytes, options.pace)
+            form = await receive_multipart(request, spec, path)
         except BadInputError as err:
             code = "too-large" if isinstance(err, LimitExceededError) else "bad-upload"
             await desk.refuse(principal.subject, "", code, f"submit: {err}")
@@ -159,7 +183,7 @@ async def post_reconstruction(
         return JobCreated(job_id=await desk.submit(principal, submit, path))
 
 
-@router.get("/{job_id}", response_model=JobOut)
+@router.get("/{job_id}", response_model=JobOut, responses=error_responses(404))
 async def get_reconstruction(
     job_id: str, request: Request, creds: BearerDep, desk: DeskDep
 ) -> JobOut:
@@ -174,7 +198,7 @@ async def get_reconstruction(
     responses={
         200: {"content": {"video/mp4": {}}, "description": "the restored clip"},
         307: {"description": "redirect to a short-lived presigned URL (when configured)"},
-        409: {"description": "not done"},
+        **error_responses(404, 409, 410),
     },
 )
 async def get_result(
@@ -189,7 +213,7 @@ async def get_result(
     stat = await desk.objects.stat(key)
     media_type, name = result_media(key)
     return StreamingResponse(
-        desk.objects.stream(key),
+        _then(desk.objects.stream(key), functools.partial(desk.downloaded, principal, job_id)),
         media_type=media_type,
         headers={
             "Content-Length": str(stat.size),
@@ -202,7 +226,7 @@ async def get_result(
     "/{job_id}/custody",
     responses={
         200: {"description": "the signed custody record (see docs/PIPELINE.md)"},
-        409: {"description": "not done"},
+        **error_responses(404, 409),
     },
 )
 async def get_custody(
@@ -212,6 +236,16 @@ async def get_custody(
     principal = await _principal(desk, creds, request, f"custody {job_id}")
     record: dict[str, Any] = json.loads(await desk.custody(principal, job_id))
     return record
+
+
+async def _then(
+    chunks: AsyncIterator[bytes], after: Callable[[], Awaitable[None]]
+) -> AsyncIterator[bytes]:
+    """``chunks``, then ``after()`` -- reached only once every chunk was sent (a client that drops
+    the connection closes this generator before)."""
+    async for chunk in chunks:
+        yield chunk
+    await after()
 
 
 def install_private_errors(app: FastAPI) -> None:

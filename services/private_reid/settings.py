@@ -57,6 +57,8 @@ class PrivateSettings(ServiceSettings):
     refusal_window_s: float = 60.0  # anonymous refusals: one audit entry per reason, then a summary
     job_prefix: str = "uunet:reid:"
     result_redirect: bool = False  # True: /result redirects to a presigned URL instead of streaming
+    result_ttl_s: float = 3600.0  # reconstructions are deleted this long after the job is done
+    delete_after_download: bool = True  # ... or as soon as one has been downloaded in full
     presign_expiry_s: int = 300
     work_dir: Path | None = None  # temp files of uploads and jobs; None: the system temp dir
 

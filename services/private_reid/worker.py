@@ -26,6 +26,7 @@ from services.private_reid.desk import (
 from shared.audit.custody import OUTCOME, CustodyRecord, CustodySigner
 from shared.domain.errors import BadInputError, NotFoundError
 from shared.domain.jobs import JobState, JobStatus
+from shared.jobs.retention import ResultRetention
 from shared.jobs.runner import JobContext
 from shared.pipeline.api import ReidOptions, ReidReport
 from shared.ports import AuditLog, JobStore, ObjectStore
@@ -48,6 +49,7 @@ class ReidHandler:
     metrics: JobMetrics
     options: HandlerOptions
     custody: CustodySigner
+    retention: ResultRetention | None = None
 
     async def __call__(self, ctx: JobContext) -> str:
         """Restore one clip; returns the result's S3 key."""
@@ -127,6 +129,8 @@ class ReidHandler:
         extra = status.extra
         if extra.get("upload_key"):
             await self.objects.delete(extra["upload_key"])
+        if self.retention is not None:
+            await self.retention.schedule(status)
         outcome = "done" if status.state is JobState.DONE else "failed"
         self.metrics.observe_job(outcome, max(0.0, time.time() - status.created_at))
         detail = f"job {status.job_id}" + (f": {status.error}" if status.error else "")

@@ -1,7 +1,9 @@
 """Vendor authentication: API keys stored only as SHA-256 hashes, plus the per-key rate limit.
 
-The keys file is ``{key_id: sha256-hex}`` (written by ``uunet apikey create``); it is re-read when its
-modification time changes, so a new key works without a restart. Keys are never logged; the key id is.
+The keys file maps each key id to the SHA-256 hex of its key, or to ``{"sha256": hex, ...}`` with
+that key's own limits (``max_upload_mb``, ``rate_per_minute``, ``jobs_per_day``); it is written by
+``uunet apikey create`` and re-read when its modification time changes, so a new key works without
+a restart. Keys are never logged; the key id is.
 """
 
 from __future__ import annotations
@@ -21,6 +23,18 @@ log = logging.getLogger(__name__)
 KEY_PREFIX = "uuk_"
 
 
+LIMIT_NAMES = ("max_upload_mb", "rate_per_minute", "jobs_per_day")
+
+
+@dataclass(frozen=True)
+class VendorLimits:
+    """One key's own limits; None: the service-wide setting."""
+
+    max_upload_mb: int | None = None
+    rate_per_minute: int | None = None
+    jobs_per_day: int | None = None
+
+
 @dataclass(frozen=True)
 class Vendor:
     """An authenticated caller: ``key_id`` is the name given at ``apikey create`` (rate limits,
@@ -29,6 +43,7 @@ class Vendor:
 
     key_id: str
     owner: str
+    limits: VendorLimits = VendorLimits()
 
 
 def owner_of(key_hash: str) -> str:
@@ -46,8 +61,11 @@ def new_api_key() -> str:
     return KEY_PREFIX + secrets.token_urlsafe(32)
 
 
-def read_keys_file(path: Path) -> dict[str, str]:
-    """``{key_id: sha256-hex}`` from ``path`` (ConfigError with the reason if unreadable)."""
+KeyEntry = str | dict[str, object]  # the hash, or {"sha256": hash, <limit>: int, ...}
+
+
+def read_keys_file(path: Path) -> dict[str, KeyEntry]:
+    """``{key_id: entry}`` from ``path`` (ConfigError with the reason if unreadable)."""
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
@@ -55,10 +73,30 @@ def read_keys_file(path: Path) -> dict[str, str]:
     except (OSError, ValueError) as err:
         raise ConfigError(f"API keys file {path} is unreadable: {err}") from None
     if not isinstance(data, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) and len(v) == 64 for k, v in data.items()
+        isinstance(k, str) and _valid_entry(v) for k, v in data.items()
     ):
-        raise ConfigError(f"API keys file {path} must map key ids to sha256 hex digests")
+        raise ConfigError(
+            f"API keys file {path} must map key ids to sha256 hex digests "
+            f"(or to objects with sha256 and optional {', '.join(LIMIT_NAMES)})"
+        )
     return data
+
+
+def _valid_entry(entry: object) -> bool:
+    if isinstance(entry, str):
+        return len(entry) == 64
+    if not isinstance(entry, dict) or not _valid_entry(entry.get("sha256")):
+        return False
+    limits = {k: v for k, v in entry.items() if k != "sha256"}
+    return all(k in LIMIT_NAMES and type(v) is int and v >= 0 for k, v in limits.items())
+
+
+def entry_hash_and_limits(entry: KeyEntry) -> tuple[str, VendorLimits]:
+    """The key hash and the limits of one (validated) keys-file entry."""
+    if isinstance(entry, str):
+        return entry, VendorLimits()
+    limits = {k: v for k, v in entry.items() if k in LIMIT_NAMES}
+    return str(entry["sha256"]), VendorLimits(**limits)  # type: ignore[arg-type]
 
 
 class ApiKeys:
@@ -67,9 +105,9 @@ class ApiKeys:
     def __init__(self, path: Path | None, hashes: dict[str, str] | None = None) -> None:
         self.path = path
         self._mtime = -1.0
-        self._by_hash: dict[str, str] = {}
+        self._by_hash: dict[str, Vendor] = {}
         if hashes is not None:
-            self._by_hash = {h: kid for kid, h in hashes.items()}
+            self._by_hash = {h: Vendor(kid, owner_of(h)) for kid, h in hashes.items()}
         elif path is not None:
             self._reload()
 
@@ -78,7 +116,11 @@ class ApiKeys:
         mtime = self.path.stat().st_mtime if self.path.exists() else -1.0
         if mtime == self._mtime:
             return
-        self._by_hash = {h: kid for kid, h in read_keys_file(self.path).items()}
+        by_hash = {}
+        for kid, entry in read_keys_file(self.path).items():
+            digest, limits = entry_hash_and_limits(entry)
+            by_hash[digest] = Vendor(kid, owner_of(digest), limits)
+        self._by_hash = by_hash
         self._mtime = mtime
         log.info("loaded %d API keys", len(self._by_hash))
 
@@ -91,24 +133,27 @@ class ApiKeys:
                 self._reload()
             except ConfigError:
                 log.exception("API keys file became unreadable; keeping the last good copy")
-        digest = hash_key(api_key.strip())
-        key_id = self._by_hash.get(digest)
-        if key_id is None:
+        vendor = self._by_hash.get(hash_key(api_key.strip()))
+        if vendor is None:
             raise AuthError("invalid API key")
-        return Vendor(key_id, owner_of(digest))
+        return vendor
 
 
 @dataclass(frozen=True)
 class Gate:
-    """Authentication and the submission rate limit, as one object the front ends share."""
+    """Authentication, the submission rate limit and the daily job quota, as one object the
+    front ends share; a key's own limits override the service-wide ones."""
 
     keys: ApiKeys
     limiter: RateLimiter
+    quota: RateLimiter | None = None
 
     def authenticate(self, api_key: str | None) -> Vendor:
         """The vendor owning ``api_key`` (AuthError otherwise)."""
         return self.keys.authenticate(api_key)
 
     async def admit_submission(self, vendor: Vendor) -> None:
-        """Count one submission; RateLimitedError with Retry-After when over the limit."""
-        await self.limiter.hit(vendor.key_id)
+        """Count one submission; RateLimitedError with Retry-After when over the limit or quota."""
+        await self.limiter.hit(vendor.key_id, vendor.limits.rate_per_minute)
+        if self.quota is not None:
+            await self.quota.hit(vendor.key_id, vendor.limits.jobs_per_day)

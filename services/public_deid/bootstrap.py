@@ -33,9 +33,10 @@ from services.public_deid.service import DeidJobs, Probe
 from services.public_deid.settings import PublicSettings
 from services.public_deid.worker import Deidentify, DeidHandler, HandlerOptions
 from shared.domain.errors import ConfigError
+from shared.jobs.retention import ResultRetention
 from shared.jobs.runner import RunnerOptions
 from shared.pipeline.api import DeidOptions, DeidReport, Limits, Progress
-from shared.ports import JobQueue, JobStore, ObjectStore
+from shared.ports import ExpiryIndex, JobQueue, JobStore, ObjectStore
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,8 @@ class Adapters:
     queue: JobQueue
     limiter: RateLimiter
     readiness: Mapping[str, ReadinessCheck] = field(default_factory=dict)
+    quota: RateLimiter | None = None  # jobs per key per day
+    expiries: ExpiryIndex | None = None  # when results are deleted (None: never)
     on_start: Sequence[Hook] = ()
     on_stop: Sequence[Hook] = ()
 
@@ -73,7 +76,15 @@ def real_adapters(settings: PublicSettings) -> Adapters:
         jobs=infra.jobs,
         queue=infra.queue,
         limiter=RedisRateLimiter(infra.redis, settings.rate_limit_per_minute),
+        quota=RedisRateLimiter(
+            infra.redis,
+            settings.jobs_per_day,
+            prefix="uunet:quota:",
+            window_s=86_400,
+            wording=("daily quota", "jobs per day"),
+        ),
         readiness=infra.readiness(),
+        expiries=infra.expiries,
         on_start=(prepare,),
         on_stop=(infra.close,),
     )
@@ -103,7 +114,7 @@ def api_keys(settings: PublicSettings) -> ApiKeys:
 
 def build_gate(settings: PublicSettings, adapters: Adapters) -> Gate:
     """API keys plus the submission rate limiter, shared by REST and gRPC."""
-    return Gate(api_keys(settings), adapters.limiter)
+    return Gate(api_keys(settings), adapters.limiter, adapters.quota)
 
 
 def build_app(
@@ -141,6 +152,7 @@ def deid_jobs(settings: PublicSettings, adapters: Adapters, probe: Probe | None)
         probe=probe,
         presign_expiry_s=settings.presign_expiry_s,
         work_dir=settings.work_dir,
+        pace=settings.upload_pace,
         slots=UploadSlots(settings.max_concurrent_uploads),
     )
 
@@ -187,6 +199,7 @@ def load_deidentify(settings: PublicSettings) -> Deidentify:
     """The real pipeline bound to the key set and the public half of the model (loaded once)."""
     from shared.crypto.keys import PublicSideKeys
     from shared.pipeline.api import deidentify_clip
+    from shared.pipeline.probe import refuse_deidentified
     from shared.surrogate.model import load_face_model
     from shared.video.runtime import configure_cpu_threads
 
@@ -199,6 +212,7 @@ def load_deidentify(settings: PublicSettings) -> Deidentify:
     log.info("model %s %s on %s", engine.model_id, engine.model_version, settings.device)
 
     def run(src: Path, dst: Path, options: DeidOptions, progress: Progress) -> DeidReport:
+        refuse_deidentified(src)  # also when the API's probe is switched off
         options = dataclasses.replace(options, payload=settings.payload)  # a deployment setting
         return deidentify_clip(src, dst, keys, engine, options, progress)
 
@@ -212,11 +226,17 @@ def build_worker(
     _make_work_dir(settings)
     registry = CollectorRegistry()
     metrics = JobMetrics(registry, METRICS_PREFIX)
+    retention = None
+    if adapters.expiries is not None:
+        retention = ResultRetention(
+            adapters.objects, adapters.jobs, adapters.expiries, settings.result_ttl_s
+        )
     handler = DeidHandler(
         adapters.objects,
         deidentify,
         metrics,
         HandlerOptions(device=settings.device, limits=limits(settings), work_dir=settings.work_dir),
+        retention,
     )
     options = RunnerOptions(
         consumer=consumer_name("deid"),
@@ -236,6 +256,7 @@ def build_worker(
         drain_s=settings.shutdown_drain_s,
         metrics_host=settings.http_host,
         on_stop=adapters.on_stop,
+        retention=retention,
     )
 
 

@@ -62,7 +62,8 @@ class DeidServicer(deid_pb2_grpc.DeidServiceServicer):
         meta = first.metadata
         clip = ClipRequest(meta.filename, meta.keep_audio, tuple(meta.attributes))
         with self.jobs.spool_path() as path:
-            await spool_chunks(_chunks(request_iterator), path, self.jobs.max_bytes)
+            limit = self.jobs.max_bytes_for(vendor)
+            await spool_chunks(_chunks(request_iterator), path, limit, self.jobs.pace)
             job_id = await self.jobs.submit_file(vendor, clip, path)
         return deid_pb2.UploadClipResponse(job_id=job_id)
 

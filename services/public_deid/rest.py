@@ -6,16 +6,24 @@ nothing; uploads stream to a temp file under the size cap (413 as soon as it is 
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Security
 from fastapi.responses import RedirectResponse, StreamingResponse
 from fastapi.security import APIKeyHeader
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
-from services.common.uploads import receive_multipart
+from services.common.openapi import error_responses
+from services.common.uploads import FormSpec, form_flag, receive_multipart
 from services.public_deid.auth import Gate, Vendor
-from services.public_deid.service import ClipRequest, DeidJobs
+from services.public_deid.service import (
+    ATTRIBUTE,
+    ATTRIBUTES,
+    ClipRequest,
+    DeidJobs,
+    split_attributes,
+)
 from shared.domain.jobs import JobStatus
 
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="vendor API key")
@@ -65,6 +73,17 @@ class JobOut(BaseModel):
         )
 
 
+def _attribute(text: str) -> str:
+    if not re.fullmatch(ATTRIBUTE, text):
+        raise ValueError("must look like name=keep or name=change")
+    return text
+
+
+Attribute = Annotated[
+    str, AfterValidator(_attribute), WithJsonSchema({"type": "string", "pattern": f"^{ATTRIBUTE}$"})
+]
+
+
 _ATTRIBUTES_DOC = (
     "NAME=keep|change, comma-separated: only attributes the worker's model was trained to control "
     "(`uunet deid --checkpoint FILE --help` lists them); others fail the job with the reason"
@@ -72,9 +91,11 @@ _ATTRIBUTES_DOC = (
 
 
 class UploadRequest(BaseModel):
+    model_config = ConfigDict(strict=True)  # 0 is not false, "1" is not a list: say so (422)
+
     filename: str = ""
     keep_audio: bool = False
-    attributes: list[str] = Field(default_factory=list, description=_ATTRIBUTES_DOC)
+    attributes: list[Attribute] = Field(default_factory=list, description=_ATTRIBUTES_DOC)
 
 
 class UploadCreated(BaseModel):
@@ -84,6 +105,7 @@ class UploadCreated(BaseModel):
     expires_s: int
 
 
+_FORM_FIELDS = frozenset({"keep_audio", "attributes"})
 _MULTIPART_DOC: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -92,11 +114,13 @@ _MULTIPART_DOC: dict[str, Any] = {
                 "schema": {
                     "type": "object",
                     "required": ["file"],
+                    "additionalProperties": False,
                     "properties": {
-                        "file": {"type": "string", "format": "binary"},
+                        "file": {"type": "string", "format": "binary", "minLength": 1},
                         "keep_audio": {"type": "boolean", "default": False},
                         "attributes": {
                             "type": "string",
+                            "pattern": f"^{ATTRIBUTES}$",
                             "description": _ATTRIBUTES_DOC,
                         },
                     },
@@ -106,25 +130,35 @@ _MULTIPART_DOC: dict[str, Any] = {
     }
 }
 
-clips = APIRouter(prefix="/v1/clips", tags=["clips"])
-uploads = APIRouter(prefix="/v1/uploads", tags=["uploads"])
-jobs_router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+_ANY = error_responses(401, 422, 503)  # every route: credentials, bad input, dependency down
+clips = APIRouter(prefix="/v1/clips", tags=["clips"], responses=_ANY)
+uploads = APIRouter(prefix="/v1/uploads", tags=["uploads"], responses=_ANY)
+jobs_router = APIRouter(prefix="/v1/jobs", tags=["jobs"], responses=_ANY)
 
 
-@clips.post("", status_code=202, response_model=JobCreated, openapi_extra=_MULTIPART_DOC)
+@clips.post(
+    "",
+    status_code=202,
+    response_model=JobCreated,
+    openapi_extra=_MULTIPART_DOC,
+    responses=error_responses(408, 413, 429),
+)
 async def post_clip(request: Request, vendor: SubmitterDep, jobs: JobsDep) -> JobCreated:
     """Upload a clip (multipart field ``file``) and queue its de-identification."""
     with jobs.spool_path() as path:
-        form = await receive_multipart(request, "file", path, jobs.max_bytes)
+        spec = FormSpec("file", _FORM_FIELDS, jobs.max_bytes_for(vendor), jobs.pace)
+        form = await receive_multipart(request, spec, path)
         clip = ClipRequest(
             filename=form.filename or "",
-            keep_audio=form.fields.get("keep_audio", "").lower() in ("1", "true", "yes", "on"),
-            attributes=tuple(a.strip() for a in form.fields.get("attributes", "").split(",") if a),
+            keep_audio=form_flag(form.fields, "keep_audio"),
+            attributes=split_attributes(form.fields.get("attributes", "")),
         )
         return JobCreated(job_id=await jobs.submit_file(vendor, clip, path))
 
 
-@uploads.post("", status_code=201, response_model=UploadCreated)
+@uploads.post(
+    "", status_code=201, response_model=UploadCreated, responses=error_responses(400, 429)
+)
 async def post_upload(body: UploadRequest, vendor: SubmitterDep, jobs: JobsDep) -> UploadCreated:
     """Start a presigned upload for a large clip: PUT it to ``url``, then complete it."""
     clip = ClipRequest(body.filename, body.keep_audio, tuple(body.attributes))
@@ -134,13 +168,18 @@ async def post_upload(body: UploadRequest, vendor: SubmitterDep, jobs: JobsDep) 
     )
 
 
-@uploads.post("/{upload_id}/complete", status_code=202, response_model=JobCreated)
+@uploads.post(
+    "/{upload_id}/complete",
+    status_code=202,
+    response_model=JobCreated,
+    responses=error_responses(404, 409, 413),
+)
 async def complete_upload(upload_id: str, vendor: VendorDep, jobs: JobsDep) -> JobCreated:
     """Queue a presigned upload once its bytes are in place (409 if not yet, 413 if too big)."""
     return JobCreated(job_id=await jobs.complete_upload(vendor, upload_id))
 
 
-@jobs_router.get("/{job_id}", response_model=JobOut)
+@jobs_router.get("/{job_id}", response_model=JobOut, responses=error_responses(404))
 async def get_job(job_id: str, vendor: VendorDep, jobs: JobsDep) -> JobOut:
     """A job's state and progress (404 for unknown ids and for other keys' jobs)."""
     return JobOut.of(await jobs.get(vendor, job_id))
@@ -150,8 +189,9 @@ async def get_job(job_id: str, vendor: VendorDep, jobs: JobsDep) -> JobOut:
     "/{job_id}/result",
     response_model=None,
     responses={
+        200: {"content": {"video/mp4": {}}, "description": "the MP4 (with ?stream=true)"},
         302: {"description": "redirect to a presigned URL"},
-        409: {"description": "not done"},
+        **error_responses(404, 409, 410),
     },
 )
 async def get_result(

@@ -16,14 +16,14 @@ import asyncio
 import contextlib
 import json
 import logging
-import tempfile
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from services.common.errors import NotReadyError, without_paths
-from services.common.uploads import UploadSlots, too_large
+from services.common.errors import NotReadyError, ResultGoneError, without_paths
+from services.common.uploads import UploadPace, UploadSlots, spool_file, too_large
 from services.public_deid.auth import Vendor
 from shared.domain.errors import BadInputError, NotFoundError, UUNetError
 from shared.domain.jobs import JobState, JobStatus
@@ -65,16 +65,19 @@ class DeidJobs:
     probe: Probe | None = None
     presign_expiry_s: int = 900
     work_dir: Path | None = None
+    pace: UploadPace = field(default_factory=UploadPace)
     slots: UploadSlots = field(default_factory=UploadSlots)
+
+    def max_bytes_for(self, vendor: Vendor) -> int:
+        """The upload size limit of ``vendor``: its own if set, never above the service's."""
+        own = vendor.limits.max_upload_mb
+        return self.max_bytes if own is None else min(self.max_bytes, own * 1024 * 1024)
 
     @contextlib.contextmanager
     def spool_path(self) -> Iterator[Path]:
         """A temp file path for an upload being received (one upload slot); removed afterwards."""
-        with (
-            self.slots.take(),
-            tempfile.TemporaryDirectory(dir=self.work_dir, prefix="uunet-up-") as tmp,
-        ):
-            yield Path(tmp) / "clip"
+        with self.slots.take(), spool_file(self.work_dir, "uunet-up-", "clip") as path:
+            yield path
 
     async def submit_file(self, vendor: Vendor, request: ClipRequest, path: Path) -> str:
         """Validate a spooled clip, put it in S3 and queue it; returns the job id."""
@@ -109,10 +112,11 @@ class DeidJobs:
         except NotFoundError:
             raise NotReadyError("nothing was uploaded to this upload's URL yet") from None
         await self.objects.delete(staging_key(upload_id))
-        if info.size == 0 or info.size > self.max_bytes:
+        limit = self.max_bytes_for(vendor)
+        if info.size == 0 or info.size > limit:
             await self.objects.delete(raw_key(upload_id))
             await self.objects.delete(pending_key(upload_id))
-            raise too_large(self.max_bytes) if info.size else BadInputError("the upload is empty")
+            raise too_large(limit) if info.size else BadInputError("the upload is empty")
         await self._queue(vendor, upload_id, _request_from(meta))
         await self.objects.delete(pending_key(upload_id))
         return upload_id
@@ -127,6 +131,10 @@ class DeidJobs:
     async def result_key(self, vendor: Vendor, job_id: str) -> str:
         """The S3 key of a done job's result; NotReadyError if it is not done."""
         status = await self.get(vendor, job_id)
+        if "result_deleted" in status.extra:
+            raise ResultGoneError(
+                f"the result of job {job_id} was deleted ({status.extra['result_deleted']})"
+            )
         if status.state is JobState.FAILED:
             raise NotReadyError(f"job {job_id} failed: {status.error}")
         if status.state is not JobState.DONE or not status.result_key:
@@ -200,12 +208,27 @@ def _request_from(fields: dict[str, str]) -> ClipRequest:
     return ClipRequest(fields.get("filename", ""), fields.get("keep_audio") == "1", attrs)
 
 
+# One soft attribute and a comma-separated list of them; the OpenAPI specs carry the same patterns,
+# written to mean the same in Python and ECMA regexes (no \s, \d or $: their sets differ).
+ATTRIBUTE = r"[ \t]*[^,= \t][^,=]*=[ \t]*(?:keep|change)[ \t]*"
+ATTRIBUTES = rf"(?:{ATTRIBUTE}(?:,{ATTRIBUTE})*|[ \t]*)"
+
+
+def split_attributes(text: str) -> tuple[str, ...]:
+    """``"beard=keep, gender=change"`` -> ``("beard=keep", "gender=change")``; BadInputError if it
+    does not match ``ATTRIBUTES``."""
+    if not re.fullmatch(ATTRIBUTES, text):
+        raise BadInputError("attributes must look like name=keep,other=change")
+    return tuple(item.strip(" \t") for item in text.split(",") if item.strip(" \t"))
+
+
 def parse_attributes(items: tuple[str, ...] | list[str]) -> dict[str, str]:
     """``["beard=keep", ...]`` -> ``{"beard": "keep"}``; BadInputError on a malformed item."""
     out: dict[str, str] = {}
     for item in items:
         name, sep, value = item.partition("=")
+        name, value = name.strip(" \t"), value.strip(" \t")
         if not sep or value not in ("keep", "change") or not name:
             raise BadInputError(f"attribute {item!r} must look like name=keep or name=change")
-        out[name.strip()] = value
+        out[name] = value
     return out

@@ -21,6 +21,8 @@ class PublicSettings(ServiceSettings):
     group: str = "deid-workers"
     api_keys_file: Path | None = None  # JSON {key_id: sha256-hex of the key}; required outside dev
     rate_limit_per_minute: int = 60  # clip submissions per API key per minute; 0 disables
+    jobs_per_day: int = 0  # clip submissions per API key per UTC day; 0: no quota
+    # A key may have its own max_upload_mb / rate_per_minute / jobs_per_day (uunet apikey create).
     presign_expiry_s: int = 900
     probe_uploads: bool = True  # reject non-video uploads at the API, before queueing
     work_dir: Path | None = None  # temp files of uploads and jobs; None: the system temp dir

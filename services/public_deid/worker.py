@@ -19,6 +19,7 @@ from services.common.uploads import too_large
 from services.public_deid.service import parse_attributes, result_key_for
 from shared.domain.errors import BadInputError, NotFoundError
 from shared.domain.jobs import JobState, JobStatus
+from shared.jobs.retention import ResultRetention
 from shared.jobs.runner import JobContext
 from shared.pipeline.api import DeidOptions, DeidReport
 from shared.ports import ObjectStore
@@ -39,11 +40,13 @@ class DeidHandler:
         deidentify: Deidentify,
         metrics: JobMetrics,
         options: HandlerOptions,
+        retention: ResultRetention | None = None,
     ) -> None:
         self.objects = objects
         self.deidentify = deidentify
         self.metrics = metrics
         self.options = options
+        self.retention = retention
 
     async def __call__(self, ctx: JobContext) -> str:
         """Process one job; returns the result's S3 key."""
@@ -96,9 +99,11 @@ class DeidHandler:
         )
 
     async def on_terminal(self, status: JobStatus) -> None:
-        """Delete the raw upload as soon as the job ends, and count the outcome."""
+        """Delete the raw upload as soon as the job ends, start the result's clock, count."""
         raw = status.extra.get("raw_key")
         if raw:
             await self.objects.delete(raw)
+        if self.retention is not None:
+            await self.retention.schedule(status)
         outcome = "done" if status.state is JobState.DONE else "failed"
         self.metrics.observe_job(outcome, max(0.0, time.time() - status.created_at))

@@ -1,4 +1,8 @@
-"""JobStore on Redis hashes: one hash per job, expiring some time after the job ends."""
+"""JobStore on Redis hashes: one hash per job, expiring some time after the job ends.
+
+Updates run as one Lua script, so "end states are final" holds even when two workers finish the
+same job at once (a reclaimed job whose first worker was only slow): the first end state wins.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,32 @@ from redis.asyncio import Redis
 from shared.domain.errors import NotFoundError
 from shared.domain.jobs import JobState, JobStatus
 
+# KEYS[1]: the job hash. ARGV: mode ("update" | "active"), ttl_s, number of fields to set, then
+# field/value pairs to set, then fields to delete. Returns -1 (no job), 0 (ended; nothing done
+# in "active" mode) or 1. An ended job keeps its frozen fields whatever the mode.
+_UPDATE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local function ended()
+  local s = redis.call('HGET', KEYS[1], 'state')
+  return s == 'done' or s == 'failed'
+end
+local was_ended = ended()
+if was_ended and ARGV[1] == 'active' then return 0 end
+local frozen = {state=true, progress=true, error=true, attempts=true}
+local nset = tonumber(ARGV[3])
+local i = 4
+for _ = 1, nset do
+  if not (was_ended and frozen[ARGV[i]]) then redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+  i = i + 2
+end
+while i <= #ARGV do
+  if not (was_ended and frozen[ARGV[i]]) then redis.call('HDEL', KEYS[1], ARGV[i]) end
+  i = i + 1
+end
+if ended() then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+return 1
+"""
+
 
 class RedisJobStore:
     """Job state under ``<prefix>job:<id>``; terminal jobs expire after ``ttl_s``."""
@@ -18,6 +48,7 @@ class RedisJobStore:
         self.redis = redis
         self.prefix = prefix
         self.ttl_s = ttl_s
+        self._script = redis.register_script(_UPDATE)
 
     def _key(self, job_id: str) -> str:
         return f"{self.prefix}job:{job_id}"
@@ -39,20 +70,34 @@ class RedisJobStore:
         return JobStatus.from_fields(fields)
 
     async def update(self, job_id: str, **changes: object) -> JobStatus:
-        """Apply ``changes`` (JobStatus field names, or ``x_<name>`` extras) atomically enough:
-        one HSET; the job must exist."""
-        key = self._key(job_id)
-        if not await self.redis.exists(key):
-            raise NotFoundError(f"unknown job {job_id}")
-        mapping: dict[Any, Any] = {"updated_at": str(time.time())}
+        """Apply ``changes`` (JobStatus field names, or ``x_<name>`` extras; None deletes) in one
+        step; the job must exist. An ended job keeps its state, progress, error and attempts."""
+        await self._apply("update", job_id, changes)
+        return await self._get(job_id)
+
+    async def update_active(self, job_id: str, **changes: object) -> JobStatus | None:
+        """Like :meth:`update`, only if the job has not ended yet; None if it had."""
+        if not await self._apply("active", job_id, changes):
+            return None
+        return await self._get(job_id)
+
+    async def _apply(self, mode: str, job_id: str, changes: dict[str, object]) -> bool:
+        sets: dict[str, str] = {"updated_at": str(time.time())}
+        deletes: list[str] = []
         for name, value in changes.items():
             if value is None:
-                await self.redis.hdel(key, name)
-                continue
-            mapping[name] = str(value.value if isinstance(value, JobState) else value)
-        await self.redis.hset(key, mapping=mapping)
+                deletes.append(name)
+            else:
+                sets[name] = str(value.value if isinstance(value, JobState) else value)
+        args: list[str | int] = [mode, self.ttl_s, len(sets)]
+        args += [x for kv in sets.items() for x in kv] + deletes
+        done = int(await self._script(keys=[self._key(job_id)], args=args))
+        if done < 0:
+            raise NotFoundError(f"unknown job {job_id}")
+        return done == 1
+
+    async def _get(self, job_id: str) -> JobStatus:
         status = await self.get(job_id)
-        assert status is not None
-        if status.state.terminal:
-            await self.redis.expire(key, self.ttl_s)
+        if status is None:
+            raise NotFoundError(f"unknown job {job_id}")
         return status

@@ -2,28 +2,34 @@
 
 The SDK is synchronous; calls run in a worker thread so the services' event loops stay responsive.
 Presigned URLs can be signed for a public endpoint different from the internal one (compose/k8s).
+An unreachable or failing S3 server becomes ``UnavailableError`` within seconds (short connect
+timeout, two quick retries), so callers answer 503 or wait, instead of hanging or failing a job.
 """
 
 from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import AsyncIterator, Awaitable
+import os
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
+import certifi
+import urllib3
 from minio import Minio
 from minio.commonconfig import ENABLED, CopySource, Filter
-from minio.error import S3Error
+from minio.error import S3Error, ServerError
 from minio.lifecycleconfig import Expiration, LifecycleConfig, Rule
 
-from shared.domain.errors import NotFoundError
+from shared.domain.errors import NotFoundError, UnavailableError
 from shared.ports import ObjectInfo
 
 T = TypeVar("T")
 _MISSING = ("NoSuchKey", "NoSuchObject", "NoSuchBucket", "ResourceNotFound")
+_BUSY = ("SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout")
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,8 @@ class S3Config:
     region: str = "us-east-1"
     public_endpoint: str | None = None
     public_secure: bool | None = None
+    connect_timeout_s: float = 5.0
+    read_timeout_s: float = 30.0
 
 
 class S3ObjectStore:
@@ -54,7 +62,20 @@ class S3ObjectStore:
 
     def _client(self, endpoint: str, secure: bool) -> Minio:
         c = self.config
-        return Minio(endpoint, c.access_key, c.secret_key, secure=secure, region=c.region)
+        http = urllib3.PoolManager(
+            timeout=urllib3.util.Timeout(connect=c.connect_timeout_s, read=c.read_timeout_s),
+            maxsize=10,
+            cert_reqs="CERT_REQUIRED",
+            ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),
+            # Two quick retries of a failed connection (~0.6 s), none of a read that timed out
+            # (the SDK: five, and 5-minute timeouts): an outage must surface in seconds.
+            retries=urllib3.Retry(
+                total=2, read=0, backoff_factor=0.2, status_forcelist=[502, 503, 504]
+            ),
+        )
+        return Minio(
+            endpoint, c.access_key, c.secret_key, secure=secure, region=c.region, http_client=http
+        )
 
     async def ensure_bucket(self) -> None:
         """Create the bucket if missing."""
@@ -63,23 +84,29 @@ class S3ObjectStore:
             if not self.client.bucket_exists(self.bucket):
                 self.client.make_bucket(self.bucket)
 
-        await asyncio.to_thread(make)
+        await self._call(self.bucket, make)
 
-    async def set_expiry_rule(self, prefix: str, days: int) -> None:
-        """Lifecycle backstop: objects under ``prefix`` expire after ``days`` days."""
-        rule = Rule(
-            ENABLED,
-            rule_filter=Filter(prefix=prefix),
-            rule_id=f"expire-{prefix.strip('/') or 'all'}",
-            expiration=Expiration(days=days),
+    async def set_expiry_rules(self, days_by_prefix: Mapping[str, int]) -> None:
+        """Lifecycle backstop: objects under each prefix expire after its number of days (this
+        replaces the bucket's lifecycle configuration as a whole)."""
+        rules = [
+            Rule(
+                ENABLED,
+                rule_filter=Filter(prefix=prefix),
+                rule_id=f"expire-{prefix.strip('/') or 'all'}",
+                expiration=Expiration(days=days),
+            )
+            for prefix, days in days_by_prefix.items()
+        ]
+        await self._call(
+            self.bucket, self.client.set_bucket_lifecycle, self.bucket, LifecycleConfig(rules)
         )
-        config = LifecycleConfig([rule])
-        await asyncio.to_thread(self.client.set_bucket_lifecycle, self.bucket, config)
 
     async def put_bytes(
         self, key: str, data: bytes, content_type: str = "application/octet-stream"
     ) -> ObjectInfo:
-        result = await asyncio.to_thread(
+        result = await self._call(
+            key,
             self.client.put_object,
             self.bucket,
             key,
@@ -92,8 +119,8 @@ class S3ObjectStore:
     async def put_file(
         self, key: str, path: Path, content_type: str = "application/octet-stream"
     ) -> ObjectInfo:
-        result = await asyncio.to_thread(
-            self.client.fput_object, self.bucket, key, str(path), content_type=content_type
+        result = await self._call(
+            key, self.client.fput_object, self.bucket, key, str(path), content_type=content_type
         )
         return ObjectInfo(key=key, size=path.stat().st_size, etag=str(result.etag))
 
@@ -106,12 +133,10 @@ class S3ObjectStore:
                 resp.close()
                 resp.release_conn()
 
-        return await self._missing_to_not_found(key, asyncio.to_thread(read))
+        return await self._call(key, read)
 
     async def get_file(self, key: str, path: Path) -> None:
-        await self._missing_to_not_found(
-            key, asyncio.to_thread(self.client.fget_object, self.bucket, key, str(path))
-        )
+        await self._call(key, self.client.fget_object, self.bucket, key, str(path))
 
     async def stream(self, key: str, chunk_size: int = 1 << 20) -> AsyncIterator[bytes]:
         """Yield the object in chunks without holding it whole in memory."""
@@ -123,9 +148,7 @@ class S3ObjectStore:
             yield chunk
 
     async def stat(self, key: str) -> ObjectInfo:
-        st = await self._missing_to_not_found(
-            key, asyncio.to_thread(self.client.stat_object, self.bucket, key)
-        )
+        st = await self._call(key, self.client.stat_object, self.bucket, key)
         return ObjectInfo(key=key, size=int(st.size or 0), etag=str(st.etag))
 
     async def exists(self, key: str) -> bool:
@@ -136,14 +159,12 @@ class S3ObjectStore:
         return True
 
     async def delete(self, key: str) -> None:
-        await asyncio.to_thread(self.client.remove_object, self.bucket, key)
+        await self._call(key, self.client.remove_object, self.bucket, key)
 
     async def copy(self, src: str, dst: str) -> ObjectInfo:
         """Server-side copy within the bucket (single request: objects up to 5 GiB)."""
         source = CopySource(self.bucket, src)
-        await self._missing_to_not_found(
-            src, asyncio.to_thread(self.client.copy_object, self.bucket, dst, source)
-        )
+        await self._call(src, self.client.copy_object, self.bucket, dst, source)
         return await self.stat(dst)
 
     async def presigned_get(self, key: str, expires_s: int = 900) -> str:
@@ -164,10 +185,19 @@ class S3ObjectStore:
             return False
 
     @staticmethod
-    async def _missing_to_not_found(key: str, call: Awaitable[T]) -> T:
+    async def _call(key: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``fn`` in a thread, its S3 and network failures mapped to domain errors."""
         try:
-            return await call
+            return await asyncio.to_thread(fn, *args, **kwargs)
         except S3Error as err:
             if err.code in _MISSING:
                 raise NotFoundError(f"no object {key}") from err
+            if err.code in _BUSY:
+                raise _unavailable() from err
             raise
+        except (ServerError, urllib3.exceptions.HTTPError) as err:
+            raise _unavailable() from err
+
+
+def _unavailable() -> UnavailableError:
+    return UnavailableError("the object store is unavailable; try again shortly")

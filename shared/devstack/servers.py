@@ -1,7 +1,9 @@
 """Start and stop real ``redis-server`` and SeaweedFS (``weed mini``, S3 API) on 127.0.0.1.
 
 Used by the test fixtures and by ``uunet up``. Every server binds loopback only, gets fresh free
-ports and a fresh data directory, and is stopped (process group killed) by :meth:`stop`.
+ports and a fresh data directory, and is stopped (process group killed) by :meth:`stop`. On Linux
+every child also dies with the process that started it, even one killed by SIGKILL
+(``PR_SET_PDEATHSIG``, through ``shared.devstack.deathsig``), so nothing is left behind.
 """
 
 from __future__ import annotations
@@ -85,16 +87,19 @@ class ManagedProcess:
 def spawn(
     name: str, argv: list[str], log_dir: Path, env: dict[str, str] | None = None
 ) -> ManagedProcess:
-    """Start ``argv`` in a new session with stdout/stderr to ``log_dir/name.log``."""
+    """Start ``argv`` in a new session with stdout/stderr to ``log_dir/name.log``; on Linux the
+    child is killed when this process dies (``shared.devstack.deathsig``)."""
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}.log"
+    if sys.platform.startswith("linux"):
+        argv = [sys.executable, "-m", "shared.devstack.deathsig", str(os.getpid()), *argv]
     with log_path.open("ab") as out:
         proc = subprocess.Popen(
             argv,
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            start_new_session=True,
+            start_new_session=True,  # Ctrl-C reaches only us; we stop the children in order
             env={**os.environ, **(env or {})},
         )
     return ManagedProcess(name=name, proc=proc, log_path=log_path)
@@ -186,6 +191,20 @@ class S3Server:
         wait_until(self._s3_ready, "SeaweedFS S3", self.process, timeout=timeout)
         log.info("S3 (SeaweedFS) on %s", self.endpoint)
         return self
+
+    @classmethod
+    def keeping(cls, data_dir: Path) -> S3Server:
+        """A server whose credentials (and data) persist in ``data_dir`` across restarts."""
+        saved = data_dir / "credentials.json"
+        if saved.exists():
+            creds = json.loads(saved.read_text())
+            return cls(data_dir, creds["access_key"], creds["secret_key"])
+        server = cls(data_dir)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(saved, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump({"access_key": server.access_key, "secret_key": server.secret_key}, fh)
+        return server
 
     def _identities(self) -> dict[str, object]:
         creds = [{"accessKey": self.access_key, "secretKey": self.secret_key}]

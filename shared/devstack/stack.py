@@ -1,13 +1,16 @@
 """The whole product on one machine without Docker: what ``uunet up`` starts and stops.
 
 Real redis-server and S3 (SeaweedFS) on loopback, the public and private APIs (REST + gRPC) and one
-worker each, all as child processes in their own process groups. Secrets for the dev profile (a
-key set, a vendor API key, the dev token issuer, the weights key) are made once in the state
-directory and reused; server data is fresh on every start.
+worker each, all as child processes in their own process groups, supervised: one that exits is
+restarted with backoff, and the stack stops only when asked or when one keeps crashing. Every child
+dies with the parent, even a parent killed by SIGKILL. Secrets (a key set, a vendor API key, the
+token issuer, the weights key) are made once in the state directory and reused; server data is
+fresh on every start, unless ``persistent`` (``uunet up --data-dir``) keeps Redis (AOF) and S3 data.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -15,10 +18,12 @@ import shutil
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared.devstack.servers import ManagedProcess, RedisServer, S3Server, free_port, spawn
+from shared.devstack.supervisor import RestartPolicy, Supervisor
 from shared.domain.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -48,9 +53,12 @@ class DevStack:
     state_dir: Path
     device: str = "cpu"
     ready_timeout_s: float = 120.0
+    persistent: bool = False  # keep Redis and S3 data in state_dir across starts
     redis: RedisServer | None = None
     s3: S3Server | None = None
-    processes: list[ManagedProcess] = field(default_factory=list)
+    policy: RestartPolicy = field(default_factory=RestartPolicy)
+    report: Callable[[str], None] = log.warning  # one line per exit and restart
+    supervisor: Supervisor | None = None
     info: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -59,10 +67,8 @@ class DevStack:
 
     def start(self, secrets: DevSecrets) -> dict[str, str]:
         """Start everything, wait until both APIs are ready, write ``dev.json``; returns its content."""
-        for fresh in ("redis", "s3"):
-            shutil.rmtree(self.state_dir / fresh, ignore_errors=True)
-        self.redis = RedisServer(self.state_dir / "redis", persist=True).start()
-        self.s3 = S3Server(self.state_dir / "s3").start()
+        self.supervisor = sup = Supervisor(self.policy, self.report)
+        self._start_servers(sup)
         ports = {name: free_port() for name in ("ph", "pg", "pm", "pa", "qh", "qg", "qm", "qa")}
         public_env = self._public_env(secrets, ports)
         private_env = self._private_env(secrets, ports)
@@ -78,9 +84,11 @@ class DevStack:
                 role_env = env | (
                     {f"{prefix}METRICS_PORT": str(ports[port])} if role == "api" else {}
                 )
-                self.processes.append(spawn(f"{service}-{role}", argv, self.log_dir, role_env))
+                name = f"{service}-{role}"
+                sup.add(name, functools.partial(spawn, name, argv, self.log_dir, role_env))
         self._wait_ready(f"http://127.0.0.1:{ports['ph']}/readyz")
         self._wait_ready(f"http://127.0.0.1:{ports['qh']}/readyz")
+        assert self.redis and self.s3
         self.info = {
             "public_url": f"http://127.0.0.1:{ports['ph']}",
             "private_url": f"http://127.0.0.1:{ports['qh']}",
@@ -95,6 +103,7 @@ class DevStack:
             "s3_access_key": self.s3.access_key,
             "s3_secret_key": self.s3.secret_key,
             "logs": str(self.log_dir),
+            "pid": str(os.getpid()),  # the supervisor; its children are the stack
         }
         # The private side's settings as a dotenv file: `uunet audit verify --env-file` reads it.
         private_env_file = self.state_dir / "private.env"
@@ -108,10 +117,22 @@ class DevStack:
         dev_json.chmod(0o600)
         return self.info
 
+    def _start_servers(self, sup: Supervisor) -> None:
+        """Redis (AOF on) and S3; a restart reuses their ports and data directories."""
+        if not self.persistent:
+            for fresh in ("redis", "s3"):
+                shutil.rmtree(self.state_dir / fresh, ignore_errors=True)
+        redis = self.redis = RedisServer(self.state_dir / "redis", persist=True)
+        s3_dir = self.state_dir / "s3"
+        s3 = self.s3 = S3Server.keeping(s3_dir) if self.persistent else S3Server(s3_dir)
+        sup.add("redis-server", lambda: _process_of(redis.start()))
+        sup.add("s3-server", lambda: _process_of(s3.start()))
+
     def _common_env(self, secrets: DevSecrets) -> dict[str, str]:
         assert self.redis and self.s3
         env = {
-            "DEV": "true",
+            # Every secret is passed explicitly; the dev profile only marks a throwaway stack.
+            "DEV": "false" if self.persistent else "true",
             "REDIS_URL": self.redis.url,
             "S3_ENDPOINT": self.s3.endpoint,
             "S3_ACCESS_KEY": self.s3.access_key,
@@ -155,10 +176,11 @@ class DevStack:
 
     def _wait_ready(self, url: str) -> None:
         deadline = time.monotonic() + self.ready_timeout_s
+        assert self.supervisor is not None
         while time.monotonic() < deadline:
-            dead = [p.name for p in self.processes if not p.alive()]
+            dead = self.supervisor.first_dead()
             if dead:
-                raise ConfigError(f"{dead[0]} exited during start; see {self.log_dir}")
+                raise ConfigError(f"{dead} exited during start; see {self.log_dir}")
             try:
                 with urllib.request.urlopen(url, timeout=1) as resp:
                     if resp.status == 200:
@@ -168,18 +190,21 @@ class DevStack:
             time.sleep(0.25)
         raise ConfigError(f"{url} not ready after {self.ready_timeout_s:.0f} s; see {self.log_dir}")
 
-    def first_dead(self) -> str | None:
-        """Name of a child process that has exited, if any."""
-        return next((p.name for p in self.processes if not p.alive()), None)
+    def supervise(self) -> None:
+        """Restart what exited (call it often); CrashLoopError when one keeps crashing."""
+        if self.supervisor is not None:
+            self.supervisor.check()
 
     def stop(self) -> None:
         """Stop the services first (they drain), then the servers; remove ``dev.json``."""
-        for proc in reversed(self.processes):
-            proc.stop()
-        for server in (self.s3, self.redis):
-            if server:
-                server.stop()
+        if self.supervisor is not None:
+            self.supervisor.stop()
         (self.state_dir / "dev.json").unlink(missing_ok=True)
+
+
+def _process_of(server: RedisServer | S3Server) -> ManagedProcess:
+    assert server.process is not None
+    return server.process
 
 
 def _quiet_env() -> dict[str, str]:

@@ -31,3 +31,7 @@ class AuthError(UUNetError):
 
 class ConfigError(UUNetError):
     """The process is misconfigured (a missing secret, an unreadable key file)."""
+
+
+class UnavailableError(UUNetError):
+    """A dependency (the object store, the queue) cannot be reached right now; retry later."""

@@ -89,6 +89,10 @@ def _check_limits(info: VideoInfo, limits: Limits, name: str) -> None:
         raise LimitExceededError(
             f"{name}: {info.frames} frames is over the limit {limits.max_frames}"
         )
+    if info.fps > limits.max_fps:
+        raise LimitExceededError(
+            f"{name}: frame rate {float(info.fps):g} fps is over the limit {limits.max_fps:g} fps"
+        )
 
 
 def _video_stream(container: Any, name: str) -> Any:

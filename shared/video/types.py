@@ -18,6 +18,7 @@ class Limits:
     max_height: int = 4096
     max_duration_s: float = 3600.0
     max_frames: int = 200_000
+    max_fps: float = 1000.0  # a header claiming more is damaged or hostile (bad-input corpus)
 
 
 Landmarks = tuple[float, ...]  # 10 floats: x, y of 5 points in frame pixels (see FaceBox)

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from chaos.stack import alive, children
+
 UUNET = str(Path(sys.executable).parent / "uunet")
 
 
@@ -38,10 +40,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
         time.sleep(0.5)
     info = json.loads(dev_json.read_text()) | {"state_dir": str(state)}
     yield info
+    started = children(proc.pid).values()  # as they are now (a worker may have been restarted)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 0
     assert not dev_json.exists()
-    leftover = subprocess.run(
-        ["pgrep", "-f", str(state)], capture_output=True, text=True, check=False
-    ).stdout.split()
-    assert [p for p in leftover if int(p) != os.getpid()] == []
+    assert [pid for pid in started if alive(pid)] == []

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
@@ -15,13 +14,6 @@ from shared.domain.errors import NotFoundError
 from shared.domain.jobs import JobState, JobStatus
 
 pytestmark = pytest.mark.integration
-
-
-@pytest_asyncio.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
-    yield client
-    await client.aclose()
 
 
 @pytest_asyncio.fixture

@@ -60,9 +60,10 @@ async def test_presigned_put_uploads_without_credentials(object_store: S3ObjectS
 
 
 async def test_expiry_rule_is_stored_on_the_bucket(object_store: S3ObjectStore) -> None:
-    await object_store.set_expiry_rule("raw/", days=1)
+    await object_store.set_expiry_rules({"raw/": 1, "results/": 8})
     rules = object_store.client.get_bucket_lifecycle(object_store.bucket).rules
-    assert [(r.rule_filter.prefix, r.expiration.days) for r in rules] == [("raw/", 1)]
+    got = sorted((r.rule_filter.prefix, r.expiration.days) for r in rules)
+    assert got == [("raw/", 1), ("results/", 8)]
 
 
 def test_server_refuses_wrong_credentials(s3_settings: S3Config) -> None:

@@ -119,7 +119,7 @@ def make_bucket(s3: S3Config, bucket: str) -> None:
     async def make() -> None:
         store = S3ObjectStore(dataclasses.replace(s3, bucket=bucket))
         await store.ensure_bucket()
-        await store.set_expiry_rule("raw/", 1)
+        await store.set_expiry_rules({"raw/": 1})
 
     asyncio.run(make())
 

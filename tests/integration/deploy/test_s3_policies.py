@@ -41,12 +41,14 @@ NEEDS: dict[str, list[Op]] = {
         ("s3:DeleteObject", service.raw_key(JOB)),
         ("s3:GetObject", service.result_key_for(JOB)),
         ("s3:PutObject", service.result_key_for(JOB)),
+        ("s3:DeleteObject", service.result_key_for(JOB)),  # retention sweeper
     ],
     "private-api": [
         ("s3:ListBucket", ""),
         ("s3:PutObject", desk.raw_key(JOB)),
         ("s3:DeleteObject", desk.raw_key(JOB)),
         ("s3:GetObject", desk.result_key_for(JOB)),
+        ("s3:DeleteObject", desk.result_key_for(JOB)),  # deleted once downloaded
     ],
     "private-worker": [
         ("s3:ListBucket", ""),
@@ -54,6 +56,7 @@ NEEDS: dict[str, list[Op]] = {
         ("s3:DeleteObject", desk.raw_key(JOB)),
         ("s3:GetObject", desk.result_key_for(JOB)),
         ("s3:PutObject", desk.result_key_for(JOB)),
+        ("s3:DeleteObject", desk.result_key_for(JOB)),  # retention sweeper
         ("s3:GetObject", WEIGHTS),  # the init container copies the encrypted weights
     ],
 }

@@ -6,18 +6,13 @@ import asyncio
 
 import pytest
 
-from shared.adapters.redis_jobs import RedisJobStore
 from shared.adapters.redis_streams import RedisStreamQueue
 from shared.domain.errors import BadInputError
 from shared.domain.jobs import JobState, JobStatus
 from shared.jobs.runner import JobContext, JobRunner, RunnerOptions
+from tests.integration.jobs.conftest import submit
 
 pytestmark = pytest.mark.integration
-
-
-async def submit(queue: RedisStreamQueue, store: RedisJobStore, job_id: str) -> None:
-    await store.create(JobStatus(job_id=job_id))
-    await queue.enqueue({"job_id": job_id})
 
 
 async def drain(runner: JobRunner, queue: RedisStreamQueue) -> None:

@@ -75,6 +75,26 @@ def real_pipeline(keys_dir: Path) -> Deidentify:
     return run
 
 
+def local_settings(
+    redis: RedisServer, s3: S3Server, keys_file: Path, work_dir: Path, **extra: object
+) -> PublicSettings:
+    """Settings of a public service on the given servers, its own bucket and stream, loopback."""
+    return PublicSettings(
+        redis_url=SecretStr(redis.url),
+        s3_endpoint=s3.endpoint,
+        s3_access_key=SecretStr(s3.access_key),
+        s3_secret_key=SecretStr(s3.secret_key),
+        s3_bucket=f"pub-{uuid.uuid4().hex[:12]}",
+        stream=f"t{uuid.uuid4().hex[:8]}:deid:jobs",
+        api_keys_file=keys_file,
+        http_host="127.0.0.1",
+        http_port=0,
+        grpc_port=0,
+        work_dir=work_dir,
+        **extra,
+    )
+
+
 @pytest_asyncio.fixture(scope="module")
 async def stack(
     redis_server: RedisServer, s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory
@@ -82,21 +102,14 @@ async def stack(
     tmp = tmp_path_factory.mktemp("public")
     keys_file = tmp / "api_keys.json"
     keys_file.write_text(json.dumps({k: hash_key(v) for k, v in KEYS.items()}))
-    settings = PublicSettings(
-        redis_url=SecretStr(redis_server.url),
-        s3_endpoint=s3_server.endpoint,
-        s3_access_key=SecretStr(s3_server.access_key),
-        s3_secret_key=SecretStr(s3_server.secret_key),
-        s3_bucket=f"pub-{uuid.uuid4().hex[:12]}",
-        stream=f"t{uuid.uuid4().hex[:8]}:deid:jobs",
-        api_keys_file=keys_file,
-        http_host="127.0.0.1",
-        http_port=0,
-        grpc_port=0,
-        metrics_port=0,
+    settings = local_settings(
+        redis_server,
+        s3_server,
+        keys_file,
+        tmp / "work",
         max_upload_mb=1,
         rate_limit_per_minute=4,
-        work_dir=tmp / "work",
+        metrics_port=0,
     )
     adapters = bootstrap.real_adapters(settings)
     await adapters.start()
@@ -248,7 +261,8 @@ async def test_rest_refusals_key_size_probe_rate_and_unknown_job(stack: Stack) -
     objects = stack.adapters.objects
     lifecycle = await asyncio.to_thread(objects.client.get_bucket_lifecycle, objects.bucket)  # type: ignore[attr-defined]
     assert lifecycle is not None
-    assert [(r.rule_filter.prefix, r.expiration.days) for r in lifecycle.rules] == [("raw/", 1)]
+    rules = sorted((r.rule_filter.prefix, r.expiration.days) for r in lifecycle.rules)
+    assert rules == [("raw/", 1), ("results/", 8)]  # results: 7 days, plus a day of backstop
     ready = await http.get("/readyz")
     assert ready.status_code == 200 and ready.json() == {"status": "ready"}
     assert (await http.get("/metrics")).status_code == 404  # never on the routed HTTP port

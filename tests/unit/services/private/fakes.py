@@ -42,6 +42,9 @@ class FakeQueue:
     async def touch(self, consumer: str, msg_id: str) -> None:
         return None
 
+    async def keep_alive(self, consumer: str, ttl_ms: int) -> None:
+        return None
+
     async def reclaim(self, consumer: str, min_idle_ms: int, count: int = 10) -> list[QueueMessage]:
         return []
 
@@ -61,6 +64,25 @@ class FakeQueue:
         return 0
 
 
+class FakeExpiryIndex:
+    """The result schedule in a dict."""
+
+    def __init__(self) -> None:
+        self.at: dict[str, float] = {}
+
+    async def schedule(self, job_id: str, at: float) -> None:
+        self.at[job_id] = at
+
+    async def due(self, now: float, limit: int = 100) -> list[str]:
+        return sorted(j for j, t in self.at.items() if t <= now)[:limit]
+
+    async def claim(self, job_id: str) -> bool:
+        return self.at.pop(job_id, None) is not None
+
+
+FROZEN_WHEN_ENDED = frozenset({"state", "progress", "error", "attempts"})
+
+
 class FakeJobStore:
     def __init__(self) -> None:
         self.jobs: dict[str, JobStatus] = {}
@@ -73,9 +95,19 @@ class FakeJobStore:
         return None if job is None else dataclasses.replace(job, extra=dict(job.extra))
 
     async def update(self, job_id: str, **changes: Any) -> JobStatus:
-        job = dataclasses.replace(self.jobs[job_id], **changes, updated_at=time.time())
+        if self.jobs[job_id].state.terminal:  # end states are final, as in the Redis store
+            changes = {k: v for k, v in changes.items() if k not in FROZEN_WHEN_ENDED}
+        extra = dict(self.jobs[job_id].extra)
+        extra.update({k[2:]: str(v) for k, v in changes.items() if k.startswith("x_")})
+        plain = {k: v for k, v in changes.items() if not k.startswith("x_")}
+        job = dataclasses.replace(self.jobs[job_id], **plain, extra=extra, updated_at=time.time())
         self.jobs[job_id] = job
         return job
+
+    async def update_active(self, job_id: str, **changes: Any) -> JobStatus | None:
+        if self.jobs[job_id].state.terminal:
+            return None
+        return await self.update(job_id, **changes)
 
 
 class FakeObjectStore:

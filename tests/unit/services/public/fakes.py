@@ -87,6 +87,8 @@ class FakeJobStore:
         if job_id not in self.jobs:
             raise NotFoundError(f"no job {job_id}")
         current = self.jobs[job_id]
+        if current.state.terminal:  # like the Redis store: end states are final
+            changes = {k: v for k, v in changes.items() if k not in FROZEN_WHEN_ENDED}
         extra = dict(current.extra)
         plain: dict[str, Any] = {}
         defaults = {f.name: f.default for f in dataclasses.fields(JobStatus)}
@@ -104,6 +106,14 @@ class FakeJobStore:
             updated_at=time.time(),
         )
         return dataclasses.replace(self.jobs[job_id])
+
+    async def update_active(self, job_id: str, **changes: object) -> JobStatus | None:
+        if job_id in self.jobs and self.jobs[job_id].state.terminal:
+            return None
+        return await self.update(job_id, **changes)
+
+
+FROZEN_WHEN_ENDED = frozenset({"state", "progress", "error", "attempts"})
 
 
 class FakeQueue:
@@ -143,6 +153,9 @@ class FakeQueue:
     async def touch(self, consumer: str, msg_id: str) -> None:
         return None
 
+    async def keep_alive(self, consumer: str, ttl_ms: int) -> None:
+        return None
+
     async def reclaim(self, consumer: str, min_idle_ms: int, count: int = 10) -> list[QueueMessage]:
         return []
 
@@ -172,7 +185,8 @@ class MemoryRateLimiter:
         self.per_minute = per_minute
         self.hits: dict[str, int] = {}
 
-    async def hit(self, who: str) -> None:
+    async def hit(self, who: str, limit: int | None = None) -> None:
+        allowed = self.per_minute if limit is None else limit
         self.hits[who] = self.hits.get(who, 0) + 1
-        if self.per_minute and self.hits[who] > self.per_minute:
-            raise RateLimitedError(f"rate limit of {self.per_minute} requests per minute", 42)
+        if allowed and self.hits[who] > allowed:
+            raise RateLimitedError(f"rate limit of {allowed} requests per minute", 42)

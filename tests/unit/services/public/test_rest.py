@@ -74,14 +74,21 @@ async def test_empty_file_missing_field_and_bad_attribute_are_422(
 ) -> None:
     empty = await upload(client, KEY_A, data=b"")
     no_file = await client.post(
+        "/v1/clips", headers={"X-API-Key": KEY_A}, files={"attributes": (None, "beard=keep")}
+    )
+    unknown = await client.post(
         "/v1/clips", headers={"X-API-Key": KEY_A}, files={"other": ("x", b"abc")}
     )
-    bad_attr = await upload(client, KEY_A, attributes="beard=maybe")
+    bad_attr = await upload(client, KEY_B, attributes="beard=maybe")  # 3 per key and minute
+    bad_flag = await upload(client, KEY_B, keep_audio="sometimes")
     not_multipart = await client.post("/v1/clips", headers={"X-API-Key": KEY_B}, content=b"x")
-    assert [r.status_code for r in (empty, no_file, bad_attr, not_multipart)] == [422] * 4
+    answers = (empty, no_file, unknown, bad_attr, bad_flag, not_multipart)
+    assert [r.status_code for r in answers] == [422] * 6
     assert "empty" in empty.json()["detail"]
     assert "'file'" in no_file.json()["detail"]
-    assert "beard=maybe" in bad_attr.json()["detail"]
+    assert unknown.json()["detail"] == "unknown form field 'other'"
+    assert bad_attr.json()["detail"] == "attributes must look like name=keep,other=change"
+    assert bad_flag.json()["detail"] == "form field 'keep_audio' must be true or false"
 
 
 async def test_job_status_is_visible_only_to_its_owner(client: httpx.AsyncClient) -> None:

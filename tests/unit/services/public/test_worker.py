@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import threading
 import time
 from collections.abc import Callable
@@ -196,6 +197,34 @@ async def test_missing_raw_upload_fails_the_job_with_a_reason() -> None:
     status = await rig.jobs.get("j7")
     assert status is not None and status.state is JobState.FAILED
     assert status.error == "the uploaded clip is gone (expired or deleted)"
+
+
+async def test_unwritable_work_dir_fails_the_job_with_a_reason_and_the_worker_goes_on(
+    tmp_path: Path,
+) -> None:
+    rig = Rig(FakePipeline(), attempts=2)
+    (tmp_path / "not-a-dir").write_text("")
+    rig.handler.options = HandlerOptions(work_dir=tmp_path / "not-a-dir" / "work")
+    await rig.submit("jw")
+    await rig.drain()
+    status = await rig.jobs.get("jw")
+    assert status is not None and status.state is JobState.FAILED
+    assert status.error == "internal error after 2 attempts (NotADirectoryError: Not a directory)"
+    rig.handler.options = HandlerOptions(work_dir=tmp_path)  # the operator fixes the disk
+    await rig.submit("jw2")
+    await rig.drain()
+    status = await rig.jobs.get("jw2")
+    assert status is not None and status.state is JobState.DONE
+
+
+async def test_disk_full_fails_the_job_with_the_os_reason_and_no_path() -> None:
+    full = OSError(errno.ENOSPC, "No space left on device", "/var/tmp/uunet-job-x/out.mp4")
+    rig = Rig(FakePipeline(error=full), attempts=2)
+    await rig.submit("jf")
+    await rig.drain()
+    status = await rig.jobs.get("jf")
+    assert status is not None and status.state is JobState.FAILED
+    assert status.error == "internal error after 2 attempts (OSError: No space left on device)"
 
 
 @pytest.mark.parametrize(
