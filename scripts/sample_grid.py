@@ -49,10 +49,10 @@ def main() -> None:
                     "in the pixels (a clip it cannot restore is left out, with its reason)")  # fmt: skip
     args = ap.parse_args()
 
+    from dataclasses import replace
+
     import cv2
     import numpy as np
-
-    from dataclasses import replace
 
     from shared.crypto.keys import PrivateSideKeys, PublicSideKeys, init_keyset
     from shared.domain.errors import UUNetError
