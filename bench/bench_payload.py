@@ -145,6 +145,7 @@ def receive_tracks(ctx: dict, case: str, mode: str):  # type: ignore[no-untyped-
 def score_track(ctx: dict, soft: SoftBits, tid: int) -> dict:  # type: ignore[type-arg]
     """Error rates, restoration, judge and wrong-key outcome of one read track."""
     truth, fmt = ctx["bits"][tid], ctx["fmt"]
+    assert soft.evidence is not None  # the bench's readers keep every observation
     ev = soft.evidence  # raw BER: single decisions weighted as the analytic reader would
     raw = float(np.average((ev.soft > 0) != truth[ev.bit], weights=analytic_weight(ev.features)))
     residual, combined = message_errors(soft, truth, fmt)

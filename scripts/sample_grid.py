@@ -3,7 +3,8 @@
 De-identifies each real clip of the eval corpus (``make eval-data``) with a checkpoint through the
 real pipeline (``deidentify_clip``, H.264 and all), then lays out ``--frames`` frames per clip as
 rows of original | public, each pair scaled to ``--width`` pixels. With ``--restore`` it also seals
-and adds the restored frame (original | public | restored).
+and adds the restored frame (original | public | restored), from the sealed originals or, with
+``--mode learned``, from the identity payload in the pixels.
 
     .venv/bin/python scripts/sample_grid.py -o models/default/samples.png [--checkpoint FILE]
 """
@@ -43,6 +44,9 @@ def main() -> None:
     ap.add_argument("--clips", default="crowd,WolfgangLanger_Pexels,carphone,single_face",
                     help="comma list of eval clip names")  # fmt: skip
     ap.add_argument("--restore", action="store_true", help="seal, restore, add a third column")
+    ap.add_argument("--mode", choices=("sealed", "learned"), default="sealed",
+                    help="how --restore restores: the sealed originals, or the identity payload "
+                    "in the pixels (a clip it cannot restore is left out, with its reason)")  # fmt: skip
     args = ap.parse_args()
 
     from dataclasses import replace
@@ -51,6 +55,7 @@ def main() -> None:
     import numpy as np
 
     from shared.crypto.keys import PrivateSideKeys, PublicSideKeys, init_keyset
+    from shared.domain.errors import UUNetError
     from shared.evaluation.corpus import build_corpus
     from shared.evaluation.evaluate import EVAL_KEY
     from shared.pipeline.api import ReidOptions, deidentify_clip, reidentify_clip
@@ -78,8 +83,12 @@ def main() -> None:
             cols = [_pick(clip.path, idx), _pick(public, idx)]
             if args.restore:
                 back = root / f"{clip.name}-back.mp4"
-                reidentify_clip(public, back, PrivateSideKeys.load(root / "keys"), None,
-                                ReidOptions(mode="sealed"))  # fmt: skip
+                try:
+                    reidentify_clip(public, back, PrivateSideKeys.load(root / "keys"), None,
+                                    ReidOptions(mode=args.mode))  # fmt: skip
+                except UUNetError as err:
+                    print(f"{clip.name}: left out, {args.mode} restoration failed: {err}")
+                    continue
                 cols.append(_pick(back, idx))
             for i in sorted(idx):
                 pair = np.concatenate([c[i] for c in cols], axis=1)  # type: ignore[misc]

@@ -100,7 +100,7 @@ def observe(planes: list[np.ndarray], boxes: dict[int, tuple[float, ...]], start
     for k, plane in enumerate(planes):
         reader.observe(plane, k, boxes[k + start])  # type: ignore[arg-type]
     soft = reader.read()
-    assert soft is not None
+    assert soft is not None and soft.evidence is not None
     ev = soft.evidence
     keep = rng.choice(ev.bit.size, size=min(PER_CASE, ev.bit.size), replace=False)
     return {"features": ev.features[keep], "soft": ev.soft[keep], "bits": bits[ev.bit[keep]]}

@@ -108,9 +108,10 @@ def _columns() -> int:
         return 0
 
 
-def note(args: argparse.Namespace, text: str) -> None:
-    """A line on stderr for the user (kept off stdout so output can be piped); none with -q."""
-    if not getattr(args, "quiet", False):
+def note(args: argparse.Namespace, text: str, force: bool = False) -> None:
+    """A line on stderr for the user (kept off stdout so output can be piped); none with -q
+    unless ``force`` (warnings a user must never miss)."""
+    if force or not getattr(args, "quiet", False):
         print(f"uunet {args.command}: {text}", file=sys.stderr)
 
 

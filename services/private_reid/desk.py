@@ -41,7 +41,9 @@ from shared.ports import AuditLog, JobQueue, JobStore, ObjectStore
 log = logging.getLogger(__name__)
 
 MODES = ("auto", "learned", "sealed")
-# (clip, request) -> raises TamperedError, WrongKeyError or BadInputError (shared.pipeline.api)
+# (clip, request) -> the plan (shared.pipeline.api.ReidPlan: ``verified`` False for a clip without
+# a manifest, restored from its identity payload); raises TamperedError, WrongKeyError or
+# BadInputError
 ClipVerifier = Callable[[Path, ReidOptions], object]
 
 
@@ -124,14 +126,15 @@ class Desk:
         options = ReidOptions(mode=mode, tracks=track_set(tracks), lossless=request.lossless,
                               original=request.original)  # fmt: skip
         try:
-            await asyncio.to_thread(self.verify_clip, clip, options)
+            plan = await asyncio.to_thread(self.verify_clip, clip, options)
         except (TamperedError, WrongKeyError, BadInputError) as err:
             code = {TamperedError: "tampered", WrongKeyError: "wrong-key"}.get(
                 type(err), "bad-clip"
             )
             await self.refuse(who, case, code, f"submit: {err}", digest, tracks)
             raise
-        return await self._accept(principal, case, digest, options, clip)
+        verified = getattr(plan, "verified", True)  # False: no manifest, the payload restores it
+        return await self._accept(principal, case, digest, options, clip, verified)
 
     async def status(self, principal: Principal, job_id: str) -> JobStatus:
         """The job, if this caller may see it (same scope and case rules as a submission)."""
@@ -172,7 +175,13 @@ class Desk:
         return job
 
     async def _accept(
-        self, principal: Principal, case: str, digest: str, options: ReidOptions, clip: Path
+        self,
+        principal: Principal,
+        case: str,
+        digest: str,
+        options: ReidOptions,
+        clip: Path,
+        verified: bool = True,
     ) -> str:
         job_id = uuid.uuid4().hex
         upload_key = raw_key(job_id)
@@ -196,7 +205,8 @@ class Desk:
                 clip_sha256=digest,
                 tracks=tracks,
                 outcome="accepted",
-                detail=f"job {job_id} {describe_request(options)}",
+                detail=f"job {job_id} {describe_request(options)}"
+                + ("" if verified else " UNVERIFIED: the clip has no signed manifest"),
             )
             await self.queue.enqueue({"job_id": job_id})
         except Exception:

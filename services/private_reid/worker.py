@@ -82,6 +82,8 @@ class ReidHandler:
         log.info(
             "job %s: %d frames, %d faces restored", ctx.job_id, report.frames, report.faces_restored
         )
+        for note in report.notes:  # tracks not restored, and an unverified clip
+            log.warning("job %s: %s", ctx.job_id, note)
         return result_key
 
     async def _record_custody(
@@ -100,6 +102,7 @@ class ReidHandler:
             tracks=extra.get("tracks", ""),
             lossless=options.lossless,
             custody_key_id=self.custody.key_id,
+            integrity=report.integrity,
         )
         signed = self.custody.sign(record)
         await self.audit.append(

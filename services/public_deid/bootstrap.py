@@ -6,6 +6,7 @@ and S3 test servers (integration), and a fake or real ``Deidentify``.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -212,6 +213,7 @@ def load_deidentify(settings: PublicSettings) -> Deidentify:
 
     def run(src: Path, dst: Path, options: DeidOptions, progress: Progress) -> DeidReport:
         refuse_deidentified(src)  # also when the API's probe is switched off
+        options = dataclasses.replace(options, payload=settings.payload)  # a deployment setting
         return deidentify_clip(src, dst, keys, engine, options, progress)
 
     return run

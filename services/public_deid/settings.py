@@ -30,3 +30,6 @@ class PublicSettings(ServiceSettings):
     # the deployment has rights to (built once, cached); None: the shipped DCGAN bank, which is
     # for non-commercial research use only (its generator was trained on DigiFace-1M).
     donors: Path | None = None
+    # Mark each face track's encrypted identity code into its pixels (docs/PAYLOAD.md), so a
+    # re-encoded copy of the public clip can still be restored by the private side.
+    payload: bool = True

@@ -7,6 +7,10 @@ the record's canonical JSON (sorted keys, compact, without ``signature``). The s
 beside the result and appends it to the hash-chained audit log as an entry with outcome
 ``custody`` whose ``detail`` is the signed JSON, so the chain covers it and ``uunet audit verify``
 re-checks every one.
+
+``integrity`` is ``"unverified"`` when the public clip had no signed manifest (a re-encoded copy
+restored from the identity payload in its pixels): nothing then proves it is the clip as published.
+A verified record leaves the field out of the signed bytes, so records made before it still verify.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from shared.domain.errors import BadInputError, TamperedError
 from shared.ports import AuditEntry
 
 OUTCOME = "custody"
+VERIFIED = "verified"
 _DOMAIN = b"uunet-custody/v1\x00"
 
 
@@ -43,10 +48,14 @@ class CustodyRecord:
     lossless: bool
     custody_key_id: str  # shared.crypto.keys.signing_key_id of the signing key
     version: int = 1
+    integrity: str = VERIFIED  # "unverified": the clip had no signed manifest (see module doc)
 
     def canonical_bytes(self) -> bytes:
         """The bytes the signature covers (after the domain prefix)."""
-        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":")).encode()
+        doc = asdict(self)
+        if self.integrity == VERIFIED:  # the form records had before the field existed
+            del doc["integrity"]
+        return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ class _Plan:
 
 @dataclass
 class _Track:
-    bits: np.ndarray  # float64 [n] of 0/1: the whole codeword
+    bits: np.ndarray  # uint8 [n] of 0/1: the whole codeword (~5 KB per track)
     c: int = 0
     segment: int = -1
     plan: _Plan | None = None
@@ -62,7 +62,11 @@ class PayloadEmbedder:
 
     def set_codeword(self, track_id: int, bits: np.ndarray) -> None:
         """The codeword bits (0/1, any int dtype) that track ``track_id`` carries from now on."""
-        self._tracks[track_id] = _Track(np.asarray(bits, dtype=np.float64))
+        self._tracks[track_id] = _Track(np.asarray(bits, dtype=np.uint8))
+
+    def has_codeword(self, track_id: int) -> bool:
+        """Whether track ``track_id`` was given a codeword."""
+        return track_id in self._tracks
 
     def mark(self, frame: np.ndarray, index: int, faces: Sequence[tuple[int, Box]]) -> None:
         """Embed into RGB uint8 ``frame`` [H,W,3] (in place), the clip's frame number ``index``."""
@@ -84,7 +88,7 @@ class PayloadEmbedder:
         part = segment % o.parts
         track.c = track.c or cell_size(box[2] - box[0], o)
         cells = region_cells(box, track.c, o, shape[1], shape[0])
-        bits = track.bits[qim.bit_index(cells, part, track.bits.size)]
+        bits = track.bits[qim.bit_index(cells, part, track.bits.size)].astype(np.float64)
         track.plan = _Plan(cells, bits, qim.dither(cells, np.asarray(part), o.step))
         track.segment = segment
 

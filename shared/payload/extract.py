@@ -2,13 +2,17 @@
 
 The reader is given, per frame, the luma plane and a face box (the manifest's, or one re-detected
 on the received clip). It projects the cells around the box for the few cell sizes the box allows,
-then, once the track is complete:
+then:
 
 1. finds the cell size and the segment clock: for each candidate phase (the clip's frame index
    minus the received one, modulo ``segment * parts``, unknown after a cut), how close the
    projections of a sample of frames sit to the union lattice of the part that phase implies;
 2. turns every projection into a soft bit under its part's dither, weights it by how reliable it
    looks (``evidence``: analytic, or a learned ``LlrModel``) and adds them up per codeword bit.
+
+Memory stays bounded whatever the track's length: step 1 runs on the first ``lock_frames`` frames
+(the other cell sizes are then dropped), and step 2 folds each finished segment into the per-bit
+sums. Every observation is kept only when asked (``keep_evidence``: benchmarks, training).
 """
 
 from __future__ import annotations
@@ -43,8 +47,9 @@ class SoftBits:
     cell: int  # cell size found (px)
     phase: int  # clip frame index = received index + phase (modulo segment * parts)
     score: float  # mean latticeness at that phase: about 0 unmarked, 0.3-0.6 marked
-    evidence: Evidence  # every single observation (cell x frame): bit, soft value, features
-    weight: np.ndarray  # float64 [m]: each observation's weight in ``llr``
+    evidence: Evidence | None = None  # every observation (cell x frame), when kept
+    weight: np.ndarray | None = None  # float64 [m]: each observation's weight in ``llr``
+    frames: int = 0  # frames observed
 
 
 @dataclass(frozen=True)
@@ -54,24 +59,51 @@ class _Obs:
     proj: np.ndarray
 
 
+@dataclass(frozen=True)
+class _Lock:
+    c: int
+    phase: int
+    score: float
+
+
 class TrackReader:
-    """Collects one received track frame by frame (``observe``), then ``read`` gives its soft bits."""
+    """Collects one received track frame by frame (``observe``), then ``read`` gives its soft bits.
+
+    Frames must come in increasing index order.
+    """
 
     def __init__(self, n_bits: int, options: ChannelOptions | None = None,
-                 model: LlrModel | None = None) -> None:  # fmt: skip
+                 model: LlrModel | None = None, keep_evidence: bool = True,
+                 lock_frames: int = SEARCH_FRAMES) -> None:  # fmt: skip
         self.n_bits = n_bits
         self.options = options or ChannelOptions()
         self.model = model  # None: the analytic weighting of ``evidence``
-        self._obs: dict[int, list[_Obs]] = {}
+        self.keep_evidence = keep_evidence
+        self.lock_frames = lock_frames
+        self._obs: dict[int, list[_Obs]] = {}  # before the lock: every candidate size
+        self._lock: _Lock | None = None
+        self._pending: list[_Obs] = []  # after the lock: the current segment's observations
+        self._llr = np.zeros(n_bits)
+        self._hits = np.zeros(n_bits, dtype=np.int64)
+        self._kept: list[tuple[Evidence, np.ndarray]] = []
+        self._frames = 0
 
     def observe(self, y: np.ndarray, index: int, box: Box) -> None:
         """Luma plane [H,W] (limited range, as decoded) of received frame ``index``, face ``box``."""
         h, w = y.shape
         y = smooth(y, self.options.blur)
+        self._frames += 1
+        if self._lock is not None:
+            cells = region_cells(box, self._lock.c, self.options, w, h)
+            if len(cells):
+                self._add(_Obs(index, cells, project(y, cells)))
+            return
         for c in self._candidates(box[2] - box[0]):
             cells = region_cells(box, c, self.options, w, h)
             if len(cells):
                 self._obs.setdefault(c, []).append(_Obs(index, cells, project(y, cells)))
+        if self._frames >= self.lock_frames:
+            self._choose()
 
     def _candidates(self, box_width: float) -> list[int]:
         sizes = list(self.options.cell_sizes)
@@ -79,7 +111,24 @@ class TrackReader:
         return sizes[max(0, k - NEIGHBOUR_SIZES) : k + NEIGHBOUR_SIZES + 1]
 
     def read(self) -> SoftBits | None:
-        """The soft codeword at the best cell size and clock; None when nothing was observed.
+        """The soft codeword at the best cell size and clock; None when nothing was observed."""
+        if self._lock is None:
+            self._choose()
+        if self._lock is None:
+            return None
+        self._fold(self._pending)
+        self._pending = []
+        lock = self._lock
+        ev, weight = None, None
+        if self.keep_evidence and self._kept:
+            ev = Evidence(*(np.concatenate([getattr(e, k) for e, _ in self._kept])
+                            for k in ("bit", "soft", "features")))  # fmt: skip
+            weight = np.concatenate([w for _, w in self._kept])
+        return SoftBits(self._llr.copy(), self._hits.copy(), lock.c, lock.phase, lock.score, ev,
+                        weight, self._frames)  # fmt: skip
+
+    def _choose(self) -> None:
+        """Lock the cell size and clock, then fold what was collected at that size.
 
         Cell sizes compete on evidence (mean latticeness at their best clock times the number of
         cell observations), so a size seen in a handful of frames cannot win on a lucky clock.
@@ -91,9 +140,24 @@ class TrackReader:
             if best is None or strength > best[0]:
                 best = (strength, c, phase, score)
         if best is None:
-            return None
+            return
         _, c, phase, score = best
-        return self._accumulate(self._obs[c], c, phase, score)
+        chosen = self._obs[c]
+        self._obs = {}
+        self._lock = _Lock(c, phase, score)
+        for ob in chosen:
+            self._add(ob)
+
+    def _segment(self, index: int) -> int:
+        assert self._lock is not None
+        return (index + self._lock.phase) // self.options.segment
+
+    def _add(self, ob: _Obs) -> None:
+        """Queue an observation; a new segment folds the previous one into the sums."""
+        if self._pending and self._segment(self._pending[0].index) != self._segment(ob.index):
+            self._fold(self._pending)
+            self._pending = []
+        self._pending.append(ob)
 
     def _part(self, index: np.ndarray | int, phase: int) -> np.ndarray:
         o = self.options
@@ -116,8 +180,13 @@ class TrackReader:
         phase = int(np.argmax(scores))
         return phase, float(scores[phase])
 
-    def _accumulate(self, obs: list[_Obs], c: int, phase: int, score: float) -> SoftBits:
-        o = self.options
+    def _fold(self, obs: list[_Obs]) -> None:
+        """Add the weighted soft bits of whole segments' observations to the per-bit sums (cell
+        and frame features group within a segment, so folding segment by segment is exact)."""
+        if not obs:
+            return
+        assert self._lock is not None
+        o, phase = self.options, self._lock.phase
         soft, lat, bit, group, frame, position = [], [], [], [], [], []
         for f, ob in enumerate(obs):
             part = int(self._part(ob.index, phase))
@@ -134,6 +203,7 @@ class TrackReader:
             weight = evidence.analytic_weight(ev.features)
         else:
             weight = self.model.weight(ev.features)
-        llr = np.bincount(ev.bit, weights=weight * ev.soft, minlength=self.n_bits)
-        hits = np.bincount(ev.bit, minlength=self.n_bits)
-        return SoftBits(llr, hits.astype(np.int64), c, phase, score, ev, weight)
+        self._llr += np.bincount(ev.bit, weights=weight * ev.soft, minlength=self.n_bits)
+        self._hits += np.bincount(ev.bit, minlength=self.n_bits)
+        if self.keep_evidence:
+            self._kept.append((ev, weight))

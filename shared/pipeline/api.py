@@ -88,15 +88,22 @@ def check_reidentify(src: Path, keys: ReidKeys, options: ReidOptions) -> ReidPla
     """Everything ``reidentify_clip`` would refuse, refused now and cheaply (nothing is written).
 
     Verifies the signature and key set, then the mode, tracks, seal kind and authority key against
-    the manifest: TamperedError, WrongKeyError, BadInputError or ConfigError with one line.
+    the manifest: TamperedError, WrongKeyError, BadInputError or ConfigError with one line. A clip
+    with no manifest at all (re-encoded) plans an unverified restoration from its identity payload.
     """
-    from shared.pipeline.container import read_verified
+    from shared.pipeline.container import find_box, verify_box
     from shared.pipeline.errors import guarded
-    from shared.pipeline.plan import plan_restore
+    from shared.pipeline.plan import plan_for, plan_unverified
+    from shared.video.decode import probe
 
     def check() -> ReidPlan:
-        manifest = read_verified(Path(src), keys.verify_key, keys.key_id).manifest
-        return ReidPlan(manifest, *plan_restore(manifest, keys, options))
+        emb = find_box(Path(src))
+        if emb is None:  # re-encoded: the identity payload in the pixels, unverified
+            plan = plan_unverified(options)
+            probe(Path(src), options.limits)  # refuse what is not a video before any work
+            return plan
+        manifest = verify_box(emb, keys.verify_key, keys.key_id).manifest
+        return plan_for(manifest, keys, options)
 
     return guarded("verification")(check)()
 
@@ -111,7 +118,9 @@ def reidentify_clip(
 ) -> ReidReport:
     """Verify ``src`` first (TamperedError), then restore faces per ``options`` into ``dst``.
 
-    ``engine`` may be None when only sealed restoration is wanted (no model is needed then).
+    ``engine`` may be None unless the clip needs the crop model (sealed restoration and the
+    identity payload need no model). A clip with no manifest is restored from its identity payload
+    and reported ``integrity="unverified"``.
     """
     from shared.pipeline.reid import run_reid
 

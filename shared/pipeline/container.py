@@ -163,6 +163,14 @@ def _parse_box(fh: BinaryIO, path: Path, offset: int, size: int, hlen: int) -> E
 
 def read_box(path: Path) -> Embedded:
     """Find and parse the box (no verification); BadInputError if the file carries none."""
+    emb = find_box(path)
+    if emb is None:
+        raise BadInputError(NO_MANIFEST)
+    return emb
+
+
+def find_box(path: Path) -> Embedded | None:
+    """Like :func:`read_box`, but None for a file that carries no box at all (a re-encoded clip)."""
     path = Path(path)
     if not path.is_file() or path.stat().st_size == 0:
         raise BadInputError(f"{path.name}: empty or missing file")
@@ -177,12 +185,16 @@ def read_box(path: Path) -> Embedded:
         except (ValueError, struct.error) as err:
             if _contains_usertype(path):
                 raise TamperedError("the clip's container structure was modified") from err
-    raise BadInputError(NO_MANIFEST)
+    return None
 
 
 def read_verified(path: Path, verify_key: Ed25519PublicKey, key_id: str | None = None) -> Embedded:
     """Find the box and check the signature; TamperedError on mismatch, WrongKeyError on key id."""
-    emb = read_box(path)
+    return verify_box(read_box(path), verify_key, key_id)
+
+
+def verify_box(emb: Embedded, verify_key: Ed25519PublicKey, key_id: str | None = None) -> Embedded:
+    """Check a found box's signature (see :func:`read_verified`); returns it."""
     video_sha = _sha256_file(emb.path, (emb.box_offset, emb.box_size))
     with open(emb.path, "rb") as fh:
         sealed_sha = (

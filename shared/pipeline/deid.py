@@ -1,6 +1,8 @@
-"""De-identify a clip: decode -> detect/track -> the public module's painter -> encode, then sign
-the manifest (and the optional sealed originals) into the output MP4. The painter (see
-``shared.surrogate``) aligns a keyed donor per track (product) or runs the crop model (reference).
+"""De-identify a clip: decode -> detect/track -> the public module's painter -> identity payload
+-> encode, then sign the manifest (and the optional sealed originals) into the output MP4. The
+painter (see ``shared.surrogate``) aligns a keyed donor per track (product) or runs the crop model
+(reference); the payload stage (``payload_stage``, on by default) marks each donor track's sealed
+identity code into its pixels, so that a re-encoded copy can still be restored.
 
 Streaming: frames flow in batches of ``options.batch_frames`` (FaceStage may regroup them to end on
 a keyframe), so memory stays bounded by a few batches whatever the clip length; the sealed payload
@@ -25,6 +27,7 @@ from shared.domain.errors import BadInputError
 from shared.pipeline.container import append_box, read_box, write_sidecar
 from shared.pipeline.errors import guarded
 from shared.pipeline.manifest import FaceRecord, Manifest
+from shared.pipeline.payload_stage import PayloadStage
 from shared.pipeline.seal_sink import RegionSink, SealSink, seal_kind
 from shared.pipeline.stages import (
     file_sha256,
@@ -57,6 +60,7 @@ class _Run:
     clip_id: str
     audio: bool
     detector: str
+    payload: PayloadStage | None = None
     records: list[FaceRecord] = field(default_factory=list)
 
     def process(self, frames: np.ndarray, indices: np.ndarray, boxes: list[list[FaceBox]]) -> None:
@@ -70,7 +74,11 @@ class _Run:
             for g, box in zip(square_geoms(kept, w, h), flat, strict=True):
                 region = frames[g.pos, g.cy0 : g.cy1, g.cx0 : g.cx1]
                 self.regions.write(int(indices[g.pos]), g, box, region)
+        if self.payload is not None:  # the originals of new tracks, before the painter
+            self.payload.before(frames, kept)
         self.painter.paint(frames, indices, kept)
+        if self.payload is not None:  # the mark rides on the surrogate
+            self.payload.after(frames, indices, kept)
         for pos, fb in enumerate(kept):
             self.records += [to_record(int(indices[pos]), box) for box in fb]
 
@@ -97,6 +105,7 @@ def _manifest(info: VideoInfo, run: _Run, keys: PublicSideKeys, frames: int, src
         original_bytes=src.stat().st_size,
         software=f"uunet/{shared.__version__}",
         signer_id=signing_key_id(keys.signing_key.public_key()),
+        payload=run.payload.info() if run.payload is not None else None,
     )
 
 
@@ -143,6 +152,8 @@ def run_deid(
         painter = painter_for(engine, keys.secret, clip_id, attributes)
         run = _Run(engine, painter, attributes, sink.regions if sink else None, clip_id, False,
                    options.detector)  # fmt: skip
+        if options.payload:
+            run.payload = PayloadStage(keys.secret, keys.key_id, clip_id, painter)
         frames, audio = _transcode(src, tmp, info, run, options, progress)
         run.audio = audio.kept  # the manifest says what the output carries, not what was asked
         manifest = _manifest(info, run, keys, frames, src, seal)
@@ -167,4 +178,7 @@ def run_deid(
         blurred=int(getattr(getattr(painter, "stats", None), "kinds", {}).get("blur", 0)),
         sealed_bytes=sealed_bytes,
         audio=audio.summary(),
+        payload_tracks=len(run.payload.stats.tracks) if run.payload is not None else 0,
+        payload_ms_per_face=run.payload.stats.ms_per_face if run.payload is not None else 0.0,
+        payload=run.payload is not None,
     )

@@ -7,7 +7,8 @@ regions. ``canonical_bytes`` is the byte string that gets signed (sorted keys, n
 
 Format 2 adds what a chain of custody needs: the seal kind (``none``, ``regions``, ``original`` or
 ``both``), the SHA-256 and size of the original input file, the software that made the clip and
-the id of the signing key. Format 1 manifests (the first release) still parse.
+the id of the signing key. Format 3 adds ``payload``: which tracks carry an encrypted identity code
+in their pixels (``shared.payload``), or null. Formats 1 and 2 still parse (no payload).
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from typing import Any
 
 from shared.domain.errors import BadInputError
 
-FORMAT_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+FORMAT_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 SEAL_KINDS = ("none", "regions", "original", "both")
 
 
@@ -48,6 +49,27 @@ class TrackRecord:
 
 
 @dataclass(frozen=True)
+class PayloadInfo:
+    """The identity payload in the pixels: its format version, codeword bits, and carrier tracks."""
+
+    version: int
+    bits: int
+    tracks: tuple[int, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form."""
+        return {"version": self.version, "bits": self.bits, "tracks": list(self.tracks)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> PayloadInfo | None:
+        """Inverse of :meth:`to_dict` (None stays None)."""
+        if data is None:
+            return None
+        tracks = tuple(sorted(int(t) for t in data["tracks"]))
+        return cls(int(data["version"]), int(data["bits"]), tracks)
+
+
+@dataclass(frozen=True)
 class Manifest:
     """Everything a verifier or a restorer needs to know about a public clip (see module doc)."""
 
@@ -71,6 +93,7 @@ class Manifest:
     original_bytes: int = 0
     software: str = ""  # e.g. "uunet/0.1.0"
     signer_id: str = ""  # shared.crypto.keys.signing_key_id of the key that signed the clip
+    payload: PayloadInfo | None = None  # identity codes in the pixels (None: none)
     format_version: int = FORMAT_VERSION
 
     @property
@@ -87,6 +110,11 @@ class Manifest:
     def seals_original(self) -> bool:
         """Whether the original input file is sealed (returned byte for byte)."""
         return self.seal in ("original", "both")
+
+    @property
+    def payload_tracks(self) -> frozenset[int]:
+        """The tracks whose pixels carry an identity code."""
+        return frozenset(self.payload.tracks) if self.payload is not None else frozenset()
 
     @property
     def tracks(self) -> tuple[TrackRecord, ...]:
@@ -124,6 +152,7 @@ class Manifest:
             "original": {"sha256": self.original_sha256, "bytes": self.original_bytes},
             "software": self.software,
             "signer_id": self.signer_id,
+            "payload": self.payload.to_dict() if self.payload is not None else None,
             "tracks": [
                 {"id": t.track_id, "first": t.first_frame, "last": t.last_frame, "faces": t.faces}
                 for t in self.tracks
@@ -174,6 +203,7 @@ class Manifest:
                 original_bytes=int(original.get("bytes", 0)),
                 software=str(data.get("software", "")),
                 signer_id=str(data.get("signer_id", "")),
+                payload=PayloadInfo.from_dict(data.get("payload")) if version >= 3 else None,
                 format_version=version,
             )
         except (KeyError, TypeError, ValueError) as err:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from shared.domain.errors import BadInputError, ConfigError, WrongKeyError
 from shared.pipeline.manifest import Manifest
-from shared.pipeline.types import MODES, ReidKeys, ReidOptions
+from shared.pipeline.types import MODES, ReidKeys, ReidOptions, ReidPlan
 
 
 def _check_authority(manifest: Manifest, keys: ReidKeys) -> None:
@@ -65,6 +65,28 @@ def plan_restore(
         _check_original(manifest, keys, options)
         return "original", select_tracks(manifest, None)
     return resolve_mode(options.mode, manifest, keys), select_tracks(manifest, options.tracks)
+
+
+def plan_for(manifest: Manifest, keys: ReidKeys, options: ReidOptions) -> ReidPlan:
+    """The checked plan for a verified clip: mode, tracks, and whether learned restoration reads
+    the identity payload in the pixels (clips whose tracks carry one) or runs the crop model."""
+    mode, tracks = plan_restore(manifest, keys, options)
+    return ReidPlan(
+        manifest, mode, tracks, payload=mode == "learned" and bool(manifest.payload_tracks)
+    )
+
+
+def plan_unverified(options: ReidOptions) -> ReidPlan:
+    """The plan for a clip without a manifest (a re-encoded copy): only the identity payload in
+    its pixels can restore it; sealed originals went with the manifest box."""
+    if options.mode not in MODES:
+        raise BadInputError(f"mode must be one of {', '.join(MODES)}, got {options.mode!r}")
+    if options.original or options.mode == "sealed":
+        raise BadInputError(
+            "this clip has no manifest (re-encoded or stripped), so it carries no sealed "
+            "originals; --mode learned restores from the identity payload in its pixels"
+        )
+    return ReidPlan(None, "learned", frozenset(), payload=True)
 
 
 def select_tracks(manifest: Manifest, wanted: frozenset[int] | None) -> frozenset[int]:

@@ -1,13 +1,16 @@
 """Restore a public clip: verify the signature first, then put faces back, learned or sealed.
 
-``learned``: re-crop the surrogates at the manifest's boxes, run the private module with the keyed
-noise of each track, paste back with the same feathered seam. ``sealed``: decrypt the original
-regions with the authority's X25519 key and paste them back (face boxes exactly, the margins around
-them at high quality). ``auto``: sealed when the clip carries sealed regions for this side's
-authority key, else learned. ``tracks`` restricts restoration to chosen subjects; every other face
-stays a surrogate. ``lossless`` writes the result without loss (sealed face boxes then equal the
-decoded original frames); ``original`` writes back the
-sealed input file itself, checked against the SHA-256 in the signed manifest.
+``learned``: from the identity payload in the pixels when the clip's tracks carry one
+(``payload_restore``: read, correct, authenticate, decrypt, paint over the surrogate); for the
+paper's crop model, re-crop the surrogates at the manifest's boxes and run the private module with
+the keyed noise of each track. ``sealed``: decrypt the original regions with the authority's X25519
+key and paste them back (face boxes exactly, the margins around them at high quality). ``auto``:
+sealed when the clip carries sealed regions for this side's authority key, else learned.
+``tracks`` restricts restoration to chosen subjects; every other face stays a surrogate.
+``lossless`` writes the result without loss (sealed face boxes then equal the decoded original
+frames); ``original`` writes back the sealed input file itself, checked against the SHA-256 in the
+signed manifest. A clip that lost its manifest box (re-encoded by a third party) can only be
+restored from its identity payload, and the report says its integrity is unverified.
 """
 
 from __future__ import annotations
@@ -31,10 +34,11 @@ from shared.domain.errors import (
     LimitExceededError,
     TamperedError,
 )
-from shared.pipeline.container import Embedded, read_verified, sealed_reader
+from shared.pipeline.container import Embedded, find_box, sealed_reader, verify_box
 from shared.pipeline.errors import guarded
 from shared.pipeline.manifest import FaceRecord, Manifest
-from shared.pipeline.plan import plan_restore
+from shared.pipeline.payload_restore import PayloadJob, PayloadResult, restore_from_payload
+from shared.pipeline.plan import plan_for, plan_unverified
 from shared.pipeline.region_reader import RegionReader, paste_record
 from shared.pipeline.sealed_payload import copy_original, read_records
 from shared.pipeline.stages import (
@@ -45,14 +49,19 @@ from shared.pipeline.stages import (
     same_file,
     temp_output,
 )
-from shared.pipeline.types import FaceModel, Progress, ReidOptions, ReidReport
-from shared.surrogate.model import NO_LEARNED_RESTORATION
+from shared.pipeline.types import FaceModel, Progress, ReidOptions, ReidPlan, ReidReport
 from shared.video.crops import crop_faces, paste_faces
 from shared.video.decode import iter_frames, probe
 from shared.video.encode import VideoWriter, even_size
 from shared.video.types import EncodeOptions
 
 log = logging.getLogger(__name__)
+
+NO_PAYLOAD = (
+    "this clip carries no identity payload in its pixels (de-identified with --no-payload, or "
+    "before payloads existed), and model {model} makes donor surrogates, which carry nothing of "
+    "the original face; restore from the sealed originals (--mode sealed)"
+)
 
 
 def _check_engine(engine: FaceModel | None, manifest: Manifest) -> FaceModel:
@@ -62,7 +71,7 @@ def _check_engine(engine: FaceModel | None, manifest: Manifest) -> FaceModel:
             "(restore from the sealed originals instead)"
         )
     if not getattr(engine, "can_restore", True):  # a donor model: nothing to learn back from
-        raise ConfigError(NO_LEARNED_RESTORATION.format(model=engine.model_id))
+        raise ConfigError(NO_PAYLOAD.format(model=engine.model_id))
     if engine.model_id != manifest.model_id:
         raise ConfigError(
             f"clip was de-identified with model {manifest.model_id}; "
@@ -141,26 +150,59 @@ def run_reid(
         raise BadInputError("the output path is the input file; choose another -o")
     if src.is_file() and src.stat().st_size > options.limits.max_bytes:
         raise LimitExceededError(f"{src.name}: over the limit of {options.limits.max_bytes} bytes")
-    emb = read_verified(src, keys.verify_key, keys.key_id)  # before anything else
-    manifest = emb.manifest
-    mode, tracks = plan_restore(manifest, keys, options)
+    found = find_box(src)
+    if found is None:  # re-encoded: only the identity payload in the pixels is left
+        plan_unverified(options)  # refuses sealed modes: they went with the manifest box
+        job = PayloadJob(
+            src, dst, keys.secret, keys.key_id, options, None, options.tracks, progress
+        )
+        return _payload_report(restore_from_payload(job), src, "", start, progress)
+    emb = verify_box(found, keys.verify_key, keys.key_id)  # before anything else
+    plan = plan_for(emb.manifest, keys, options)
+    manifest_sha = hashlib.sha256(emb.manifest_bytes).hexdigest()
+    if plan.payload:
+        job = PayloadJob(src, dst, keys.secret, keys.key_id, options, emb.manifest, plan.tracks,
+                         progress)  # fmt: skip
+        return _payload_report(restore_from_payload(job), src, manifest_sha, start, progress)
     request = _Request(src, dst, emb, keys, options, progress)
-    if mode == "original":
-        done = _Done(0, manifest.frames, _restore_original(dst, emb, keys), exact=True)
+    if plan.mode == "original":
+        done = _Done(0, emb.manifest.frames, _restore_original(dst, emb, keys), exact=True)
     else:
-        done = _restore_video(request, engine, mode, tracks)
+        done = _restore_video(request, engine, plan)
     if progress is not None:
         progress(1.0)
     return ReidReport(
         frames=done.frames,
         faces_restored=done.faces,
-        tracks=tuple(sorted(tracks)),
-        mode_used=mode,
+        tracks=tuple(sorted(plan.tracks)),
+        mode_used=plan.mode,
         clip_sha256=file_sha256(src),
         seconds=time.perf_counter() - start,
-        manifest_sha256=hashlib.sha256(emb.manifest_bytes).hexdigest(),
+        manifest_sha256=manifest_sha,
         output_sha256=done.output_sha256,
         exact=done.exact,
+    )
+
+
+def _payload_report(result: PayloadResult, src: Path, manifest_sha: str, start: float,
+                    progress: Progress | None) -> ReidReport:  # fmt: skip
+    """The report of a restoration from the identity payload (unverified without a manifest)."""
+    if progress is not None:
+        progress(1.0)
+    for note in result.notes:
+        log.info("%s", note)
+    return ReidReport(
+        frames=result.frames,
+        faces_restored=result.faces,
+        tracks=result.tracks,
+        mode_used="learned",
+        clip_sha256=file_sha256(src),
+        seconds=time.perf_counter() - start,
+        manifest_sha256=manifest_sha,
+        output_sha256=result.output_sha256,
+        payload=True,
+        integrity="verified" if manifest_sha else "unverified",
+        notes=result.notes,
     )
 
 
@@ -183,11 +225,10 @@ class _Done(NamedTuple):
     exact: bool
 
 
-def _restore_video(
-    req: _Request, engine: FaceModel | None, mode: str, tracks: frozenset[int]
-) -> _Done:
-    """Decode, restore (learned or sealed), encode."""
+def _restore_video(req: _Request, engine: FaceModel | None, plan: ReidPlan) -> _Done:
+    """Decode, restore (the crop model, or sealed), encode."""
     manifest, options = req.emb.manifest, req.options
+    mode, tracks = plan.mode, plan.tracks
     model = _check_engine(engine, manifest) if mode == "learned" else None
     info = probe(req.src, options.limits)
     # yuv420p codes odd sizes rounded up to even: the public clip may be 1 px wider/taller.

@@ -74,6 +74,7 @@ class DeidOptions:
     batch_frames: int = 8  # frames per model call (all faces of the batch in one call)
     manifest_json: Path | None = None  # also write the manifest here
     crf: int = 20  # x264 quality of the public stream (lower: better, larger)
+    payload: bool = True  # mark each donor track's sealed identity code into its pixels
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,9 @@ class DeidReport:
     sealed_bytes: int = 0  # size of the sealed originals inside the output (0: not sealed)
     audio: str = ""  # what became of requested audio, for the user ("" when none was asked)
     seal: str = "none"  # what was sealed: none|regions|original|both
+    payload: bool = False  # identity codes were marked into the pixels
+    payload_tracks: int = 0  # tracks that carry one
+    payload_ms_per_face: float = 0.0  # added CPU time of the payload per marked face
 
 
 @dataclass(frozen=True)
@@ -120,6 +124,9 @@ class ReidReport:
     manifest_sha256: str = ""  # SHA-256 of the clip's signed manifest bytes
     output_sha256: str = ""  # SHA-256 of the file written
     exact: bool = False  # every restored face box is bit-exact in the output file (margins: lossy)
+    payload: bool = False  # learned from the identity payload in the pixels
+    integrity: str = "verified"  # "unverified": the clip had no signed manifest (see notes)
+    notes: tuple[str, ...] = ()  # one line per track not restored, and any integrity warning
 
 
 class ReidKeys(Protocol):
@@ -139,9 +146,15 @@ class ReidKeys(Protocol):
 class ReidPlan:
     """What a restoration request will do, once checked."""
 
-    manifest: Manifest
+    manifest: Manifest | None  # None: the clip lost its manifest (re-encoded): unverified
     mode: str  # learned | sealed | original
-    tracks: frozenset[int]
+    tracks: frozenset[int]  # empty when unverified (the payloads name their tracks)
+    payload: bool = False  # learned restoration from the identity payload in the pixels
+
+    @property
+    def verified(self) -> bool:
+        """Whether the clip's signed manifest was found and verified."""
+        return self.manifest is not None
 
 
 @dataclass(frozen=True)

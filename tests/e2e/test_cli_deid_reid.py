@@ -245,15 +245,41 @@ def test_sealed_restoration_gives_back_the_original_faces(made: Made) -> None:
     assert p_back > p_pub + 15.0  # the public face is another person (colour-matched: ~19 dB)
 
 
-def test_learned_restoration_of_a_donor_clip_is_refused_in_one_line(made: Made) -> None:
+def test_learned_restoration_without_a_payload_is_refused_in_one_line(made: Made) -> None:
+    """A donor clip made with --no-payload carries nothing of the faces: refused, pointing at sealed."""
+    if made.model_args:
+        pytest.skip("the session's model is not the shipped donor model")
+    public, back = made.root / "no-payload.mp4", made.root / "learned-np.mp4"
+    res = uunet("deid", made.clip, "-o", public, "--keys", made.keys, "--no-payload")
+    assert res.returncode == 0, res.stderr
+    assert "no identity payload (--no-payload)" in res.stderr + res.stdout
+    res = uunet("reid", public, "-o", back, "--keys", made.keys, "--mode", "learned")
+    assert res.returncode == 2
+    err = res.stderr.strip()
+    assert len(err.splitlines()) == 1 and "donor surrogates" in err and "--mode sealed" in err
+    assert not back.exists()
+
+
+def test_payload_too_short_to_read_is_refused_in_one_line(made: Made) -> None:
+    """20 frames carry a few percent of a track's code: one line says which track and why."""
     if made.model_args:
         pytest.skip("the session's model is not the shipped donor model")
     back = made.root / "learned.mp4"
     res = uunet("reid", made.public, "-o", back, "--keys", made.keys, "--mode", "learned")
     assert res.returncode == 2
     err = res.stderr.strip()
-    assert len(err.splitlines()) == 1 and "donor surrogates" in err and "--mode sealed" in err
-    assert not back.exists()
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("uunet reid: error: no face could be restored from the identity payload")
+    assert "too damaged or too short" in err and not back.exists()
+
+
+def test_clip_without_manifest_cannot_be_restored_from_seals(made: Made) -> None:
+    """A re-encoded clip lost its manifest box, so its sealed originals: --mode sealed says so."""
+    res = uunet("reid", made.clip, "-o", made.root / "s.mp4", "--keys", made.keys, "--mode",
+                "sealed")  # fmt: skip
+    err = res.stderr.strip()
+    assert res.returncode == 2 and len(err.splitlines()) == 1, err
+    assert "no manifest" in err and "--mode learned" in err
 
 
 def test_learned_restoration_runs_with_a_keyed_noise_model(made: Made) -> None:
@@ -380,7 +406,10 @@ def test_bad_input_gets_one_line_error(made: Made, case: str) -> None:
 def test_plain_clip_is_not_a_deidentified_clip(made: Made) -> None:
     res = uunet("reid", made.clip, "-o", made.root / "p.mp4", "--keys", made.keys)
     assert res.returncode != 0
-    assert res.stderr.strip() == "uunet reid: error: not a de-identified clip (no manifest)"
+    err = res.stderr.strip()  # no manifest: the pixels are searched for a payload, none found
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("uunet reid: error: not a de-identified clip (no manifest")
+    assert "no face in it carries a readable identity payload" in err
 
 
 def test_clip_without_faces_is_reencoded_with_empty_manifest(made: Made) -> None:

@@ -52,6 +52,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    "(default: regions when the key set holds authority_x25519.pub.pem)")  # fmt: skip
     p.add_argument("--no-seal", dest="seal", action="store_const", const="none",
                    help="seal nothing (learned restoration only)")  # fmt: skip
+    p.add_argument("--no-payload", dest="payload", action="store_false",
+                   help="do not mark each face track's encrypted identity code into its pixels "
+                   "(then only the sealed originals can restore it, and only while the clip "
+                   "keeps its manifest box)")  # fmt: skip
     p.add_argument("--keep-audio", action="store_true",
                    help="keep the audio track (as AAC); the summary says when it cannot")  # fmt: skip
     p.add_argument("--attributes", default="", metavar="NAME=keep|change,...",
@@ -164,6 +168,7 @@ def run(args: argparse.Namespace) -> int:
         batch_frames=args.batch_frames,
         crf=args.crf,
         manifest_json=args.manifest_json,
+        payload=args.payload,
     )
     clip = probe_clip(args.input, options.limits)  # refuse bad input before loading a model
     keys = PublicSideKeys.load(_keys_dir(args))
@@ -189,5 +194,14 @@ def summary(output: Path, input_bytes: int, report: DeidReport, key_id: str) -> 
         if report.sealed
         else "no sealed originals"
     )
-    size = f"  {human_bytes(output.stat().st_size)} (input {human_bytes(input_bytes)}), {sealed}"
+    payload = (
+        f"identity payload in the pixels of {report.payload_tracks} track(s) "
+        f"({report.payload_ms_per_face:.1f} ms per face)"
+        if report.payload
+        else "no identity payload (--no-payload)"
+    )
+    size = (
+        f"  {human_bytes(output.stat().st_size)} (input {human_bytes(input_bytes)}), {sealed}, "
+        f"{payload}"
+    )
     return f"{head}\n{size}" + (f"; {report.audio}" if report.audio else "")

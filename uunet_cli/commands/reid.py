@@ -36,7 +36,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="key set directory (private side)",
     )
     p.add_argument("--mode", default="auto", choices=("auto", "learned", "sealed"),
-                   help="auto: sealed originals when present and openable, else learned")  # fmt: skip
+                   help="auto: sealed originals when present and openable, else learned (from "
+                   "the identity payload in the pixels; a clip that lost its manifest, e.g. "
+                   "re-encoded, is restored this way and reported as NOT verified)")  # fmt: skip
     p.add_argument("--tracks", default=None,
                    help="restore only these track ids, e.g. 1,4 (default: all tracks)")  # fmt: skip
     p.add_argument("--crf", type=int, default=16, help="x264 quality (1-51, lower is better)")
@@ -86,13 +88,19 @@ def run(args: argparse.Namespace) -> int:
     engine, frames = _engine_if_needed(args, keys, options)
     with progress_bar("restoring", args.quiet, frames) as progress:
         report = reidentify_clip(args.input, args.output, keys, engine, options, progress)
-    if not args.quiet:
+    if report.integrity != "verified":  # said even with --quiet: never silently
+        note(args, f"WARNING: {report.notes[0]}", force=True)
+    elif not args.quiet:
         note(args, f"signature verified (key {keys.key_id})")
-        print(_summary(args.output, report))
+    if not args.quiet:
+        for line in report.notes[1 if report.integrity != "verified" else 0 :]:
+            note(args, line)
+        print(summary(args.output, report))
     return 0
 
 
-def _summary(output: Path, report: Any) -> str:
+def summary(output: Path, report: Any) -> str:
+    """One line: what was restored, how, which tracks (and UNVERIFIED when the clip was)."""
     if report.mode_used == "original":
         return (
             f"{output}: the sealed original file, SHA-256 {report.output_sha256} "
@@ -100,6 +108,8 @@ def _summary(output: Path, report: Any) -> str:
         )
     tracks = ",".join(str(t) for t in report.tracks) or "none"
     how = report.mode_used + (", exact" if report.exact else "")
+    how += ", from the identity payload" if report.payload else ""
+    how += ", integrity NOT verified" if report.integrity != "verified" else ""
     return (
         f"{output}: {report.faces_restored} faces restored ({how}) in {report.frames} frames, "
         f"tracks {tracks}, {report.seconds:.1f} s"
@@ -118,6 +128,13 @@ def _engine_if_needed(args: argparse.Namespace, keys: Any, options: Any) -> tupl
     if args.input.stat().st_size > args.max_bytes:
         raise LimitExceededError(f"{args.input.name}: over the limit of {args.max_bytes} bytes")
     plan = check_reidentify(args.input, keys, options)
-    if plan.mode != "learned":
-        return None, plan.manifest.frames
-    return load_engine(args.checkpoint, args.device), plan.manifest.frames
+    frames = plan.manifest.frames if plan.manifest is not None else _frames(args.input, options)
+    if plan.mode != "learned" or plan.payload:  # the payload needs the key, not the weights
+        return None, frames
+    return load_engine(args.checkpoint, args.device), frames
+
+
+def _frames(path: Path, options: Any) -> int:
+    from shared.pipeline.api import probe_clip
+
+    return probe_clip(path, options.limits).frames
