@@ -157,7 +157,7 @@ def add_grain(image: np.ndarray, target: np.ndarray, mask: np.ndarray, strength:
     level = min(float(np.partition(fine, fine.size // 2)[fine.size // 2]) * 1.4826, 4.0)
     if level < 0.5:  # robust sigma of the fine detail above; a clean picture gets no grain
         return image
-    image += (grain.patch(*image.shape[:2]) * (strength * level))[..., None]  # a fresh array
+    image += (grain.patch(*image.shape[:2]) * (strength * level))[..., None]
     return np.clip(image, 0, 255, out=image)
 
 
@@ -187,8 +187,9 @@ def match_colour(donor: np.ndarray, target: np.ndarray, mask: np.ndarray, light:
     first = 0
     if light:  # least-squares planes a + b x + c y through both luminances
         a = np.column_stack([np.ones(len(xs)), xs, ys])
-        coef = np.linalg.lstsq(a, np.column_stack([d_s[:, 0], t_s[:, 0]]), rcond=None)[0]
-        res_std = (np.column_stack([d_s[:, 0], t_s[:, 0]]) - a @ coef).std(0)
+        lum = np.column_stack([d_s[:, 0], t_s[:, 0]])  # [n,2]: donor, target
+        coef = np.linalg.lstsq(a, lum, rcond=None)[0]
+        res_std = (lum - a @ coef).std(0)
         gain = min(max(float(res_std[1]) / max(float(res_std[0]), 1e-3), contrast[0]), contrast[1])
         c = coef[:, 1] - gain * coef[:, 0]  # target plane + gain * (donor - donor plane)
         h, w = mask.shape
