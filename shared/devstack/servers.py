@@ -139,6 +139,10 @@ class RedisServer:
         argv = [find_binary("redis-server"), "--bind", "127.0.0.1", "--port", str(self.port)]
         argv += ["--dir", str(self.data_dir), "--protected-mode", "yes"]
         argv += ["--save", "", "--appendonly", "yes" if self.persist else "no"]
+        if self.persist:
+            # fsync before every reply: with the default (once a second) a job acknowledged with
+            # 202 just before a crash could lose its queue entry while its record survived.
+            argv += ["--appendfsync", "always"]
         self.process = spawn(f"redis-{self.port}", argv, self.data_dir)
         wait_until(lambda: _tcp_ping_redis(self.port), "redis-server", self.process)
         log.info("redis-server on 127.0.0.1:%d", self.port)
