@@ -47,12 +47,13 @@ def refine_composites(refiner: Refiner, frames: np.ndarray,
     """Refine every composite of a batch in one model call, in place."""
     size = refiner.crop_size
     crops = crop_squares(frames, [g for g, _ in items], size)  # [N,3,S,S] originals
-    squares = [(_square(image, g, "edge"), _square(mask, g, "zero")) for g, c in items
-               for image, mask in [c.over(frames[g.pos, g.cy0 : g.cy1, g.cx0 : g.cx1])]]  # fmt: skip
-    comps = np.stack([_to_size(image, size) for image, _ in squares])
-    masks = np.stack([_to_size(mask, size) for _, mask in squares])
-    comp_t = torch.from_numpy(comps).permute(0, 3, 1, 2).div(255.0)
-    mask_t = torch.from_numpy(masks)[:, None]
+    comps, masks = [], []
+    for g, c in items:
+        image, mask = c.over(frames[g.pos, g.cy0 : g.cy1, g.cx0 : g.cx1])
+        comps.append(_to_size(_square(image, g, "edge"), size))
+        masks.append(_to_size(_square(mask, g, "zero"), size))
+    comp_t = torch.from_numpy(np.stack(comps)).permute(0, 3, 1, 2).div(255.0)
+    mask_t = torch.from_numpy(np.stack(masks))[:, None]
     refined = refiner.refine(crops, comp_t, mask_t)
     delta = ((refined - comp_t) * 255.0).permute(0, 2, 3, 1).cpu().numpy()  # [N,S,S,3]
     for k, (g, comp) in enumerate(items):
