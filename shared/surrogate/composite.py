@@ -132,15 +132,18 @@ class Grain:
     def __init__(self, rng: np.random.Generator, tile: int = 512) -> None:
         noise = rng.standard_normal((tile + 8, tile + 8), dtype=np.float32)
         soft = cv2.GaussianBlur(noise, (0, 0), 0.6)[4:-4, 4:-4]  # crop the blurred border
-        self.tile: np.ndarray = np.ascontiguousarray(soft / max(float(soft.std()), 1e-6))
+        soft = soft / max(float(soft.std()), 1e-6)
+        # Grey grain, stored as three equal channels: a patch is then a view OpenCV adds directly.
+        self.tile: np.ndarray = np.ascontiguousarray(np.repeat(soft[..., None], 3, axis=2))
         self.rng = rng
 
     def patch(self, h: int, w: int) -> np.ndarray:
-        """float32 [h,w] unit grain (the tile repeats for regions larger than it)."""
+        """float32 [h,w,3] unit grain, the same in each channel (the tile repeats for regions
+        larger than it)."""
         t = self.tile.shape[0]
         big = self.tile
         if h > t or w > t:
-            big = np.tile(self.tile, (-(-h // t) + 1, -(-w // t) + 1))
+            big = np.tile(self.tile, (-(-h // t) + 1, -(-w // t) + 1, 1))
         y = int(self.rng.integers(0, big.shape[0] - h + 1))
         x = int(self.rng.integers(0, big.shape[1] - w + 1))
         return big[y : y + h, x : x + w]
@@ -164,8 +167,8 @@ def add_grain(image: np.ndarray, target: np.ndarray, mask: np.ndarray, strength:
     level = min(float(np.partition(fine, fine.size // 2)[fine.size // 2]) * 1.4826, 4.0)
     if level < 0.5:  # robust sigma of the fine detail above; a clean picture gets no grain
         return image
-    noise = grain.patch(*image.shape[:2]) * (strength * level)
-    return cv2.add(image, cv2.merge((noise, noise, noise)), dtype=cv2.CV_8U)
+    noise = grain.patch(*image.shape[:2])
+    return cv2.addWeighted(image, 1.0, noise, strength * level, 0.0, dtype=cv2.CV_8U)
 
 
 MATCH_SAMPLES = 2048  # pixels the colour statistics are taken on (a sample is as good as all)
