@@ -132,9 +132,9 @@ class Grain:
     def __init__(self, rng: np.random.Generator, tile: int = 512) -> None:
         noise = rng.standard_normal((tile + 8, tile + 8), dtype=np.float32)
         soft = cv2.GaussianBlur(noise, (0, 0), 0.6)[4:-4, 4:-4]  # crop the blurred border
-        soft = soft / max(float(soft.std()), 1e-6)
+        unit = (soft / max(float(soft.std()), 1e-6)).astype(np.float32)
         # Grey grain, stored as three equal channels: a patch is then a view OpenCV adds directly.
-        self.tile: np.ndarray = np.ascontiguousarray(np.repeat(soft[..., None], 3, axis=2))
+        self.tile: np.ndarray = np.ascontiguousarray(np.repeat(unit[..., None], 3, axis=2))
         self.rng = rng
 
     def patch(self, h: int, w: int) -> np.ndarray:
