@@ -41,7 +41,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--sets", default="synthetic,real,clips",
                    help="comma list of: synthetic, real (64 px crops), clips (the real pipeline "
-                   "on real clips, judged in the frame: make eval-data fetches them)")  # fmt: skip
+                   "on real clips, judged in the frame: make eval-data fetches them), payload "
+                   "(the identity payload: deid, re-encodes, reid --mode learned, wrong keys, "
+                   "on real clips)")  # fmt: skip
+    p.add_argument("--payload-frames", type=int, default=150,
+                   help="payload set: trim each clip to this many frames")  # fmt: skip
+    p.add_argument("--payload-every", type=int, default=5,
+                   help="payload set: judge the faces of every n-th frame that has any")  # fmt: skip
+    p.add_argument("--merge", action="store_true",
+                   help="keep the figures of the sets not run from an existing --out report")  # fmt: skip
     p.add_argument("--clip-repeats", type=int, default=3,
                    help="de-identify each clip this many times, with another clip id (another "
                    "donor) each time")  # fmt: skip
@@ -91,11 +99,16 @@ def run(args: argparse.Namespace) -> int:
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     wanted = [s.strip() for s in args.sets.split(",") if s.strip()]
-    unknown = set(wanted) - {"synthetic", "real", "clips"}
+    unknown = set(wanted) - {"synthetic", "real", "clips", "payload"}
     if unknown or not wanted:
-        raise BadInputError(f"--sets takes synthetic, real and/or clips, got {args.sets!r}")
-    if args.clip_repeats < 1 or args.clip_samples < 1:
-        raise BadInputError("--clip-repeats and --clip-samples must be at least 1")
+        raise BadInputError(
+            f"--sets takes synthetic, real, clips and/or payload, got {args.sets!r}"
+        )
+    if min(args.clip_repeats, args.clip_samples, args.payload_frames, args.payload_every) < 1:
+        raise BadInputError(
+            "--clip-repeats, --clip-samples, --payload-frames and --payload-every must be at "
+            "least 1"
+        )
     engine = load_face_model(args.checkpoint, device=args.device, part="both")
     sets = []
     if "synthetic" in wanted:
@@ -105,17 +118,42 @@ def run(args: argparse.Namespace) -> int:
     report = evaluate(engine, sets)
     if "clips" in wanted:
         report["clips"] = evaluate_clips(engine, EVAL_KEY, args.clip_repeats, args.clip_samples)
+    if "payload" in wanted:
+        from uunet_cli.eval_payload import run_payload
+
+        run_payload(engine, args, report)
     report["checkpoint"] = str(args.checkpoint or "default")
     report["checkpoint_meta"] = {k: v for k, v in engine.meta.items() if k != "train_config"}
+    written = merged(args.out, report) if args.merge else report
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2, sort_keys=True, default=str))
+    args.out.write_text(json.dumps(written, indent=2, sort_keys=True, default=str))
     print(f"{report['model_id']} {report['model_version']}")
     if report["sets"]:
         print(table(report))
     if "clips" in report:
         print(clip_table(report["clips"]))
-    print(f"wrote {args.out}")
+    if "payload" in report:
+        from uunet_cli.eval_payload import payload_table
+
+        print(payload_table(report["payload"]))
+    print(f"wrote {args.out}" + (" (merged)" if args.merge else ""))
     return 0
+
+
+def merged(path: Path, report: dict[str, Any]) -> dict[str, Any]:
+    """``report`` over the report already at ``path``: what was run now replaces its figures,
+    the sets not run keep theirs."""
+    from shared.domain.errors import BadInputError
+
+    if not path.is_file():
+        return report
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise BadInputError(f"--merge: cannot read {path}: {err}") from err
+    if not isinstance(old, dict):
+        raise BadInputError(f"--merge: {path} is not an eval report")
+    return {**old, **report, "sets": {**old.get("sets", {}), **report["sets"]}}
 
 
 CLIP_ROWS = (

@@ -1,0 +1,71 @@
+"""The payload set of ``uunet eval`` (issue 11's figures): run it, or say in one line why not, and
+print its table."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+ROWS = (
+    ("tracks", "tracks carrying a payload"),
+    ("restored_own", "restored: product's own public clip (share of tracks)"),
+    ("match_own", "  judge match restored vs original"),
+    ("restored_re23", "restored: third-party re-encode CRF 23"),
+    ("match_re23", "  judge match"),
+    ("restored_re28", "restored: re-encode CRF 28"),
+    ("match_re28", "  judge match (aim)"),
+    ("restored_half", "restored: half size and back"),
+    ("match_half", "  judge match (aim)"),
+    ("restored_cut", "restored: cut (starts a third in, mid-track)"),
+    ("match_cut", "  judge match (no target)"),
+    ("wrong_key_refused", "wrong key: tracks refused by authentication"),
+    ("size_ratio", "public clip size, with / without the payload"),
+    ("raw_ber", "bit error rate after CRF 23, raw (before correction)"),
+    ("post_ecc_ber", "  message bit error rate after correction"),
+    ("embed_ms_per_face", "embedding ms per face per frame (CPU)"),
+    ("attacker_match", "attacker without key: judge match of best output"),
+)
+
+
+def run_payload(engine: Any, args: argparse.Namespace, report: dict[str, Any]) -> None:
+    """Add the payload figures to ``report``; one line and nothing else when no clip is cached."""
+    from shared.evaluation.evaluate import EVAL_KEY
+    from shared.evaluation.payload import PayloadEvalOptions, evaluate_payload
+
+    options = PayloadEvalOptions(frames=args.payload_frames, every=args.payload_every)
+    figures = evaluate_payload(engine, EVAL_KEY, options)
+    if figures is None:
+        print(f"payload: skipped: none of {', '.join(options.clips)} is cached (make eval-data)")
+        return
+    report["payload"] = figures
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, int):
+        return str(value)
+    if value != 0 and abs(value) < 1e-3:
+        return f"{value:.1e}"
+    return f"{value:.3f}" if abs(value) < 10 else f"{value:.2f}"
+
+
+def payload_table(figures: dict[str, Any]) -> str:
+    """One column per clip and one for all clips pooled, then the target and met / missed."""
+    cols = {**figures["clips"], "ALL": figures["all"]}
+    head = f"{'identity payload (issue 11)':<54}" + "".join(f"{c[:12]:>13}" for c in cols)
+    head += f"{'target':>10}{'':>8}"
+    lines = [head, "-" * len(head)]
+    for key, label in ROWS:
+        t = figures["targets"].get(key)
+        target = f"{t['op']} {t['value']:g}" if t else ""
+        met = figures["all"]["meets_target"].get(key)
+        verdict = "" if met is None else ("met" if met else "MISSED")
+        cells = "".join(f"{_fmt(v.get(key)):>13}" for v in cols.values())
+        lines.append(f"{label:<54}{cells}{target:>10}{verdict:>8}")
+    notes = [f"{name}: {v['attacker_output']}" for name, v in figures["clips"].items()]
+    notes += [f"{name} {case}: {err}" for name, v in figures["clips"].items()
+              for case, err in v.get("errors", {}).items()]  # fmt: skip
+    if figures.get("missing"):
+        notes.append(f"not cached (make eval-data): {', '.join(figures['missing'])}")
+    return "\n".join(lines + notes)
