@@ -7,8 +7,8 @@ Per clip (``make eval-data``), trimmed to ``frames`` at near-lossless quality (t
 2. Learned restoration from the product's public clip and from a third party's transcodes of it
    (CRF 23, CRF 28, half size, cut a third of the way in: no manifest, faces re-detected,
    unverified): payload tracks restored, and the dlib judge on every ``every``-th frame's payload
-   faces (the manifest's boxes), restored vs original. A case the restorer refuses is judged on
-   the clip the authority is left with.
+   faces (the manifest's boxes), restored vs original. When the restorer refuses a case, every
+   face counts as not matched (nothing was restored).
 3. Wrong key: every track of the public clip, read at the manifest's boxes, opened under a random
    wrong secret claiming the right key id: the share that authentication refuses.
 4. Bits: a track's true codeword is the Reed-Solomon encode of the payload the right key opened
@@ -146,7 +146,7 @@ def score_clip(name: str, src: Path, env: _Env, options: PayloadEvalOptions) -> 
     samples = _samples(faces, options.every, orig, env.judge)
     received = {case: _receive(public[True], case, len(orig)) for case in CASE_NAMES}
     for case, rx in received.items():
-        out.cases[case] = _restore(rx, env, orig, samples)
+        out.cases[case] = _restore(rx, env, samples)
         log.info("eval payload: %s %s: %s", name, case, out.cases[case])
     _wrong_key_and_bits(out, manifest, faces, (public[True], received["re23"].path), env)
     _attacker(out, public[True], env, samples)
@@ -194,16 +194,17 @@ def _judge(judged: Judged, judge: DlibJudge, samples: list[_Sample], clips: list
                            for c in crops))  # fmt: skip
 
 
-def _restore(rx: _Received, env: _Env, orig: np.ndarray, samples: list[_Sample]) -> CaseResult:
+def _restore(rx: _Received, env: _Env, samples: list[_Sample]) -> CaseResult:
     """``reid --mode learned`` on a received clip: tracks restored and the judged faces."""
     from shared.pipeline.api import reidentify_clip
 
     back = rx.path.with_name(f"{rx.path.stem}-restored.mp4")
     try:
         rep = reidentify_clip(rx.path, back, env.private_keys, None, ReidOptions(mode="learned"))
-    except UUNetError as err:
+    except UUNetError as err:  # nothing restored: every face that survives the cut is missed
         result = CaseResult(error=str(err))
-        _judge(result.judged, env.judge, samples, [frames_of(rx.path)], rx)
+        kept = sum(map_box(s.box, rx.start, rx.scale, s.index) is not None for s in samples)
+        result.judged = Judged(kept, 0)
         return result
     result = CaseResult(restored=len(rep.tracks))
     _judge(result.judged, env.judge, samples, [frames_of(back)], rx)
