@@ -86,7 +86,9 @@ def iter_luma(path: Path, size: tuple[int, int]) -> Iterator[np.ndarray]:
 
 
 def _reader(opts: ReadOptions) -> TrackReader:
-    return TrackReader(opts.fmt.bits, opts.fmt.channel, opts.model, keep_evidence=opts.keep_evidence)
+    return TrackReader(
+        opts.fmt.bits, opts.fmt.channel, opts.model, keep_evidence=opts.keep_evidence
+    )
 
 
 def read_with_manifest(src: Path, info: VideoInfo, faces: dict[int, list[FaceRecord]],
