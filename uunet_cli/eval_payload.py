@@ -40,29 +40,13 @@ def run_payload(engine: Any, args: argparse.Namespace, report: dict[str, Any]) -
     report["payload"] = figures
 
 
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "n/a"
-    if isinstance(value, int):
-        return str(value)
-    if value != 0 and abs(value) < 1e-3:
-        return f"{value:.1e}"
-    return f"{value:.3f}" if abs(value) < 10 else f"{value:.2f}"
-
-
 def payload_table(figures: dict[str, Any]) -> str:
     """One column per clip and one for all clips pooled, then the target and met / missed."""
+    from uunet_cli.commands.eval import figure_table
+
     cols = {**figures["clips"], "ALL": figures["all"]}
-    head = f"{'identity payload (issue 11)':<54}" + "".join(f"{c[:12]:>13}" for c in cols)
-    head += f"{'target':>10}{'':>8}"
-    lines = [head, "-" * len(head)]
-    for key, label in ROWS:
-        t = figures["targets"].get(key)
-        target = f"{t['op']} {t['value']:g}" if t else ""
-        met = figures["all"]["meets_target"].get(key)
-        verdict = "" if met is None else ("met" if met else "MISSED")
-        cells = "".join(f"{_fmt(v.get(key)):>13}" for v in cols.values())
-        lines.append(f"{label:<54}{cells}{target:>10}{verdict:>8}")
+    lines = figure_table("identity payload (issue 11)", cols, ROWS, figures["targets"], (54, 13),
+                         figures["all"]["meets_target"])  # fmt: skip
     notes = [f"{name}: {v['attacker_output']}" for name, v in figures["clips"].items()]
     notes += [f"{name} {case}: {err}" for name, v in figures["clips"].items()
               for case, err in v.get("errors", {}).items()]  # fmt: skip

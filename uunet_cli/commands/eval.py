@@ -69,6 +69,8 @@ def _fmt(value: Any) -> str:
         return "n/a"
     if isinstance(value, int):
         return str(value)
+    if value != 0 and abs(value) < 1e-3:  # bit error rates
+        return f"{value:.1e}"
     return f"{value:.3f}" if abs(value) < 10 else f"{value:.2f}"
 
 
@@ -174,12 +176,28 @@ CLIP_ROWS = (
 def clip_table(clips: dict[str, Any]) -> str:
     """The clip figures: one column per clip, then all faces and faces wider than 100 px."""
     cols = {**clips["clips"], "ALL": clips["all"], "> 100 px": clips["wide"]}
-    head = f"{'clips (real pipeline, frame level)':<48}" + "".join(f"{c[:14]:>15}" for c in cols)
-    head += f"{'target':>10}"
+    return "\n".join(figure_table("clips (real pipeline, frame level)", cols, CLIP_ROWS,
+                                   clips["targets"], (48, 15)))  # fmt: skip
+
+
+def figure_table(title: str, cols: dict[str, dict[str, Any]], rows: tuple[tuple[str, str], ...],
+                 targets: dict[str, Any], widths: tuple[int, int],
+                 met: dict[str, bool | None] | None = None) -> list[str]:  # fmt: skip
+    """Lines of a fixed-width table: a row per figure, a column per entry of ``cols``, then the
+    target and, given ``met``, whether it is met (``widths``: label and cell)."""
+    label_w, cell_w = widths
+    head = f"{title:<{label_w}}" + "".join(f"{c[: cell_w - 1]:>{cell_w}}" for c in cols)
+    head += f"{'target':>10}" + (f"{'':>8}" if met is not None else "")
     lines = [head, "-" * len(head)]
-    for key, label in CLIP_ROWS:
-        t = clips["targets"].get(key)
+    for key, label in rows:
+        t = targets.get(key)
         target = f"{t['op']} {t['value']:g}" if t else ""
-        cells = "".join(f"{_fmt(v.get(key)):>15}" for v in cols.values())
-        lines.append(f"{label:<48}{cells}{target:>10}")
-    return "\n".join(lines)
+        cells = "".join(f"{_fmt(v.get(key)):>{cell_w}}" for v in cols.values())
+        verdict = None if met is None else met.get(key)
+        tail = (
+            ""
+            if met is None
+            else f"{'' if verdict is None else ('met' if verdict else 'MISSED'):>8}"
+        )
+        lines.append(f"{label:<{label_w}}{cells}{target:>10}{tail}")
+    return lines
