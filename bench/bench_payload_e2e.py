@@ -18,7 +18,6 @@ import argparse
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,7 +27,13 @@ import numpy as np  # noqa: E402
 
 from shared.crypto.keys import PrivateSideKeys, PublicSideKeys, init_keyset  # noqa: E402
 from shared.domain.errors import UUNetError  # noqa: E402
-from shared.evaluation.payload_media import CASES, CLIPS, frames_of, trim  # noqa: E402
+from shared.evaluation.payload_media import (  # noqa: E402
+    CASES,
+    CLIPS,
+    case_transcode,
+    frames_of,
+    trim,
+)
 from shared.evaluation.transcode import transcode  # noqa: E402
 from shared.pipeline.api import ReidOptions, deidentify_clip, reidentify_clip  # noqa: E402
 from shared.pipeline.container import read_box  # noqa: E402
@@ -106,10 +111,9 @@ def run_clip(name: str, src: Path, args: argparse.Namespace, root: Path, model, 
     boxes = face_boxes(publics[True])
     out["cases"] = {}
     for case in args.cases.split(","):
-        public, how = publics[True], CASES[case]
+        public, how = publics[True], case_transcode(case, len(orig))
         if how is not None:  # a third party's re-encode: the manifest box is gone
             public = root / f"{name}-{case}.mp4"
-            how = replace(how, start=len(orig) // 3 if how.start < 0 else 0)
             public.write_bytes(transcode(publics[True].read_bytes(), how))
         back = root / f"{name}-back-{case}.mp4"
         got = restore(public, back, priv_keys)
