@@ -1,7 +1,8 @@
 """The classical donor composite: warp the donor onto the face, match its colour and light, blend.
 
-All work happens in the face's paste region at frame resolution (the donor is resampled once), in
-float32 RGB 0..255. The mask is the donor's own face oval warped into the frame, intersected with
+Warp, masks and colour work happen at most ``work_px`` wide in float32 RGB 0..255; the result is
+upsampled once into the face's paste region, where everything (grain, blend) runs on uint8 pixels
+(a large face's region has ~10^5 pixels: float passes over it cost more than the composite). The mask is the donor's own face oval warped into the frame, intersected with
 the target's oval (so neither the donor's background nor the target's hair is painted), and tapered
 to zero at the region's border (so the crop edge can never show).
 """
@@ -45,7 +46,7 @@ class CompositeOptions:
 
 @dataclass
 class Composite:
-    """One face's composite: image float32 [h,w,3] and mask float32 [h,w] covering the part of
+    """One face's composite: image uint8 [h,w,3] and mask float32 [h,w] covering the part of
     the region from ``at`` (row, column) on; the region outside it is left as it is."""
 
     image: np.ndarray
@@ -63,6 +64,11 @@ class Composite:
         mask = np.zeros(image.shape[:2], np.float32)
         image[self.window()], mask[self.window()] = self.image, self.mask
         return image, mask
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """Float pixels rounded and saturated to uint8 in one pass (OpenCV's convertTo)."""
+    return cv2.addWeighted(image, 1.0, image, 0.0, 0.0, dtype=cv2.CV_8U)
 
 
 def _support(mask: np.ndarray, f: float, shape: tuple[int, int]) -> tuple[int, int, int, int]:
@@ -126,15 +132,18 @@ class Grain:
     def __init__(self, rng: np.random.Generator, tile: int = 512) -> None:
         noise = rng.standard_normal((tile + 8, tile + 8), dtype=np.float32)
         soft = cv2.GaussianBlur(noise, (0, 0), 0.6)[4:-4, 4:-4]  # crop the blurred border
-        self.tile: np.ndarray = np.ascontiguousarray(soft / max(float(soft.std()), 1e-6))
+        unit = (soft / max(float(soft.std()), 1e-6)).astype(np.float32)
+        # Grey grain, stored as three equal channels: a patch is then a view OpenCV adds directly.
+        self.tile: np.ndarray = np.ascontiguousarray(np.repeat(unit[..., None], 3, axis=2))
         self.rng = rng
 
     def patch(self, h: int, w: int) -> np.ndarray:
-        """float32 [h,w] unit grain (the tile repeats for regions larger than it)."""
+        """float32 [h,w,3] unit grain, the same in each channel (the tile repeats for regions
+        larger than it)."""
         t = self.tile.shape[0]
         big = self.tile
         if h > t or w > t:
-            big = np.tile(self.tile, (-(-h // t) + 1, -(-w // t) + 1))
+            big = np.tile(self.tile, (-(-h // t) + 1, -(-w // t) + 1, 1))
         y = int(self.rng.integers(0, big.shape[0] - h + 1))
         x = int(self.rng.integers(0, big.shape[1] - w + 1))
         return big[y : y + h, x : x + w]
@@ -142,23 +151,24 @@ class Grain:
 
 def add_grain(image: np.ndarray, target: np.ndarray, mask: np.ndarray, strength: float,
               grain: Grain) -> np.ndarray:  # fmt: skip
-    """Grain at the target's own fine-noise level inside the mask, so an enlarged donor does not
-    look smoother than the camera's picture around it (the noise is random, not the target's).
-    ``image`` (float32, one the caller owns) is changed in place and returned."""
+    """``image`` (uint8) with grain at the target's own fine-noise level inside the mask, so an
+    enlarged donor does not look smoother than the camera's picture around it (the noise is
+    random, not the target's). Returns a new contiguous image, or ``image`` itself without grain."""
     if strength <= 0:
         return image
     step = max(1, round(max(target.shape[:2]) / 160))  # the level needs ~10^4 samples, not all
-    sel = mask[::step, ::step] > 0.5
+    h, w = -(-target.shape[0] // step), -(-target.shape[1] // step)
+    sel = cv2.resize(mask, (w, h), interpolation=cv2.INTER_NEAREST) > 0.5
     if sel.sum() < 16:
         return image
-    grey = cv2.cvtColor(np.ascontiguousarray(target[::step, ::step]), cv2.COLOR_RGB2GRAY)
-    grey = grey.astype(np.float32)
+    small = cv2.resize(target, (w, h), interpolation=cv2.INTER_NEAREST)
+    grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32)
     fine = np.abs(grey - cv2.GaussianBlur(grey, (0, 0), 1.0))[sel]
     level = min(float(np.partition(fine, fine.size // 2)[fine.size // 2]) * 1.4826, 4.0)
     if level < 0.5:  # robust sigma of the fine detail above; a clean picture gets no grain
         return image
-    image += (grain.patch(*image.shape[:2]) * (strength * level))[..., None]
-    return np.clip(image, 0, 255, out=image)
+    noise = grain.patch(*image.shape[:2])
+    return cv2.addWeighted(image, 1.0, noise, strength * level, 0.0, dtype=cv2.CV_8U)
 
 
 MATCH_SAMPLES = 2048  # pixels the colour statistics are taken on (a sample is as good as all)
@@ -182,28 +192,30 @@ def match_colour(donor: np.ndarray, target: np.ndarray, mask: np.ndarray, light:
     if len(xs) < 16:
         return donor
     d_lab = cv2.cvtColor(donor / 255.0, cv2.COLOR_RGB2LAB)
-    t_lab = cv2.cvtColor(target.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
-    d_s, t_s = d_lab[ys, xs].astype(np.float64), t_lab[ys, xs].astype(np.float64)  # [n,3]
-    first = 0
+    picked = target[ys, xs].reshape(-1, 1, 3).astype(np.float32) / 255.0  # only the samples
+    t_s = cv2.cvtColor(picked, cv2.COLOR_RGB2LAB)  # [n,1,3]
+    d_s = d_lab[ys, xs].reshape(-1, 1, 3)
+    # Per channel out = gain * donor + offset: the target's mean and spread.
+    (t_mean, t_std), (d_mean, d_std) = (cv2.meanStdDev(x) for x in (t_s, d_s))
+    gains = np.clip(t_std[:, 0] / np.maximum(d_std[:, 0], 1e-3), 0.5, 2.0)
+    offsets = t_mean[:, 0] - gains * d_mean[:, 0]
+    slope = None
     if light:  # least-squares planes a + b x + c y through both luminances
         a = np.column_stack([np.ones(len(xs)), xs, ys])
-        lum = np.column_stack([d_s[:, 0], t_s[:, 0]])  # [n,2]: donor, target
-        coef = np.linalg.lstsq(a, lum, rcond=None)[0]
+        lum = np.column_stack([d_s[:, 0, 0], t_s[:, 0, 0]]).astype(np.float64)  # donor, target
+        coef = np.linalg.solve(a.T @ a, a.T @ lum)  # normal equations of a 3-term fit
         res_std = (lum - a @ coef).std(0)
         gain = min(max(float(res_std[1]) / max(float(res_std[0]), 1e-3), contrast[0]), contrast[1])
         c = coef[:, 1] - gain * coef[:, 0]  # target plane + gain * (donor - donor plane)
+        gains[0], offsets[0], slope = gain, c[0], c[1:]
+    affine = np.hstack([np.diag(gains), offsets[:, None]])
+    d_lab = cv2.transform(d_lab, affine)
+    if slope is not None:
         h, w = mask.shape
-        plane = (
-            c[0]
-            + c[1] * np.arange(w, dtype=np.float32)[None]
-            + c[2] * np.arange(h, dtype=np.float32)[:, None]
+        d_lab[..., 0] += (
+            float(slope[0]) * np.arange(w, dtype=np.float32)[None]
+            + float(slope[1]) * np.arange(h, dtype=np.float32)[:, None]
         )
-        d_lab[..., 0] = d_lab[..., 0] * gain + plane
-        first = 1
-    d_mean, t_mean = d_s.mean(0), t_s.mean(0)
-    gains = np.clip(t_s.std(0) / np.maximum(d_s.std(0), 1e-3), 0.5, 2.0)
-    for ch in range(first, 3):
-        d_lab[..., ch] = (d_lab[..., ch] - float(d_mean[ch])) * float(gains[ch]) + float(t_mean[ch])
     out = cv2.cvtColor(d_lab, cv2.COLOR_LAB2RGB) * 255.0
     return np.clip(out, 0, 255, out=out)
 
@@ -237,17 +249,14 @@ def compose(region: np.ndarray, donor: np.ndarray, donor_points: np.ndarray,
     win = _support(mask, f, (h, w))
     y0, y1, x0, x1 = win
     if y1 <= y0 or x1 <= x0:
-        return Composite(np.zeros((0, 0, 3), np.float32), np.zeros((0, 0), np.float32))
-    if f != 1.0:
-        scale = (size[0] / h, size[1] / w)
-        both = _upsample(np.dstack([warped, mask]), scale, win)  # one pass for image and mask
-        warped, mask = both[..., :3], both[..., 3]
-    else:
-        warped, mask = warped[y0:y1, x0:x1], mask[y0:y1, x0:x1]
-    mask = mask * border[y0:y1, x0:x1]
+        return Composite(np.zeros((0, 0, 3), np.uint8), np.zeros((0, 0), np.float32))
+    both = to_uint8(np.dstack([warped, mask * 255.0]))  # image and mask in one upsampling pass
+    both = _upsample(both, (size[0] / h, size[1] / w), win)  # at f == 1: the window, exactly
+    image = np.ascontiguousarray(both[..., :3])
+    mask = cv2.multiply(both[..., 3], border[y0:y1, x0:x1], scale=1 / 255, dtype=cv2.CV_32F)
     if grain is not None:
-        warped = add_grain(warped, region[y0:y1, x0:x1], mask, o.grain, grain)
-    return Composite(np.ascontiguousarray(warped), mask, (y0, x0))
+        image = add_grain(image, region[y0:y1, x0:x1], mask, o.grain, grain)
+    return Composite(image, mask, (y0, x0))
 
 
 def blur_cover(region: np.ndarray, box: tuple[float, float, float, float], border: np.ndarray,
@@ -262,8 +271,7 @@ def blur_cover(region: np.ndarray, box: tuple[float, float, float, float], borde
     f = min(1.0, 4.0 / sigma)
     sw, sh = max(1, round(w * f)), max(1, round(h * f))
     small = cv2.resize(region, (sw, sh), interpolation=cv2.INTER_AREA)
-    small = cv2.GaussianBlur(small.astype(np.float32), (0, 0), sigma * f,
-                             borderType=cv2.BORDER_REPLICATE)  # fmt: skip
+    small = cv2.GaussianBlur(small, (0, 0), sigma * f, borderType=cv2.BORDER_REPLICATE)
     blurred = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
     fx, fy = sw / w, sh / h
     small_box = (box[0] * fx, box[1] * fy, box[2] * fx, box[3] * fy)
@@ -277,6 +285,5 @@ def blend(region: np.ndarray, comp: Composite) -> None:
     if comp.mask.size == 0:
         return
     part = region[comp.window()]
-    image = np.clip(comp.image + 0.5, 0, 255).astype(np.uint8)
     mask = np.ascontiguousarray(comp.mask, dtype=np.float32)
-    part[...] = cv2.blendLinear(image, np.ascontiguousarray(part), mask, 1.0 - mask)
+    part[...] = cv2.blendLinear(comp.image, np.ascontiguousarray(part), mask, 1.0 - mask)

@@ -60,5 +60,5 @@ def refine_composites(refiner: Refiner, frames: np.ndarray,
         big = cv2.resize(delta[k], (g.side, g.side), interpolation=cv2.INTER_LINEAR)
         ox, oy = g.cx0 - g.x0, g.cy0 - g.y0
         rows, cols = comp.window()
-        comp.image += big[oy : oy + g.cy1 - g.cy0, ox : ox + g.cx1 - g.cx0][rows, cols]
-        np.clip(comp.image, 0, 255, out=comp.image)
+        part = big[oy : oy + g.cy1 - g.cy0, ox : ox + g.cx1 - g.cx0][rows, cols]
+        comp.image = cv2.add(comp.image, part, dtype=cv2.CV_8U)

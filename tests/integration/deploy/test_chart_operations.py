@@ -271,6 +271,8 @@ def test_redis_persists_refuses_writes_before_oom_and_uses_acl_users(part: str) 
     (container,) = redis["spec"]["template"]["spec"]["containers"]
     args = container["args"]
     assert args[args.index("--appendonly") + 1] == "yes"
+    # Fsync before each reply: a job accepted (202) keeps its queue entry through a crash.
+    assert args[args.index("--appendfsync") + 1] == "always"
     assert args[args.index("--maxmemory-policy") + 1] == "noeviction"
     maxmemory = args[args.index("--maxmemory") + 1]
     number, unit = int(maxmemory[:-2]), maxmemory[-2:]

@@ -101,6 +101,8 @@ def test_redis_persists_refuses_writes_before_oom_and_has_acl_users(
         service = services[name]
         command = service["command"]
         assert command[command.index("--appendonly") + 1] == "yes"
+        # Fsync before each reply: a job accepted (202) keeps its queue entry through a crash.
+        assert command[command.index("--appendfsync") + 1] == "always"
         assert command[command.index("--maxmemory-policy") + 1] == "noeviction"
         assert int(command[command.index("--maxmemory") + 1].removesuffix("mb")) < 1024
         assert service["mem_limit"] == "1g"
