@@ -29,10 +29,18 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.payload_clips import CASES, CLIPS, Tracks, detect_tracks, load_frames, receive, redetect
 from shared.domain.errors import TamperedError, WrongKeyError
+from shared.evaluation.payload_media import (
+    CASES,
+    CLIPS,
+    Tracks,
+    detect_tracks,
+    load_frames,
+    receive,
+    redetect,
+)
+from shared.evaluation.payload_score import message_errors, raw_ber
 from shared.evaluation.transcode import encode_rgb
-from shared.payload import ecc
 from shared.payload.carrier import (
     PayloadFormat,
     PayloadUnreadableError,
@@ -42,7 +50,6 @@ from shared.payload.carrier import (
 )
 from shared.payload.code import CodeOptions, decode_face, encode_face, face_square
 from shared.payload.embed import PayloadEmbedder
-from shared.payload.evidence import analytic_weight
 from shared.payload.extract import SoftBits, TrackReader
 from shared.payload.lattice import CELL_SIZES, ChannelOptions
 from shared.payload.llr_model import LlrModel
@@ -100,20 +107,6 @@ def read_track(planes: list[np.ndarray], boxes: dict[int, tuple[float, ...]],
     return reader.read()
 
 
-def message_errors(soft: SoftBits, truth: np.ndarray, fmt: PayloadFormat) -> tuple[float, float]:
-    """(message bit error rate after correction, combined codeword BER) against the true bits."""
-    layout = fmt.ecc
-    combined = float(np.mean((soft.llr > 0) != truth))
-    got = ecc.decode(soft.llr, soft.hits, layout)
-    n = layout.data_bytes + layout.parity_bytes
-    hard = np.packbits((soft.llr > 0).astype(np.uint8)).reshape(n, layout.blocks).T
-    want = np.packbits(truth.astype(np.uint8)).reshape(n, layout.blocks).T
-    msg = got if got is not None else hard[:, : layout.chunk].tobytes()
-    ref = want[:, : layout.chunk].tobytes()
-    bad = np.unpackbits(np.frombuffer(msg, np.uint8) ^ np.frombuffer(ref[: len(msg)], np.uint8))
-    return float(bad[: 8 * layout.message_bytes].mean()), combined
-
-
 def match_track(found: dict[int, tuple[float, ...]], tracks: Tracks, start: int) -> int | None:
     """The original track a re-detected one follows (most shared frames with overlapping boxes)."""
     best, votes = None, 0
@@ -145,10 +138,8 @@ def receive_tracks(ctx: dict, case: str, mode: str):  # type: ignore[no-untyped-
 def score_track(ctx: dict, soft: SoftBits, tid: int) -> dict:  # type: ignore[type-arg]
     """Error rates, restoration, judge and wrong-key outcome of one read track."""
     truth, fmt = ctx["bits"][tid], ctx["fmt"]
-    assert soft.evidence is not None  # the bench's readers keep every observation
-    ev = soft.evidence  # raw BER: single decisions weighted as the analytic reader would
-    raw = float(np.average((ev.soft > 0) != truth[ev.bit], weights=analytic_weight(ev.features)))
-    residual, combined = message_errors(soft, truth, fmt)
+    raw = raw_ber(soft, truth)  # single decisions weighted as the analytic reader would
+    residual, combined = message_errors(soft, truth, fmt.ecc)
     try:
         got = read_codeword(soft, SECRET, KEY_ID, fmt)
         ok = got.header.track_id == tid

@@ -18,48 +18,27 @@ import argparse
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import av  # noqa: E402
 import numpy as np  # noqa: E402
 
-from bench.payload_clips import CASES, CLIPS  # noqa: E402
 from shared.crypto.keys import PrivateSideKeys, PublicSideKeys, init_keyset  # noqa: E402
 from shared.domain.errors import UUNetError  # noqa: E402
+from shared.evaluation.payload_media import (  # noqa: E402
+    CASES,
+    CLIPS,
+    case_transcode,
+    frames_of,
+    trim,
+)
 from shared.evaluation.transcode import transcode  # noqa: E402
 from shared.pipeline.api import ReidOptions, deidentify_clip, reidentify_clip  # noqa: E402
 from shared.pipeline.container import read_box  # noqa: E402
 from shared.pipeline.types import DeidOptions  # noqa: E402
 from shared.surrogate.model import load_face_model  # noqa: E402
-from shared.video.decode import iter_frames  # noqa: E402
-
-
-def trim(src: Path, dst: Path, frames: int) -> None:
-    """The first ``frames`` frames of ``src`` at near-lossless quality (the reference 'original')."""
-    with av.open(str(src)) as inp, av.open(str(dst), mode="w") as out:
-        ins = inp.streams.video[0]
-        rate = ins.average_rate or 25
-        stream = out.add_stream("libx264", rate=rate)
-        w, h = ins.codec_context.width, ins.codec_context.height
-        stream.width, stream.height = w - w % 2, h - h % 2
-        stream.pix_fmt, stream.options = "yuv420p", {"crf": "12", "preset": "veryfast"}
-        for i, frame in enumerate(inp.decode(video=0)):
-            if i >= frames:
-                break
-            rgb = frame.to_ndarray(format="rgb24")[: stream.height, : stream.width]
-            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-
-
-def frames_of(path: Path) -> np.ndarray:
-    """All frames, uint8 [T,H,W,3]."""
-    return np.concatenate([b.frames for b in iter_frames(path)])
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -132,10 +111,9 @@ def run_clip(name: str, src: Path, args: argparse.Namespace, root: Path, model, 
     boxes = face_boxes(publics[True])
     out["cases"] = {}
     for case in args.cases.split(","):
-        public, how = publics[True], CASES[case]
+        public, how = publics[True], case_transcode(case, len(orig))
         if how is not None:  # a third party's re-encode: the manifest box is gone
             public = root / f"{name}-{case}.mp4"
-            how = replace(how, start=len(orig) // 3 if how.start < 0 else 0)
             public.write_bytes(transcode(publics[True].read_bytes(), how))
         back = root / f"{name}-back-{case}.mp4"
         got = restore(public, back, priv_keys)

@@ -27,6 +27,7 @@ from shared.domain.errors import BadInputError
 from shared.pipeline.container import append_box, read_box, write_sidecar
 from shared.pipeline.errors import guarded
 from shared.pipeline.manifest import FaceRecord, Manifest
+from shared.pipeline.marked import why_marked
 from shared.pipeline.payload_stage import PayloadStage
 from shared.pipeline.seal_sink import RegionSink, SealSink, seal_kind
 from shared.pipeline.stages import (
@@ -125,6 +126,16 @@ def _transcode(src: Path, tmp: Path, info: VideoInfo, run: _Run, options: DeidOp
     return writer.frames_written, writer.audio
 
 
+def _refuse_marked(src: Path, info: VideoInfo, options: DeidOptions) -> None:
+    """BadInputError when ``src`` is already a public clip of this product (``marked``)."""
+    why = why_marked(src, info, options.limits, options.detector)
+    if why is not None:
+        raise BadInputError(
+            f"{src.name}: {why}; de-identifying it again would paint over what restores the "
+            "people in it: send the original clip (uunet deid --allow-marked if this is wrong)"
+        )
+
+
 @guarded("de-identification")
 def run_deid(
     src: Path,
@@ -139,6 +150,8 @@ def run_deid(
     if same_file(src, dst):
         raise BadInputError("the output path is the input file; choose another -o")
     info = probe(src, options.limits)
+    if not options.allow_marked:
+        _refuse_marked(src, info, options)
     attributes = {str(k): str(v) for k, v in options.attributes.items()}
     engine.check_attributes(attributes or None)
     seal = seal_kind(options.seal, keys.authority_public is not None)

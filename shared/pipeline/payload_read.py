@@ -69,6 +69,7 @@ class ReadOptions:
     limits: Limits = field(default_factory=Limits)
     batch_frames: int = 8
     detector: str = "yunet"
+    keep_evidence: bool = False  # keep every observation (evaluation's bit error rates)
 
 
 def iter_luma(path: Path, size: tuple[int, int]) -> Iterator[np.ndarray]:
@@ -85,7 +86,9 @@ def iter_luma(path: Path, size: tuple[int, int]) -> Iterator[np.ndarray]:
 
 
 def _reader(opts: ReadOptions) -> TrackReader:
-    return TrackReader(opts.fmt.bits, opts.fmt.channel, opts.model, keep_evidence=False)
+    return TrackReader(
+        opts.fmt.bits, opts.fmt.channel, opts.model, keep_evidence=opts.keep_evidence
+    )
 
 
 def read_with_manifest(src: Path, info: VideoInfo, faces: dict[int, list[FaceRecord]],

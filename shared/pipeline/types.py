@@ -75,6 +75,7 @@ class DeidOptions:
     manifest_json: Path | None = None  # also write the manifest here
     crf: int = 20  # x264 quality of the public stream (lower: better, larger)
     payload: bool = True  # mark each donor track's sealed identity code into its pixels
+    allow_marked: bool = False  # de-identify a clip that is already a public clip (marked.py)
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="do not mark each face track's encrypted identity code into its pixels "
                    "(then only the sealed originals can restore it, and only while the clip "
                    "keeps its manifest box)")  # fmt: skip
+    p.add_argument("--allow-marked", action="store_true",
+                   help="de-identify a clip whose first faces carry this product's identity "
+                   "payload (a public clip re-encoded, its manifest gone); refused by default, "
+                   "since new surrogates would bury what restores the people in it")  # fmt: skip
     p.add_argument("--keep-audio", action="store_true",
                    help="keep the audio track (as AAC); the summary says when it cannot")  # fmt: skip
     p.add_argument("--attributes", default="", metavar="NAME=keep|change,...",
@@ -169,6 +173,7 @@ def run(args: argparse.Namespace) -> int:
         crf=args.crf,
         manifest_json=args.manifest_json,
         payload=args.payload,
+        allow_marked=args.allow_marked,
     )
     clip = probe_clip(args.input, options.limits)  # refuse bad input before loading a model
     keys = PublicSideKeys.load(_keys_dir(args))

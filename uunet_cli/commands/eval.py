@@ -41,7 +41,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--sets", default="synthetic,real,clips",
                    help="comma list of: synthetic, real (64 px crops), clips (the real pipeline "
-                   "on real clips, judged in the frame: make eval-data fetches them)")  # fmt: skip
+                   "on real clips, judged in the frame: make eval-data fetches them), payload "
+                   "(the identity payload: deid, re-encodes, reid --mode learned, wrong keys, "
+                   "on real clips)")  # fmt: skip
+    p.add_argument("--payload-frames", type=int, default=150,
+                   help="payload set: trim each clip to this many frames")  # fmt: skip
+    p.add_argument("--payload-every", type=int, default=5,
+                   help="payload set: judge the faces of every n-th frame that has any")  # fmt: skip
+    p.add_argument("--merge", action="store_true",
+                   help="keep the figures of the sets not run from an existing --out report")  # fmt: skip
     p.add_argument("--clip-repeats", type=int, default=3,
                    help="de-identify each clip this many times, with another clip id (another "
                    "donor) each time")  # fmt: skip
@@ -61,6 +69,8 @@ def _fmt(value: Any) -> str:
         return "n/a"
     if isinstance(value, int):
         return str(value)
+    if value != 0 and abs(value) < 1e-3:  # bit error rates
+        return f"{value:.1e}"
     return f"{value:.3f}" if abs(value) < 10 else f"{value:.2f}"
 
 
@@ -91,11 +101,16 @@ def run(args: argparse.Namespace) -> int:
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     wanted = [s.strip() for s in args.sets.split(",") if s.strip()]
-    unknown = set(wanted) - {"synthetic", "real", "clips"}
+    unknown = set(wanted) - {"synthetic", "real", "clips", "payload"}
     if unknown or not wanted:
-        raise BadInputError(f"--sets takes synthetic, real and/or clips, got {args.sets!r}")
-    if args.clip_repeats < 1 or args.clip_samples < 1:
-        raise BadInputError("--clip-repeats and --clip-samples must be at least 1")
+        raise BadInputError(
+            f"--sets takes synthetic, real, clips and/or payload, got {args.sets!r}"
+        )
+    if min(args.clip_repeats, args.clip_samples, args.payload_frames, args.payload_every) < 1:
+        raise BadInputError(
+            "--clip-repeats, --clip-samples, --payload-frames and --payload-every must be at "
+            "least 1"
+        )
     engine = load_face_model(args.checkpoint, device=args.device, part="both")
     sets = []
     if "synthetic" in wanted:
@@ -105,17 +120,42 @@ def run(args: argparse.Namespace) -> int:
     report = evaluate(engine, sets)
     if "clips" in wanted:
         report["clips"] = evaluate_clips(engine, EVAL_KEY, args.clip_repeats, args.clip_samples)
+    if "payload" in wanted:
+        from uunet_cli.eval_payload import run_payload
+
+        run_payload(engine, args, report)
     report["checkpoint"] = str(args.checkpoint or "default")
     report["checkpoint_meta"] = {k: v for k, v in engine.meta.items() if k != "train_config"}
+    written = merged(args.out, report) if args.merge else report
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2, sort_keys=True, default=str))
+    args.out.write_text(json.dumps(written, indent=2, sort_keys=True, default=str))
     print(f"{report['model_id']} {report['model_version']}")
     if report["sets"]:
         print(table(report))
     if "clips" in report:
         print(clip_table(report["clips"]))
-    print(f"wrote {args.out}")
+    if "payload" in report:
+        from uunet_cli.eval_payload import payload_table
+
+        print(payload_table(report["payload"]))
+    print(f"wrote {args.out}" + (" (merged)" if args.merge else ""))
     return 0
+
+
+def merged(path: Path, report: dict[str, Any]) -> dict[str, Any]:
+    """``report`` over the report already at ``path``: what was run now replaces its figures,
+    the sets not run keep theirs."""
+    from shared.domain.errors import BadInputError
+
+    if not path.is_file():
+        return report
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise BadInputError(f"--merge: cannot read {path}: {err}") from err
+    if not isinstance(old, dict):
+        raise BadInputError(f"--merge: {path} is not an eval report")
+    return {**old, **report, "sets": {**old.get("sets", {}), **report["sets"]}}
 
 
 CLIP_ROWS = (
@@ -136,12 +176,28 @@ CLIP_ROWS = (
 def clip_table(clips: dict[str, Any]) -> str:
     """The clip figures: one column per clip, then all faces and faces wider than 100 px."""
     cols = {**clips["clips"], "ALL": clips["all"], "> 100 px": clips["wide"]}
-    head = f"{'clips (real pipeline, frame level)':<48}" + "".join(f"{c[:14]:>15}" for c in cols)
-    head += f"{'target':>10}"
+    return "\n".join(figure_table("clips (real pipeline, frame level)", cols, CLIP_ROWS,
+                                   clips["targets"], (48, 15)))  # fmt: skip
+
+
+def figure_table(title: str, cols: dict[str, dict[str, Any]], rows: tuple[tuple[str, str], ...],
+                 targets: dict[str, Any], widths: tuple[int, int],
+                 met: dict[str, bool | None] | None = None) -> list[str]:  # fmt: skip
+    """Lines of a fixed-width table: a row per figure, a column per entry of ``cols``, then the
+    target and, given ``met``, whether it is met (``widths``: label and cell)."""
+    label_w, cell_w = widths
+    head = f"{title:<{label_w}}" + "".join(f"{c[: cell_w - 1]:>{cell_w}}" for c in cols)
+    head += f"{'target':>10}" + (f"{'':>8}" if met is not None else "")
     lines = [head, "-" * len(head)]
-    for key, label in CLIP_ROWS:
-        t = clips["targets"].get(key)
+    for key, label in rows:
+        t = targets.get(key)
         target = f"{t['op']} {t['value']:g}" if t else ""
-        cells = "".join(f"{_fmt(v.get(key)):>15}" for v in cols.values())
-        lines.append(f"{label:<48}{cells}{target:>10}")
-    return "\n".join(lines)
+        cells = "".join(f"{_fmt(v.get(key)):>{cell_w}}" for v in cols.values())
+        verdict = None if met is None else met.get(key)
+        tail = (
+            ""
+            if met is None
+            else f"{'' if verdict is None else ('met' if verdict else 'MISSED'):>8}"
+        )
+        lines.append(f"{label:<{label_w}}{cells}{target:>10}{tail}")
+    return lines

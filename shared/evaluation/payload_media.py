@@ -1,4 +1,5 @@
-"""Clips, tracks and codec cases for ``bench_payload.py`` (real media from ``make eval-data``).
+"""Clips, tracks and codec cases of the payload figures (``uunet eval --sets payload``,
+``bench/bench_payload*.py``; real media from ``make eval-data``).
 
 A clip's tracks come from the product's own face stage (YuNet every 10th frame + tracker), with the
 integer boxes the pipeline would write into the manifest. ``vtest`` is the static-camera case: a
@@ -65,6 +66,29 @@ CASES: dict[str, Transcode | None] = {
 }
 
 
+def trim(src: Path, dst: Path, frames: int) -> None:
+    """The first ``frames`` frames of ``src`` at near-lossless quality (the reference 'original')."""
+    with av.open(str(src)) as inp, av.open(str(dst), mode="w") as out:
+        ins = inp.streams.video[0]
+        stream = out.add_stream("libx264", rate=ins.average_rate or 25)
+        w, h = ins.codec_context.width, ins.codec_context.height
+        stream.width, stream.height = w - w % 2, h - h % 2
+        stream.pix_fmt, stream.options = "yuv420p", {"crf": "12", "preset": "veryfast"}
+        for i, frame in enumerate(inp.decode(video=0)):
+            if i >= frames:
+                break
+            rgb = frame.to_ndarray(format="rgb24")[: stream.height, : stream.width]
+            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+
+
+def frames_of(path: Path) -> np.ndarray:
+    """All frames of a clip, uint8 [T,H,W,3]."""
+    return np.concatenate([b.frames for b in iter_frames(path)])
+
+
 def load_frames(path: Path, max_frames: int) -> list[np.ndarray]:
     """RGB uint8 frames (at most ``max_frames``), cropped to even sizes for yuv420p."""
     frames: list[np.ndarray] = []
@@ -107,13 +131,21 @@ class Received:
 
 def receive(public: bytes, case: str, total: int) -> Received:
     """Apply a case to the public clip and decode what a restorer gets."""
-    how = CASES[case]
+    how = case_transcode(case, total)
     if how is None:
         return Received(public, decode_luma(public), 0, 1.0)
-    start = total // 3 if how.start < 0 else how.start
-    mp4 = transcode(public, replace(how, start=start))
+    mp4 = transcode(public, how)
     size = _size(public)
-    return Received(mp4, decode_luma(mp4, size=size), start, how.scale)
+    return Received(mp4, decode_luma(mp4, size=size), how.start, how.scale)
+
+
+def case_transcode(case: str, total: int) -> Transcode | None:
+    """A case's transcode of a ``total``-frame public clip (a cut starts a third of the way in);
+    None for the product's own clip."""
+    how = CASES[case]
+    if how is None or how.start >= 0:
+        return how
+    return replace(how, start=total // 3)
 
 
 def _size(mp4: bytes) -> tuple[int, int]:
@@ -124,7 +156,7 @@ def _size(mp4: bytes) -> tuple[int, int]:
 
 def redetect(rx: Received) -> Tracks:
     """Tracks found again on the received clip, without any manifest (boxes at the public size)."""
-    with tempfile.TemporaryDirectory(prefix="uunet-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="uunet-payload-") as tmp:
         path = Path(tmp) / "received.mp4"
         path.write_bytes(rx.mp4)
         frames = load_frames(path, 1_000_000)
