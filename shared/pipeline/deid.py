@@ -15,7 +15,7 @@ import hashlib
 import logging
 import time
 import uuid
-from contextlib import ExitStack
+from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +27,7 @@ from shared.domain.errors import BadInputError
 from shared.pipeline.container import append_box, read_box, write_sidecar
 from shared.pipeline.errors import guarded
 from shared.pipeline.manifest import FaceRecord, Manifest
-from shared.pipeline.marked import why_marked
+from shared.pipeline.marked import PROBE_FRAMES, MarkProbe
 from shared.pipeline.payload_stage import PayloadStage
 from shared.pipeline.seal_sink import RegionSink, SealSink, seal_kind
 from shared.pipeline.stages import (
@@ -116,19 +116,31 @@ def _transcode(src: Path, tmp: Path, info: VideoInfo, run: _Run, options: DeidOp
     stage = FaceStage(make_detector(options.detector),
                       FaceStageOptions(every=max(1, options.detect_every)))  # fmt: skip
     encode = EncodeOptions(crf=options.crf, keep_audio=options.keep_audio)
-    with VideoWriter(tmp, info, encode, audio_source=src) as writer:
+    with VideoWriter(tmp, info, encode, audio_source=src) as writer, ExitStack() as stack:
         batches = iter_frames(src, options.batch_frames, info, options.limits)
+        # A re-encoded public clip of this product? (No public clip has odd sizes.)
+        odd = info.width % 2 or info.height % 2
+        probe = None
+        if not (options.allow_marked or odd):
+            probe = stack.enter_context(closing(MarkProbe(src, (info.width, info.height))))
         for batch, boxes in stage.run(batches):
+            if probe is not None:
+                probe.observe(batch.indices, boxes)
+                if int(batch.indices[-1]) >= PROBE_FRAMES - 1:
+                    _refuse_marked(src, probe)
+                    probe = None
             run.process(batch.frames, batch.indices, boxes)
             writer.write(batch.frames)
             if progress is not None:
                 progress(min(writer.frames_written / max(info.frames, 1), 0.99))
+        if probe is not None:  # a clip shorter than the probe
+            _refuse_marked(src, probe)
     return writer.frames_written, writer.audio
 
 
-def _refuse_marked(src: Path, info: VideoInfo, options: DeidOptions) -> None:
-    """BadInputError when ``src`` is already a public clip of this product (``marked``)."""
-    why = why_marked(src, info, options.limits, options.detector)
+def _refuse_marked(src: Path, probe: MarkProbe) -> None:
+    """BadInputError when the probe found ``src`` to be a public clip of this product already."""
+    why = probe.why_marked()
     if why is not None:
         raise BadInputError(
             f"{src.name}: {why}; de-identifying it again would paint over what restores the "
@@ -150,8 +162,6 @@ def run_deid(
     if same_file(src, dst):
         raise BadInputError("the output path is the input file; choose another -o")
     info = probe(src, options.limits)
-    if not options.allow_marked:
-        _refuse_marked(src, info, options)
     attributes = {str(k): str(v) for k, v in options.attributes.items()}
     engine.check_attributes(attributes or None)
     seal = seal_kind(options.seal, keys.authority_public is not None)

@@ -4,7 +4,10 @@ A clip that still carries the manifest box is refused by ``probe.refuse_deidenti
 party's re-encode has lost the box, but its faces still carry the identity payload; de-identifying
 it again would paint new surrogates over the old ones and mark the old surrogates' faces over that
 payload: nobody could restore the people in it any more. The probe runs the keyless part of the
-payload reader on the face tracks of the first ``PROBE_FRAMES`` frames: it sees whether the faces
+payload reader on the face tracks of the first ``PROBE_FRAMES`` frames, inside the de-identification
+pass (the faces it already detects, on the decoder's own luma of those frames, which a second
+decoder gives for the first frames only; a separate decode and detection pass cost 3.5 s on a
+150-frame 720p clip of 10 faces): it sees whether the faces
 carry the watermark's lattice on its segment clock, not what the payload says. It judges the
 clock's contrast (how far the best of ~2,000 clocks stands out of them), not the lattice score
 itself: codec block artefacts and short tracks of small faces reach lattice scores of 0.3-0.9 on
@@ -14,19 +17,17 @@ measured on real clips are in docs/PAYLOAD.md.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from itertools import takewhile
+from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from shared.payload.carrier import PayloadFormat
 from shared.payload.extract import TrackReader
-from shared.pipeline.payload_read import iter_luma
-from shared.video.decode import iter_frames
-from shared.video.detect import make_detector
-from shared.video.faces import FaceStage, FaceStageOptions
-from shared.video.types import FrameBatch, Limits, VideoInfo
+from shared.payload.lattice import smooth
+from shared.video.planes import NativeFrames
+from shared.video.types import FaceBox
 
 Box = tuple[float, float, float, float]
 Observed = tuple[np.ndarray, int, list[tuple[int, Box]]]  # luma, frame index, (track id, box)
@@ -35,51 +36,71 @@ PROBE_FRAMES = 48  # about two seconds of video: six of the payload's 8-frame se
 MARK_CONTRAST = 10.0  # clock contrast from which a track is marked (chance: <= ~4.5; PAYLOAD.md)
 
 
-def why_marked(src: Path, info: VideoInfo, limits: Limits, detector: str = "yunet") -> str | None:
-    """One line saying why ``src`` is a public clip of this product without its manifest, or None."""
-    contrast = clock_contrast(src, info, limits, detector)
-    if contrast < MARK_CONTRAST:
-        return None
-    return (
-        f"its faces carry a UU-Net identity payload (its clock stands {contrast:.0f} standard "
-        "deviations out): it is a de-identified public clip that lost its manifest (re-encoded)"
-    )
+class MarkProbe:
+    """Watches the face tracks of a clip's first ``PROBE_FRAMES`` frames for the payload's clock.
 
+    With ``src``, ``observe`` reads the luma of each observed frame from the clip's own decoder
+    (the RGB frames of the pipeline are swscale's conversion, whose luma is biased by ~1 level:
+    enough to hide the clock); call ``close`` when done."""
 
-def clock_contrast(src: Path, info: VideoInfo, limits: Limits, detector: str = "yunet") -> float:
-    """The highest payload clock contrast among the face tracks of the first ``PROBE_FRAMES``
-    frames (0.0 when no face is there, or the frames have odd sizes: no public clip has)."""
-    if info.width % 2 or info.height % 2:
-        return 0.0
-    stage = FaceStage(make_detector(detector), FaceStageOptions())
-    luma = iter_luma(src, (info.width, info.height))
+    def __init__(self, src: Path | None = None, size: tuple[int, int] = (0, 0)) -> None:
+        fmt = PayloadFormat()
+        self._bits, self._blur = fmt.bits, fmt.channel.blur
+        # Each frame's luma is smoothed once here, not once per face by each track's reader.
+        self._channel = replace(fmt.channel, blur=0.0)
+        self._readers: dict[int, TrackReader] = {}
+        self._native = NativeFrames(src, *size) if src is not None else None
 
-    def observed() -> Iterator[Observed]:
-        for batch, boxes in stage.run(_first(iter_frames(src, 8, info, limits))):
-            for index, frame_boxes in zip(batch.indices.tolist(), boxes, strict=True):
-                yield (
-                    next(luma),
-                    index,
-                    [(b.track_id, (b.x0, b.y0, b.x1, b.y1)) for b in frame_boxes],
+    def close(self) -> None:
+        """Close the clip's decoder."""
+        if self._native is not None:
+            self._native.close()
+
+    def observe(self, indices: np.ndarray, boxes: list[list[FaceBox]]) -> None:
+        """The tracked faces of a batch of frames of ``src``, in order."""
+        assert self._native is not None, "observe needs the clip (src)"
+        for index, faces in zip(indices.tolist(), boxes, strict=True):
+            if index >= PROBE_FRAMES or not faces:
+                continue
+            native = self._native.at(index)
+            if native is not None:  # None: not 4:2:0 at the clip's size, which no public clip is
+                tracked = [(b.track_id, (b.x0, b.y0, b.x1, b.y1)) for b in faces]
+                self.observe_luma(native.y.astype(np.float32), index, tracked)
+
+    def observe_luma(self, y: np.ndarray, index: int, faces: list[tuple[int, Box]]) -> None:
+        """One frame's luma [H,W] (limited range) and its faces as (track id, box)."""
+        if index >= PROBE_FRAMES or not faces:
+            return
+        y = smooth(y, self._blur)
+        for track_id, box in faces:
+            reader = self._readers.get(track_id)
+            if reader is None:
+                reader = self._readers[track_id] = TrackReader(
+                    self._bits, self._channel, keep_evidence=False
                 )
+            reader.observe(y, index, box)
 
-    return tracks_contrast(observed())
+    def contrast(self) -> float:
+        """The highest clock contrast among the tracks seen, 0.0 when none locked onto a clock."""
+        scores = [soft.contrast for r in self._readers.values() if (soft := r.read()) is not None]
+        return max(scores, default=0.0)
+
+    def why_marked(self) -> str | None:
+        """One line saying why the clip is a public clip of this product without its manifest,
+        or None."""
+        contrast = self.contrast()
+        if contrast < MARK_CONTRAST:
+            return None
+        return (
+            f"its faces carry a UU-Net identity payload (its clock stands {contrast:.0f} standard "
+            "deviations out): it is a de-identified public clip that lost its manifest (re-encoded)"
+        )
 
 
 def tracks_contrast(frames: Iterable[Observed]) -> float:
     """The highest clock contrast among the tracks of ``frames`` (decoded luma, frame index, and
     (track id, box) of each face), 0.0 when no track locked onto a clock."""
-    fmt = PayloadFormat()
-    readers: dict[int, TrackReader] = {}
+    probe = MarkProbe()
     for y, index, faces in frames:
-        for track_id, box in faces:
-            reader = readers.setdefault(
-                track_id, TrackReader(fmt.bits, fmt.channel, keep_evidence=False)
-            )
-            reader.observe(y, index, box)
-    scores = [soft.contrast for r in readers.values() if (soft := r.read()) is not None]
-    return max(scores, default=0.0)
-
-
-def _first(batches: Iterator[FrameBatch]) -> Iterator[FrameBatch]:
-    return takewhile(lambda b: int(b.indices[0]) < PROBE_FRAMES, batches)
+        probe.observe_luma(y, index, faces)
+    return probe.contrast()

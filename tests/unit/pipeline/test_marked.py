@@ -14,9 +14,8 @@ from shared.domain.errors import BadInputError
 from shared.evaluation.transcode import Transcode, decode_luma, encode_rgb, transcode
 from shared.payload.carrier import PayloadFormat
 from shared.payload.embed import PayloadEmbedder
-from shared.pipeline import marked
 from shared.pipeline.api import DeidOptions, deidentify_clip
-from shared.pipeline.marked import MARK_CONTRAST, PROBE_FRAMES, tracks_contrast
+from shared.pipeline.marked import MARK_CONTRAST, PROBE_FRAMES, MarkProbe, tracks_contrast
 from shared.video.synthetic import SceneSpec, write_clip
 from tests.unit.payload.conftest import box_at, textured_clip
 from tests.unit.pipeline.test_pipeline_fake_engine import InvertingEngine
@@ -51,7 +50,7 @@ def test_deid_refuses_a_clip_the_probe_finds_marked_unless_allowed(
     write_clip(src, SceneSpec(160, 120, frames=12, fps=12, n_faces=1, face_px=(44, 48), seed=2))
     keys = PublicSideKeys.load(init_keyset(tmp_path / "keys").path)
     assert deidentify_clip(src, out, keys, InvertingEngine(), DeidOptions(seal="none")).frames == 12
-    monkeypatch.setattr(marked, "clock_contrast", lambda *_: 16.1)  # as a re-encoded public clip
+    monkeypatch.setattr(MarkProbe, "contrast", lambda _: 16.1)  # as a re-encoded public clip
     out.unlink()
     with pytest.raises(BadInputError) as err:
         deidentify_clip(src, out, keys, InvertingEngine(), DeidOptions(seal="none"))
