@@ -84,8 +84,9 @@ def main() -> None:
             if args.restore:
                 back = root / f"{clip.name}-back.mp4"
                 try:
-                    reidentify_clip(public, back, PrivateSideKeys.load(root / "keys"), None,
-                                    ReidOptions(mode=args.mode))  # fmt: skip
+                    # The same secret as the public side (the identity payload is sealed under it).
+                    private = replace(PrivateSideKeys.load(root / "keys"), secret=EVAL_KEY)
+                    reidentify_clip(public, back, private, None, ReidOptions(mode=args.mode))
                 except UUNetError as err:
                     print(f"{clip.name}: left out, {args.mode} restoration failed: {err}")
                     continue

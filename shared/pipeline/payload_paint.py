@@ -35,6 +35,9 @@ class PaintOptions:
     # No grain (evidence, not a public picture); the sharpening of an enlarged donor helps the
     # judge a little on a 32 px code (wolfgang, 12 frames: mean distance 0.601 against 0.612).
     composite: CompositeOptions = field(default_factory=lambda: CompositeOptions(grain=0.0))
+    # The 32 px WebP thumbnail's 4x4 coding blocks become 20-30 px squares on a large face:
+    # the code is enlarged THUMB_SCALE times and smoothed (sigma in thumbnail pixels) once.
+    deblock: float = 0.3
     smoothing: float = 0.5  # EMA weight of a frame's own landmarks (box units), as the painter's
     min_iou: float = 0.3  # a window detection must overlap the box this much to give the pose
 
@@ -105,7 +108,13 @@ class CodePainter:
 
     def set_code(self, key: int, thumb: np.ndarray) -> None:
         """The decoded thumbnail (RGB uint8 [n,n,3]) that track ``key`` gets back."""
-        self._codes[key] = (thumb, thumbnail_points(thumb, self.margin, self.detector))
+        points = thumbnail_points(thumb, self.margin, self.detector)
+        if self.options.deblock > 0:
+            n, k = thumb.shape[0], THUMB_SCALE
+            big = cv2.resize(thumb, (n * k, n * k), interpolation=cv2.INTER_CUBIC)
+            thumb = cv2.GaussianBlur(big, (0, 0), self.options.deblock * k)
+            points = (points + 0.5) * k - 0.5  # pixel centres, as cv2.resize maps them
+        self._codes[key] = (thumb, points)
 
     def paint(self, frame: np.ndarray, key: int, box: FaceBox) -> bool:
         """Paint track ``key``'s face at ``box`` into RGB uint8 ``frame``; False if it has no code."""
