@@ -40,6 +40,10 @@ class CompositeOptions:
     sharpen_from: float = 1.5  # upsampling factor from which the donor is sharpened
     min_contrast: float = 0.5  # lowest gain on the donor's luminance contrast in colour matching
     max_contrast: float = 1.3  # highest: a larger gain turns the donor's flaws into blotches
+    # Highest gain on the donor's colour (a, b) spread: at 2.0 a donor's faint redness around
+    # the eyes and lips became red blotches on ruddy targets; 1.2 keeps them faint (clips: same
+    # de-identification and HOG figures).
+    max_chroma_gain: float = 1.2
     work_px: int = 128  # largest side the composite is computed at before upsampling to the region
     grain: float = 0.6  # film grain at this share of the target's own fine-noise level (0: off)
 
@@ -182,7 +186,8 @@ def _samples(sel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def match_colour(donor: np.ndarray, target: np.ndarray, mask: np.ndarray, light: bool = True,
-                 contrast: tuple[float, float] = (0.5, 1.3)) -> np.ndarray:  # fmt: skip
+                 contrast: tuple[float, float] = (0.5, 1.3),
+                 chroma: float = 2.0) -> np.ndarray:  # fmt: skip
     """Donor (float32 RGB 0..255) with the target's Lab mean/std inside ``mask`` > 0.5.
 
     With ``light``, the luminance plane (the light's direction) is swapped too: the donor keeps
@@ -197,7 +202,7 @@ def match_colour(donor: np.ndarray, target: np.ndarray, mask: np.ndarray, light:
     d_s = d_lab[ys, xs].reshape(-1, 1, 3)
     # Per channel out = gain * donor + offset: the target's mean and spread.
     (t_mean, t_std), (d_mean, d_std) = (cv2.meanStdDev(x) for x in (t_s, d_s))
-    gains = np.clip(t_std[:, 0] / np.maximum(d_std[:, 0], 1e-3), 0.5, 2.0)
+    gains = np.clip(t_std[:, 0] / np.maximum(d_std[:, 0], 1e-3), 0.5, chroma)
     offsets = t_mean[:, 0] - gains * d_mean[:, 0]
     slope = None
     if light:  # least-squares planes a + b x + c y through both luminances
@@ -245,7 +250,9 @@ def compose(region: np.ndarray, donor: np.ndarray, donor_points: np.ndarray,
     mask = np.minimum(d_mask, t_mask)
     warped = sharpen(warped, donor_scale(m), o.sharpen, o.sharpen_from)
     if o.colour:
-        warped = match_colour(warped, small, mask, o.light, (o.min_contrast, o.max_contrast))
+        warped = match_colour(
+            warped, small, mask, o.light, (o.min_contrast, o.max_contrast), o.max_chroma_gain
+        )
     win = _support(mask, f, (h, w))
     y0, y1, x0, x1 = win
     if y1 <= y0 or x1 <= x0:
