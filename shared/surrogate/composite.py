@@ -2,9 +2,10 @@
 
 Warp, masks and colour work happen at most ``work_px`` wide in float32 RGB 0..255; the result is
 upsampled once into the face's paste region, where everything (grain, blend) runs on uint8 pixels
-(a large face's region has ~10^5 pixels: float passes over it cost more than the composite). The mask is the donor's own face oval warped into the frame, intersected with
-the target's oval (so neither the donor's background nor the target's hair is painted), and tapered
-to zero at the region's border (so the crop edge can never show).
+(a large face's region has ~10^5 pixels: float passes over it cost more than the composite). The
+mask is the donor's own face oval warped into the frame, intersected with the target's oval (so
+neither the donor's background nor the target's hair is painted), and tapered to zero at the
+region's border (so the crop edge can never show).
 """
 
 from __future__ import annotations
@@ -187,11 +188,12 @@ def _samples(sel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def match_colour(donor: np.ndarray, target: np.ndarray, mask: np.ndarray, light: bool = True,
                  contrast: tuple[float, float] = (0.5, 1.3),
-                 chroma: float = 2.0) -> np.ndarray:  # fmt: skip
+                 chroma: float = 1.2) -> np.ndarray:  # fmt: skip
     """Donor (float32 RGB 0..255) with the target's Lab mean/std inside ``mask`` > 0.5.
 
     With ``light``, the luminance plane (the light's direction) is swapped too: the donor keeps
     its own shading details, the target lends only its overall gradient, which carries no identity.
+    ``contrast`` bounds the gain on the donor's luminance detail, ``chroma`` the gain on its a, b.
     """
     ys, xs = _samples(mask > 0.5)
     if len(xs) < 16:
