@@ -128,6 +128,7 @@ def _transcode(src: Path, tmp: Path, info: VideoInfo, run: _Run, options: DeidOp
                 probe.observe(batch.indices, boxes)
                 if int(batch.indices[-1]) >= PROBE_FRAMES - 1:
                     _refuse_marked(src, probe)
+                    probe.close()  # its decoder is not needed for the rest of the clip
                     probe = None
             run.process(batch.frames, batch.indices, boxes)
             writer.write(batch.frames)

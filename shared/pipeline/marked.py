@@ -52,9 +52,10 @@ class MarkProbe:
         self._native = NativeFrames(src, *size) if src is not None else None
 
     def close(self) -> None:
-        """Close the clip's decoder."""
+        """Close the clip's decoder (again: nothing)."""
         if self._native is not None:
             self._native.close()
+            self._native = None
 
     def observe(self, indices: np.ndarray, boxes: list[list[FaceBox]]) -> None:
         """The tracked faces of a batch of frames of ``src``, in order."""
