@@ -76,16 +76,7 @@ def _fmt(value: Any) -> str:
 
 def table(report: dict[str, Any]) -> str:
     """The report as a fixed-width text table (one column per set, plus the target)."""
-    sets = list(report["sets"])
-    targets = report["targets"]
-    head = f"{'figure':<52}" + "".join(f"{s:>20}" for s in sets) + f"{'target':>10}"
-    lines = [head, "-" * len(head)]
-    for key, label in ROWS:
-        t = targets.get(key)
-        target = f"{t['op']} {t['value']:g}" if t else ""
-        cells = "".join(f"{_fmt(report['sets'][s].get(key)):>20}" for s in sets)
-        lines.append(f"{label:<52}{cells}{target:>10}")
-    return "\n".join(lines)
+    return "\n".join(figure_table("figure", report["sets"], ROWS, report["targets"], (52, 20)))
 
 
 def run(args: argparse.Namespace) -> int:
