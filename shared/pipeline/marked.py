@@ -17,7 +17,6 @@ measured on real clips are in docs/PAYLOAD.md.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
@@ -30,7 +29,6 @@ from shared.video.planes import NativeFrames
 from shared.video.types import FaceBox
 
 Box = tuple[float, float, float, float]
-Observed = tuple[np.ndarray, int, list[tuple[int, Box]]]  # luma, frame index, (track id, box)
 
 PROBE_FRAMES = 48  # about two seconds of video: six of the payload's 8-frame segments
 MARK_CONTRAST = 10.0  # clock contrast from which a track is marked (chance: <= ~4.5; PAYLOAD.md)
@@ -96,12 +94,3 @@ class MarkProbe:
             f"its faces carry a UU-Net identity payload (its clock stands {contrast:.0f} standard "
             "deviations out): it is a de-identified public clip that lost its manifest (re-encoded)"
         )
-
-
-def tracks_contrast(frames: Iterable[Observed]) -> float:
-    """The highest clock contrast among the tracks of ``frames`` (decoded luma, frame index, and
-    (track id, box) of each face), 0.0 when no track locked onto a clock."""
-    probe = MarkProbe()
-    for y, index, faces in frames:
-        probe.observe_luma(y, index, faces)
-    return probe.contrast()

@@ -15,7 +15,7 @@ from shared.evaluation.transcode import Transcode, decode_luma, encode_rgb, tran
 from shared.payload.carrier import PayloadFormat
 from shared.payload.embed import PayloadEmbedder
 from shared.pipeline.api import DeidOptions, deidentify_clip
-from shared.pipeline.marked import MARK_CONTRAST, PROBE_FRAMES, MarkProbe, tracks_contrast
+from shared.pipeline.marked import MARK_CONTRAST, PROBE_FRAMES, MarkProbe
 from shared.video.synthetic import SceneSpec, write_clip
 from tests.unit.payload.conftest import box_at, textured_clip
 from tests.unit.pipeline.test_pipeline_fake_engine import InvertingEngine
@@ -31,7 +31,10 @@ def _third_party_copy(marked: bool) -> float:
         for k, frame in enumerate(clip):
             embedder.mark(frame, k, [(1, box_at(k))])
     copy = transcode(encode_rgb(list(clip), crf=20), Transcode(crf=23))
-    return tracks_contrast((y, k, [(1, box_at(k))]) for k, y in enumerate(decode_luma(copy)))
+    probe = MarkProbe()
+    for k, y in enumerate(decode_luma(copy)):
+        probe.observe_luma(y, k, [(1, box_at(k))])
+    return probe.contrast()
 
 
 def test_the_probe_sees_the_clock_of_a_marked_track_after_a_re_encode() -> None:
@@ -40,7 +43,9 @@ def test_the_probe_sees_the_clock_of_a_marked_track_after_a_re_encode() -> None:
 
 
 def test_no_face_no_score() -> None:
-    assert tracks_contrast([(np.zeros((64, 64), np.float32), 0, [])]) == 0.0
+    probe = MarkProbe()
+    probe.observe_luma(np.zeros((64, 64), np.float32), 0, [])
+    assert probe.contrast() == 0.0
 
 
 def test_deid_refuses_a_clip_the_probe_finds_marked_unless_allowed(
