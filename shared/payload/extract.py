@@ -174,7 +174,8 @@ class TrackReader:
         parts = np.arange(o.parts)[:, None]
 
         def per_part(ob: _Obs) -> np.ndarray:  # mean latticeness of one frame under every part
-            return qim.latticeness(ob.proj, qim.dither(ob.cells, parts, o.step), o.step).mean(1)
+            dith = qim.dither(ob.cells, parts, o.step, np.float32)  # float32: [parts, cells]
+            return qim.latticeness(ob.proj.astype(np.float32), dith, o.step).mean(1, dtype=np.float64)
 
         lat = np.stack([per_part(obs[k]) for k in pick])  # [F, parts]
         index = np.array([obs[k].index for k in pick])

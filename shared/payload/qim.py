@@ -47,10 +47,15 @@ def cell_hash(cells: Cells, parts: np.ndarray, salt: np.uint64) -> np.ndarray:
         return _mix(h ^ (np.asarray(parts).astype(np.uint64) << np.uint64(40)))
 
 
-def dither(cells: Cells, parts: np.ndarray, step: float) -> np.ndarray:
-    """Dither in [0, step) per cell (and per part when ``parts`` is [P,1]): float64."""
-    h = cell_hash(cells, parts, _DITHER_SALT) >> np.uint64(11)
-    return h.astype(np.float64) * (step / 2.0**53)
+def dither(cells: Cells, parts: np.ndarray, step: float, dtype: type = np.float64) -> np.ndarray:
+    """Dither in [0, step) per cell (and per part when ``parts`` is [P,1]).
+
+    float64 (what the embedder writes) from the hash's top 53 bits; float32 from its top 24 bits,
+    within step / 2**24 of it: for the reader's clock search over every part, where float32's
+    vectorised cosine is ~30x faster than float64's."""
+    bits = 53 if dtype == np.float64 else 24
+    h = cell_hash(cells, parts, _DITHER_SALT) >> np.uint64(64 - bits)
+    return h.astype(dtype) * dtype(step / 2.0**bits)
 
 
 def bit_index(cells: Cells, part: int, n_bits: int) -> np.ndarray:
@@ -72,5 +77,7 @@ def soft(proj: np.ndarray, dith: np.ndarray, step: float) -> np.ndarray:
 
 
 def latticeness(proj: np.ndarray, dith: np.ndarray, step: float) -> np.ndarray:
-    """cos(4 pi (proj - d) / step): 1 on either bit's lattice, 0 on average for unmarked cells."""
+    """cos(4 pi (proj - d) / step): 1 on either bit's lattice, 0 on average for unmarked cells.
+
+    In the dtype of ``proj`` and ``dith`` (float32 for both: float32)."""
     return np.cos((4.0 * np.pi / step) * (proj - dith))
