@@ -175,7 +175,9 @@ class TrackReader:
 
         def per_part(ob: _Obs) -> np.ndarray:  # mean latticeness of one frame under every part
             dith = qim.dither(ob.cells, parts, o.step, np.float32)  # float32: [parts, cells]
-            return qim.latticeness(ob.proj.astype(np.float32), dith, o.step).mean(1, dtype=np.float64)
+            return qim.latticeness(ob.proj.astype(np.float32), dith, o.step).mean(
+                1, dtype=np.float64
+            )
 
         lat = np.stack([per_part(obs[k]) for k in pick])  # [F, parts]
         index = np.array([obs[k].index for k in pick])

@@ -1,0 +1,96 @@
+"""deid with detection in a child process and the face stage a thread ahead: the same output, and a
+job that fails midway leaves neither the thread nor the child behind."""
+
+from __future__ import annotations
+
+import os
+import threading
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from shared.crypto.keys import PublicSideKeys, init_keyset
+from shared.domain.errors import UUNetError
+from shared.pipeline.api import DeidOptions, deidentify_clip
+from shared.pipeline.deid import DETECT_AHEAD_MIN_FRAMES, detect_ahead
+from shared.video.decode import iter_frames
+from shared.video.runtime import usable_cpus
+from shared.video.synthetic import SceneSpec, write_clip
+from shared.video.types import VideoInfo
+from tests.unit.pipeline.test_pipeline_fake_engine import InvertingEngine
+
+
+class FailingEngine(InvertingEngine):
+    """Fails on its third batch of faces."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def deidentify(self, crops: torch.Tensor, noise: torch.Tensor, attributes: object = None
+                   ) -> torch.Tensor:  # fmt: skip
+        self.calls += 1
+        if self.calls == 3:
+            raise RuntimeError("engine gave up")
+        return super().deidentify(crops, noise, attributes)
+
+
+def _children() -> set[int]:
+    pids: set[int] = set()
+    for task in os.listdir("/proc/self/task"):
+        try:
+            text = Path(f"/proc/self/task/{task}/children").read_text()
+        except OSError:
+            continue
+        pids |= {int(p) for p in text.split()}
+    return pids
+
+
+@pytest.fixture(scope="module")
+def clip_and_keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("ahead")
+    clip = root / "in.mp4"
+    write_clip(clip, SceneSpec(192, 144, frames=40, n_faces=2, face_px=(40, 48), seed=5))
+    return clip, init_keyset(root / "keys").path
+
+
+def test_detecting_ahead_in_a_child_gives_the_same_clip(
+    clip_and_keys: tuple[Path, Path], tmp_path: Path
+) -> None:
+    clip, keys = clip_and_keys
+    reports, frames = [], []
+    for ahead in (False, True):
+        out = tmp_path / f"pub-{ahead}.mp4"
+        options = DeidOptions(seal="none", clip_id="c" * 32, detect_ahead=ahead)
+        reports.append(deidentify_clip(clip, out, PublicSideKeys.load(keys), InvertingEngine(),
+                                       options))  # fmt: skip
+        frames.append(np.concatenate([b.frames for b in iter_frames(out)]))
+    assert reports[0].faces == reports[1].faces > 40 and reports[0].tracks == reports[1].tracks
+    assert np.array_equal(frames[0], frames[1])
+
+
+def test_a_job_failing_midway_leaves_no_thread_and_no_child(
+    clip_and_keys: tuple[Path, Path], tmp_path: Path
+) -> None:
+    clip, keys = clip_and_keys
+    before = _children()
+    with pytest.raises(UUNetError, match="engine gave up"):
+        deidentify_clip(clip, tmp_path / "pub.mp4", PublicSideKeys.load(keys), FailingEngine(),
+                        DeidOptions(seal="none", detect_ahead=True))  # fmt: skip
+    assert not any(t.name == "face-stage" for t in threading.enumerate())
+    assert _children() <= before
+    assert not (tmp_path / "pub.mp4").exists()
+
+
+def test_auto_detects_ahead_on_long_clips_only() -> None:
+    def info(frames: int) -> VideoInfo:
+        return VideoInfo(1280, 720, Fraction(25), Fraction(1, 25), frames, frames / 25, "h264",
+                         "yuv420p", False)  # fmt: skip
+
+    assert detect_ahead(True, info(1)) and not detect_ahead(False, info(10_000))
+    assert not detect_ahead(None, info(DETECT_AHEAD_MIN_FRAMES - 1))
+    two_cpus = usable_cpus() >= 2
+    assert detect_ahead(None, info(DETECT_AHEAD_MIN_FRAMES)) == two_cpus
