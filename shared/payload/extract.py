@@ -173,8 +173,18 @@ class TrackReader:
         pick = np.unique(np.linspace(0, len(obs) - 1, min(len(obs), SEARCH_FRAMES)).astype(int))
         parts = np.arange(o.parts)[:, None]
 
+        last: dict[
+            int, tuple[bytes, np.ndarray]
+        ] = {}  # per cell size: a still face keeps its cells
+
         def per_part(ob: _Obs) -> np.ndarray:  # mean latticeness of one frame under every part
-            dith = qim.dither(ob.cells, parts, o.step, np.float32)  # float32: [parts, cells]
+            key = ob.cells.ii.tobytes() + ob.cells.jj.tobytes()
+            seen = last.get(ob.cells.c)
+            if seen is not None and seen[0] == key:
+                dith = seen[1]
+            else:  # float32: [parts, cells]
+                dith = qim.dither(ob.cells, parts, o.step, np.float32)
+                last[ob.cells.c] = (key, dith)
             return qim.latticeness(ob.proj.astype(np.float32), dith, o.step).mean(
                 1, dtype=np.float64
             )
