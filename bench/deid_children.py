@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import resource
 import subprocess
 import tempfile
@@ -114,7 +115,7 @@ def _prepare_cli(uunet: str, keys: str) -> None:
 
 def cli(uunet: str, src: str, dst: str, device: str, keys: str, every: str) -> dict[str, float]:
     """``uunet deid`` end to end (process start, imports and weight loading included)."""
-    cmd = [uunet, "deid", src, "-o", dst, "--keys", keys, "--device", device, "-q"]
+    cmd = [uunet, "deid", src, "-o", dst, "--keys", keys, "--device", device]
     ckpt = _checkpoint(Path(keys).parent)
     cmd += ["--checkpoint", str(ckpt)] if ckpt is not None else []
     cmd += ["--detect-every", every] if int(every) else []
@@ -124,7 +125,8 @@ def cli(uunet: str, src: str, dst: str, device: str, keys: str, every: str) -> d
         raise SystemExit(f"uunet deid failed: {done.stderr.strip()[-500:]}")
     seconds = time.perf_counter() - t0
     rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the uunet process
-    return {"seconds": seconds, "faces": -1, "rss_mib_inner": rss}
+    found = re.search(r"(\d+) faces", done.stdout)  # the summary line
+    return {"seconds": seconds, "faces": int(found.group(1)) if found else -1, "rss_mib_inner": rss}
 
 
 def _cpu_s() -> float:
