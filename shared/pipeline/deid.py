@@ -15,7 +15,6 @@ import hashlib
 import logging
 import time
 import uuid
-from collections.abc import Iterable
 from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,19 +40,14 @@ from shared.pipeline.stages import (
 )
 from shared.pipeline.types import DeidOptions, DeidReport, FaceModel, FacePainter, Progress
 from shared.surrogate.model import painter_for
+from shared.video.ahead import detect_ahead, face_stream
 from shared.video.audio import AudioResult
 from shared.video.decode import iter_frames, probe
-from shared.video.detect import FaceDetector, make_detector
-from shared.video.detect_process import DetectorProcess
 from shared.video.encode import VideoWriter
-from shared.video.faces import FaceStage, FaceStageOptions
-from shared.video.prefetch import Prefetch
-from shared.video.runtime import usable_cpus
-from shared.video.types import EncodeOptions, FaceBox, FrameBatch, VideoInfo
+from shared.video.faces import FaceStageOptions
+from shared.video.types import EncodeOptions, FaceBox, VideoInfo
 
 log = logging.getLogger(__name__)
-
-DETECT_AHEAD_MIN_FRAMES = 120  # shorter clips detect in process (the child costs ~0.3 s to start)
 
 
 @dataclass
@@ -121,16 +115,10 @@ def _transcode(src: Path, tmp: Path, info: VideoInfo, run: _Run, options: DeidOp
     """Decode -> faces -> model -> paste -> encode; returns the frames written and the audio's fate."""
     encode = EncodeOptions(crf=options.crf, keep_audio=options.keep_audio)
     with VideoWriter(tmp, info, encode, audio_source=src) as writer, ExitStack() as stack:
-        detector: FaceDetector = make_detector(options.detector)  # a bad name fails here
-        ahead = detect_ahead(options.detect_ahead, info)
-        if ahead:  # detection in a child process, the face stage a thread ahead of the painter
-            detector = stack.enter_context(DetectorProcess(options.detector))
-        stage = FaceStage(detector, FaceStageOptions(every=max(1, options.detect_every)))
         batches = iter_frames(src, options.batch_frames, info, options.limits)
-        found = stage.run(batches)
-        faces: Iterable[tuple[FrameBatch, list[list[FaceBox]]]] = found
-        if ahead:
-            faces = stack.enter_context(closing(Prefetch(found, name="face-stage")))
+        ahead = detect_ahead(options.detect_ahead, info)
+        stage_options = FaceStageOptions(every=max(1, options.detect_every))
+        _, faces = face_stream(stack, options.detector, stage_options, batches, ahead)
         # A re-encoded public clip of this product? (No public clip has odd sizes.)
         odd = info.width % 2 or info.height % 2
         probe = None
@@ -150,14 +138,6 @@ def _transcode(src: Path, tmp: Path, info: VideoInfo, run: _Run, options: DeidOp
         if probe is not None:  # a clip shorter than the probe
             _refuse_marked(src, probe)
     return writer.frames_written, writer.audio
-
-
-def detect_ahead(wanted: bool | None, info: VideoInfo) -> bool:
-    """Run detection in a child process and the face stage ahead of the painter? ``None``: when
-    the process may use two CPUs and the clip is long enough to repay the child's start-up."""
-    if wanted is not None:
-        return wanted
-    return usable_cpus() >= 2 and info.frames >= DETECT_AHEAD_MIN_FRAMES
 
 
 def _refuse_marked(src: Path, probe: MarkProbe) -> None:

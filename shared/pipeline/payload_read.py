@@ -11,6 +11,7 @@ manifest, the re-detected boxes (as small as the manifest's runs would be).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,9 +32,9 @@ from shared.payload.llr_model import LlrModel
 from shared.pipeline.manifest import FaceRecord
 from shared.pipeline.stages import from_record
 from shared.pipeline.types import Progress
+from shared.video.ahead import detect_ahead, face_stream
 from shared.video.decode import iter_frames
-from shared.video.detect import make_detector
-from shared.video.faces import FaceStage, FaceStageOptions
+from shared.video.faces import FaceStageOptions
 from shared.video.types import FaceBox, Limits, VideoInfo
 
 MIN_FRAMES = 8  # a re-detected track shorter than one segment cannot carry a readable payload
@@ -109,18 +110,20 @@ def read_redetected(src: Path, info: VideoInfo, opts: ReadOptions,
     """Every face track found again on the received clip (ids are the re-detection's own), read
     at ``scale`` times its size (2: a clip a third party shrank to half size; boxes stay at the
     received clip's size, for painting)."""
-    stage = FaceStage(make_detector(opts.detector), FaceStageOptions())
     luma = iter_luma(src, (round(info.width * scale), round(info.height * scale)))
     tracks: dict[int, ReadTrack] = {}
     batches = iter_frames(src, opts.batch_frames, info, opts.limits)
-    for batch, boxes in stage.run(batches):
-        for index, frame_boxes in zip(batch.indices.tolist(), boxes, strict=True):
-            y = next(luma)
-            for box in frame_boxes:
-                track = tracks.setdefault(box.track_id, ReadTrack(_reader(opts)))
-                track.observe(y, index, box, keep=True, scale=scale)
-        if progress is not None:
-            progress(int(batch.indices[-1]) / max(info.frames, 1))
+    with ExitStack() as stack:  # detection ahead, beside the readers' projections
+        _, found = face_stream(stack, opts.detector, FaceStageOptions(), batches,
+                               detect_ahead(None, info))  # fmt: skip
+        for batch, boxes in found:
+            for index, frame_boxes in zip(batch.indices.tolist(), boxes, strict=True):
+                y = next(luma)
+                for box in frame_boxes:
+                    track = tracks.setdefault(box.track_id, ReadTrack(_reader(opts)))
+                    track.observe(y, index, box, keep=True, scale=scale)
+            if progress is not None:
+                progress(int(batch.indices[-1]) / max(info.frames, 1))
     return tracks
 
 

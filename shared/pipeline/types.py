@@ -77,7 +77,7 @@ class DeidOptions:
     payload: bool = True  # mark each donor track's sealed identity code into its pixels
     allow_marked: bool = False  # de-identify a clip that is already a public clip (marked.py)
     # detection in a child process, a frame batch or two ahead of the painter (None: on two or
-    # more CPUs, for clips of DETECT_AHEAD_MIN_FRAMES frames and more; deid.detect_ahead)
+    # more CPUs, for clips of AHEAD_MIN_FRAMES frames and more: shared.video.ahead)
     detect_ahead: bool | None = None
 
 

@@ -1,10 +1,11 @@
-"""deid with detection in a child process and the face stage a thread ahead: the same output, and a
-job that fails midway leaves neither the thread nor the child behind."""
+"""Detection in a child process and the face stage a thread ahead (``shared.video.ahead``): the same
+boxes and the same public clip, and a deid job that fails midway leaves neither behind."""
 
 from __future__ import annotations
 
 import os
 import threading
+from contextlib import ExitStack
 from fractions import Fraction
 from pathlib import Path
 
@@ -15,8 +16,9 @@ import torch
 from shared.crypto.keys import PublicSideKeys, init_keyset
 from shared.domain.errors import UUNetError
 from shared.pipeline.api import DeidOptions, deidentify_clip
-from shared.pipeline.deid import DETECT_AHEAD_MIN_FRAMES, detect_ahead
+from shared.video.ahead import AHEAD_MIN_FRAMES, detect_ahead, face_stream
 from shared.video.decode import iter_frames
+from shared.video.faces import FaceStageOptions
 from shared.video.runtime import usable_cpus
 from shared.video.synthetic import SceneSpec, write_clip
 from shared.video.types import VideoInfo
@@ -91,6 +93,19 @@ def test_auto_detects_ahead_on_long_clips_only() -> None:
                          "yuv420p", False)  # fmt: skip
 
     assert detect_ahead(True, info(1)) and not detect_ahead(False, info(10_000))
-    assert not detect_ahead(None, info(DETECT_AHEAD_MIN_FRAMES - 1))
+    assert not detect_ahead(None, info(AHEAD_MIN_FRAMES - 1))
     two_cpus = usable_cpus() >= 2
-    assert detect_ahead(None, info(DETECT_AHEAD_MIN_FRAMES)) == two_cpus
+    assert detect_ahead(None, info(AHEAD_MIN_FRAMES)) == two_cpus
+
+
+def test_face_stream_finds_the_same_boxes_ahead(clip_and_keys: tuple[Path, Path]) -> None:
+    clip, _ = clip_and_keys
+    found = []
+    for ahead in (False, True):
+        with ExitStack() as stack:
+            stage, stream = face_stream(stack, "yunet", FaceStageOptions(), iter_frames(clip, 8),
+                                        ahead)  # fmt: skip
+            found.append([(b.indices.tolist(), boxes) for b, boxes in stream])
+            tracks = len(stage.tracks())
+        assert tracks >= 2
+    assert found[0] == found[1] and sum(len(f) for _, boxes in found[0] for f in boxes) > 40
