@@ -112,9 +112,14 @@ class DevStack:
         with os.fdopen(fd, "w") as fh:
             fh.write(lines)
         self.info["private_env_file"] = str(private_env_file)
+        # Atomically and owner-only from the first byte: a script polling for dev.json never reads
+        # it half-written (the e2e fixture once read it empty), nor while others may read it.
         dev_json = self.state_dir / "dev.json"
-        dev_json.write_text(json.dumps(self.info, indent=2) + "\n")
-        dev_json.chmod(0o600)
+        part = self.state_dir / ".dev.json.part"
+        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(json.dumps(self.info, indent=2) + "\n")
+        os.replace(part, dev_json)
         return self.info
 
     def _start_servers(self, sup: Supervisor) -> None:
