@@ -33,12 +33,16 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     )
     dev_json = state / "dev.json"
     deadline = time.monotonic() + 240
-    while not dev_json.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"uunet up did not start: {(state / 'up.log').read_text()[-2000:]}")
-        time.sleep(0.5)
-    info = json.loads(dev_json.read_text()) | {"state_dir": str(state)}
+    try:
+        while not dev_json.exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"uunet up did not start: {(state / 'up.log').read_text()[-2000:]}")
+            time.sleep(0.5)
+        info = json.loads(dev_json.read_text()) | {"state_dir": str(state)}
+    except BaseException:  # never leave the stack running behind a failed setup
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
     yield info
     started = children(proc.pid).values()  # as they are now (a worker may have been restarted)
     proc.send_signal(signal.SIGTERM)
