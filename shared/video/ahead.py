@@ -19,7 +19,7 @@ from shared.video.prefetch import Prefetch
 from shared.video.runtime import usable_cpus
 from shared.video.types import FaceBox, FrameBatch, VideoInfo
 
-AHEAD_MIN_FRAMES = 120  # shorter clips detect in process (the child costs ~0.3 s to start)
+AHEAD_MIN_FRAMES = 120  # shorter clips detect in process (the child answers ~0.12 s after start)
 
 Found = tuple[FrameBatch, list[list[FaceBox]]]
 
