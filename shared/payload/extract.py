@@ -173,9 +173,8 @@ class TrackReader:
         pick = np.unique(np.linspace(0, len(obs) - 1, min(len(obs), SEARCH_FRAMES)).astype(int))
         parts = np.arange(o.parts)[:, None]
 
-        last: dict[
-            int, tuple[bytes, np.ndarray]
-        ] = {}  # per cell size: a still face keeps its cells
+        # Per cell size, the last frame's cells and their dither: a still face keeps its cells.
+        last: dict[int, tuple[bytes, np.ndarray]] = {}
 
         def per_part(ob: _Obs) -> np.ndarray:  # mean latticeness of one frame under every part
             key = ob.cells.ii.tobytes() + ob.cells.jj.tobytes()

@@ -67,10 +67,12 @@ class DetectorProcess:
         self.name, self.timeout = name, timeout
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - the child's; closed by close()
         env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
+        # The child imports this package from wherever the parent did (installed or not).
+        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
         self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
             [sys.executable, "-m", "shared.video.detect_process", name],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, env=env,
-            cwd=os.getcwd(), close_fds=True,
+            close_fds=True,
         )  # fmt: skip
 
     def __enter__(self) -> DetectorProcess:
