@@ -118,7 +118,7 @@ def _transcode(src: Path, tmp: Path, info: VideoInfo, run: _Run, options: DeidOp
         batches = iter_frames(src, options.batch_frames, info, options.limits)
         ahead = detect_ahead(options.detect_ahead, info)
         stage_options = FaceStageOptions(every=max(1, options.detect_every))
-        _, faces = face_stream(stack, options.detector, stage_options, batches, ahead)
+        faces = face_stream(stack, options.detector, stage_options, batches, ahead)
         # A re-encoded public clip of this product? (No public clip has odd sizes.)
         odd = info.width % 2 or info.height % 2
         probe = None

@@ -114,8 +114,8 @@ def read_redetected(src: Path, info: VideoInfo, opts: ReadOptions,
     tracks: dict[int, ReadTrack] = {}
     batches = iter_frames(src, opts.batch_frames, info, opts.limits)
     with ExitStack() as stack:  # detection ahead, beside the readers' projections
-        _, found = face_stream(stack, opts.detector, FaceStageOptions(), batches,
-                               detect_ahead(None, info))  # fmt: skip
+        found = face_stream(stack, opts.detector, FaceStageOptions(), batches,
+                            detect_ahead(None, info))  # fmt: skip
         for batch, boxes in found:
             for index, frame_boxes in zip(batch.indices.tolist(), boxes, strict=True):
                 y = next(luma)

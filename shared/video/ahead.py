@@ -33,13 +33,12 @@ def detect_ahead(wanted: bool | None, info: VideoInfo) -> bool:
 
 
 def face_stream(stack: ExitStack, detector: str, options: FaceStageOptions,
-                batches: Iterator[FrameBatch], ahead: bool) -> tuple[FaceStage, Iterable[Found]]:  # fmt: skip
-    """The stage (for its tracks and cuts) and what it finds in ``batches``."""
+                batches: Iterator[FrameBatch], ahead: bool) -> Iterable[Found]:  # fmt: skip
+    """What the face stage finds in ``batches``."""
     found: FaceDetector = make_detector(detector)  # a bad name fails here, in one line
     if ahead:
         found = stack.enter_context(DetectorProcess(detector))
-    stage = FaceStage(found, options)
-    stream = stage.run(batches)
+    stream = FaceStage(found, options).run(batches)
     if not ahead:
-        return stage, stream
-    return stage, stack.enter_context(closing(Prefetch(stream, name="face-stage")))
+        return stream
+    return stack.enter_context(closing(Prefetch(stream, name="face-stage")))
