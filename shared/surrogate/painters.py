@@ -29,7 +29,7 @@ from shared.surrogate.composite import (
     compose,
 )
 from shared.surrogate.donors import ChoiceOptions, Donor, DonorBank
-from shared.surrogate.features import measure
+from shared.surrogate.features import likeness, measure
 from shared.surrogate.geometry import Plausibility, as_points, plausible
 from shared.surrogate.refine import Refiner, refine_composites
 from shared.video.crops import (
@@ -189,7 +189,7 @@ class DonorPainter:
             return None
         local_points = points - offset
         if track.donor is None:
-            track.donor = self._pick(box.track_id, local_points, region)
+            track.donor = self._pick(box.track_id, local_points, region, border, box.width)
         comp = compose(region, track.donor.image, track.donor.points, local_points, border,
                        self.options.composite, self._grain)  # fmt: skip
         return _Job(g, region, comp)
@@ -206,12 +206,30 @@ class DonorPainter:
         track.rel = rel if track.rel is None else a * rel + (1.0 - a) * track.rel
         return np.asarray(origin + track.rel * size, dtype=np.float64)
 
-    def _pick(self, track_id: int, points: np.ndarray, region: np.ndarray) -> Donor:
-        """The track's keyed donor, matched to its pose, tone, mouth and facial hair, and not
-        given to another track of the clip."""
+    def _pick(self, track_id: int, points: np.ndarray, region: np.ndarray, border: np.ndarray,
+              width: float) -> Donor:  # fmt: skip
+        """The track's keyed donor, matched to its pose, tone, mouth and facial hair, not given
+        to another track of the clip, and of the key's first few the least like the original
+        (faces at least ``compare_from`` wide)."""
+        o = self.options.choice
         target = measure(region, points)
-        idx, mirrored = self.bank.choose(self.secret, self.clip_id, track_id, target,
-                                         frozenset(self._used), self.options.choice)  # fmt: skip
-        self._used.add(idx)
-        log.debug("track %d: donor %d%s", track_id, idx, " (mirrored)" if mirrored else "")
-        return self.bank.donor(idx, mirrored)
+        count = o.compare if width >= o.compare_from else 1
+        picks = self.bank.keyed(self.secret, self.clip_id, track_id, target,
+                                frozenset(self._used), o, count)  # fmt: skip
+        donors = [self.bank.donor(idx, mirrored) for idx, mirrored in picks]
+        donor = donors[0]
+        if len(donors) > 1:
+            alike = [self._likeness(d, points, region, border) for d in donors]
+            donor = donors[int(np.argmin(alike))]
+        self._used.add(donor.index)
+        mark = " (mirrored)" if donor.mirrored else ""
+        log.debug("track %d: donor %d%s", track_id, donor.index, mark)
+        return donor
+
+    def _likeness(self, donor: Donor, points: np.ndarray, region: np.ndarray,
+                  border: np.ndarray) -> float:  # fmt: skip
+        """How much this donor's composite (unrefined, no grain) still looks like the region."""
+        comp = compose(region, donor.image, donor.points, points, border, self.options.composite)
+        trial = region.copy()
+        blend(trial, comp)
+        return likeness(region, trial, points)

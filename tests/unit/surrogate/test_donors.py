@@ -35,6 +35,16 @@ def test_a_donor_taken_by_another_track_is_skipped(bank: DonorBank) -> None:
     assert again != first
 
 
+def test_keyed_candidates_start_with_the_choice_and_skip_taken_donors(bank: DonorBank) -> None:
+    first = bank.choose(b"k", "c", 1, TARGET)
+    three = bank.keyed(b"k", "c", 1, TARGET, count=3)
+    assert three[0] == first and len({i for i, _ in three}) == 3
+    rest = bank.keyed(b"k", "c", 1, TARGET, exclude=frozenset({first[0]}), count=2)
+    assert rest == three[1:]
+    everyone = frozenset(range(len(bank)))  # all taken: the keyed ones are given anyway
+    assert bank.keyed(b"k", "c", 1, TARGET, exclude=everyone, count=3) == three
+
+
 def test_a_donor_turned_the_other_way_is_mirrored(bank: DonorBank) -> None:
     left = Features(-0.3, TARGET.tone, TARGET.mouth, TARGET.hair)
     idx, mirrored = bank.choose(b"k", "c", 1, left)

@@ -7,9 +7,12 @@ from dataclasses import replace
 
 import numpy as np
 
-from shared.surrogate.donors import DonorBank
-from shared.surrogate.painters import DonorPainter
+from shared.surrogate.donors import ChoiceOptions, DonorBank
+from shared.surrogate.features import likeness, measure
+from shared.surrogate.geometry import as_points
+from shared.surrogate.painters import DonorPainter, PainterOptions
 from shared.video.crops import CROP_MARGIN, square_geom
+from shared.video.types import FaceBox
 from tests.unit.surrogate.conftest import ASTRONAUT_BOX
 
 IDX = np.array([0])
@@ -92,3 +95,43 @@ def test_landmarks_that_do_not_form_a_face_are_not_confirmed(
     lm[7], lm[9] = lm[1] - 30, lm[3] - 30  # mouth corners above the eyes
     _, painter = _paint(bank, astronaut, box=replace(ASTRONAUT_BOX, landmarks=tuple(lm)))
     assert painter.stats.kinds == {"blur": 1}
+
+
+def _with_a_lookalike(bank: DonorBank, frame: np.ndarray, box: FaceBox) -> DonorBank:
+    """Two of ``bank``'s donors and, as donor 0, the frame's own face (the worst donor there is)."""
+    import cv2
+
+    x0, y0, side = int(box.x0) - 10, int(box.y0) - 10, int(box.width) + 20
+    own = cv2.resize(frame[0, y0 : y0 + side, x0 : x0 + side], (64, 64))
+    assert box.landmarks is not None
+    pts = (as_points(box.landmarks) - [x0, y0]) * (64 / side)
+    images = np.stack([own, bank.donor(0).image, bank.donor(1).image])
+    points = np.stack([pts, bank.points[0], bank.points[1]])
+    feats = np.stack([measure(im, p).as_row() for im, p in zip(images, points, strict=True)])
+    return DonorBank(kind="images", points=points, features=feats, quality=np.ones(3), size=64,
+                     images=images, bank_id="lookalike")  # fmt: skip
+
+
+def test_of_the_keyed_candidates_the_least_alike_is_kept(
+    bank: DonorBank, astronaut: np.ndarray
+) -> None:
+    small = _with_a_lookalike(bank, astronaut, ASTRONAUT_BOX)
+    keys = [f"key-{i}".encode() for i in range(6)]
+    assert ASTRONAUT_BOX.landmarks is not None
+    region, points = astronaut[0, 40:200, 150:300], as_points(ASTRONAUT_BOX.landmarks) - [150, 40]
+    assert likeness(region, region, points) > 0.99
+    assert likeness(region, region[::-1].copy(), points) < 0.5  # upside down: not alike
+    picked: dict[tuple[int, float], list[int]] = {}
+    for compare, start in ((1, 64.0), (3, 64.0), (3, 100.0)):  # the face is 89 px wide
+        choice = ChoiceOptions(candidates=3, compare=compare, compare_from=start)
+        for key in keys:
+            painter = DonorPainter(
+                small, key, "c", options=replace(PainterOptions(), choice=choice)
+            )
+            painter.paint(astronaut.copy(), IDX, [[ASTRONAUT_BOX]])
+            donor = painter._tracks[1].donor
+            assert donor is not None
+            picked.setdefault((compare, start), []).append(donor.index)
+    assert 0 in picked[1, 64.0]  # the key alone hands the lookalike to some keys...
+    assert 0 not in picked[3, 64.0]  # ...comparing the candidates never does...
+    assert picked[3, 100.0] == picked[1, 64.0]  # ...except on faces narrower than compare_from
