@@ -64,7 +64,8 @@ class ChoiceOptions:
     # The painter composes this many keyed candidates on a track's first frame and keeps the one
     # least like the original (features.likeness): a few donors happen to resemble a given
     # person. Over 10 runs of the eval clips, faces the judge did not de-identify: 4.6% with the
-    # key's first candidate, 1.5% with the least alike of 3 (docs/PIPELINE.md). 1: no comparison.
+    # key's first candidate, 1.5% with the least alike of 3 (another secret: 2.4%, 1.6%; see
+    # docs/PIPELINE.md). 1: no comparison.
     compare: int = 3
     # Below this face width (px) the key's first candidate is taken: on carphone's ~50 px faces
     # the least alike of 3 lost HOG detections (0.909 -> 0.845) and de-identified less (1.0 ->
