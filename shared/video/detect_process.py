@@ -26,7 +26,7 @@ import struct
 import subprocess
 import sys
 import tempfile
-from typing import IO
+from typing import IO, NoReturn
 
 import numpy as np
 
@@ -101,20 +101,15 @@ class DetectorProcess:
 
     def _read(self, pipe: IO[bytes], size: int) -> bytes:
         """Exactly ``size`` bytes, waiting at most ``timeout`` seconds for each chunk."""
-        chunks, got = [], 0
-        fd = pipe.fileno()
-        while got < size:
-            ready, _, _ = select.select([fd], [], [], self.timeout)
-            if not ready:
-                self._fail(f"no answer in {self.timeout:.0f} s")
-            chunk = os.read(fd, size - got)
-            if not chunk:
-                raise EOFError
-            chunks.append(chunk)
-            got += len(chunk)
-        return b"".join(chunks)
+        try:
+            data = _read_exact(pipe.fileno(), size, self.timeout)
+        except TimeoutError:
+            self._fail(f"no answer in {self.timeout:.0f} s")
+        if data is None:
+            raise EOFError
+        return data
 
-    def _fail(self, what: str) -> None:
+    def _fail(self, what: str) -> NoReturn:
         self._stop()
         self._stderr.seek(0)
         lines = self._stderr.read().decode(errors="replace").strip().splitlines()
@@ -145,9 +140,13 @@ class DetectorProcess:
             proc.stdout.close()
 
 
-def _read_exact(fd: int, size: int) -> bytes | None:
+def _read_exact(fd: int, size: int, timeout: float | None = None) -> bytes | None:
+    """Exactly ``size`` bytes from ``fd``; None at end of input. With ``timeout``, TimeoutError
+    when no chunk arrives within that many seconds (None: wait as long as it takes)."""
     buf = bytearray()
     while len(buf) < size:
+        if timeout is not None and not select.select([fd], [], [], timeout)[0]:
+            raise TimeoutError
         chunk = os.read(fd, size - len(buf))
         if not chunk:
             return None
