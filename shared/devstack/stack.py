@@ -108,18 +108,9 @@ class DevStack:
         # The private side's settings as a dotenv file: `uunet audit verify --env-file` reads it.
         private_env_file = self.state_dir / "private.env"
         lines = "".join(f"{k}={v}\n" for k, v in private_env.items() if k.startswith("UUNET_"))
-        fd = os.open(private_env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(lines)
+        _write_private(private_env_file, lines)
         self.info["private_env_file"] = str(private_env_file)
-        # Atomically and owner-only from the first byte: a script polling for dev.json never reads
-        # it half-written (the e2e fixture once read it empty), nor while others may read it.
-        dev_json = self.state_dir / "dev.json"
-        part = self.state_dir / ".dev.json.part"
-        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(json.dumps(self.info, indent=2) + "\n")
-        os.replace(part, dev_json)
+        _write_private(self.state_dir / "dev.json", json.dumps(self.info, indent=2) + "\n")
         return self.info
 
     def _start_servers(self, sup: Supervisor) -> None:
@@ -214,3 +205,13 @@ def _process_of(server: RedisServer | S3Server) -> ManagedProcess:
 
 def _quiet_env() -> dict[str, str]:
     return {"PYTHONUNBUFFERED": "1", "PATH": os.environ.get("PATH", "")}
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` atomically and owner-only from the first byte: a script polling for the
+    file never reads it half-written (the e2e fixture once read dev.json empty), nor may others."""
+    part = path.with_name(f".{path.name}.part")
+    fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(part, path)
