@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.private_reid.auth import DEV_AUDIENCE, DEV_ISSUER
 from services.public_deid.auth import hash_key, new_api_key
+from shared.crypto.files import write_private
 from shared.crypto.keys import CUSTODY_PUB_FILE, PrivateSideKeys, custody_public_pem, init_keyset
 from shared.crypto.weights import encrypt_weights, generate_key_file, load_key_file
 from shared.devstack.stack import DevSecrets
@@ -29,12 +30,6 @@ from shared.model.checkpoint import (
 from uunet_cli.commands.dev_token import ISSUER_KEY, ISSUER_PUB
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-
-
 def prepare_secrets(state_dir: Path, checkpoint: Path | None) -> DevSecrets:
     """Create what is missing under ``state_dir``; split the checkpoint again every start."""
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -44,13 +39,13 @@ def prepare_secrets(state_dir: Path, checkpoint: Path | None) -> DevSecrets:
         init_keyset(keys_dir)
     custody_pub = keys_dir / CUSTODY_PUB_FILE  # dev key sets made before custody records
     if not custody_pub.exists():
-        _write_private(custody_pub, custody_public_pem(PrivateSideKeys.load(keys_dir).authority()))
+        write_private(custody_pub, custody_public_pem(PrivateSideKeys.load(keys_dir).authority()))
     api_key_path = state_dir / "dev-api-key"
     api_keys_file = state_dir / "api_keys.json"
     if not api_key_path.exists():
         api_key = new_api_key()
-        _write_private(api_key_path, api_key.encode())
-        _write_private(api_keys_file, json.dumps({"dev-vendor": hash_key(api_key)}).encode())
+        write_private(api_key_path, api_key.encode())
+        write_private(api_keys_file, json.dumps({"dev-vendor": hash_key(api_key)}).encode())
     issuer_private = state_dir / ISSUER_KEY
     issuer_public = state_dir / ISSUER_PUB
     if not issuer_private.exists():
@@ -60,14 +55,14 @@ def prepare_secrets(state_dir: Path, checkpoint: Path | None) -> DevSecrets:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        _write_private(issuer_private, pem)
+        write_private(issuer_private, pem)
         pub = key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
-        _write_private(issuer_public, pub)
+        write_private(issuer_public, pub)
     audit_key_file = state_dir / "audit.key"
     if not audit_key_file.exists():
-        _write_private(audit_key_file, os.urandom(32).hex().encode())
+        write_private(audit_key_file, os.urandom(32).hex().encode())
     weights_key_file = state_dir / "weights.key"
     if not weights_key_file.exists():
         generate_key_file(weights_key_file)
@@ -77,7 +72,7 @@ def prepare_secrets(state_dir: Path, checkpoint: Path | None) -> DevSecrets:
     if ckpt.config.has_private:
         meta = {"part": "private", "model_id": ckpt.model_id, "version": ckpt.version}
         plain = part_to_bytes(ckpt, "private")
-        _write_private(encrypted, encrypt_weights(plain, load_key_file(weights_key_file), meta))
+        write_private(encrypted, encrypt_weights(plain, load_key_file(weights_key_file), meta))
     else:  # a donor model has no learned private module: the private side restores sealed only
         encrypted.unlink(missing_ok=True)
         encrypted = None

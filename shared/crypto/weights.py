@@ -27,6 +27,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from shared.crypto.files import write_private
 from shared.domain.errors import BadInputError, ConfigError, TamperedError, WrongKeyError
 
 MAGIC = b"UUNETWK1"
@@ -128,10 +129,7 @@ def encrypt_file(src: Path, dst: Path, key: bytes, meta: Mapping[str, str] | Non
         plain = src.read_bytes()
     except OSError as err:
         raise BadInputError(f"cannot read {src}: {err.strerror}") from None
-    data = encrypt_weights(plain, key, meta)
-    fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
+    write_private(dst, encrypt_weights(plain, key, meta))
 
 
 def decrypt_file(path: Path, key: bytes) -> bytes:

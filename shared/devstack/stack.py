@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shared.crypto.files import write_private
 from shared.devstack.servers import ManagedProcess, RedisServer, S3Server, free_port, spawn
 from shared.devstack.supervisor import RestartPolicy, Supervisor
 from shared.domain.errors import ConfigError
@@ -108,9 +109,9 @@ class DevStack:
         # The private side's settings as a dotenv file: `uunet audit verify --env-file` reads it.
         private_env_file = self.state_dir / "private.env"
         lines = "".join(f"{k}={v}\n" for k, v in private_env.items() if k.startswith("UUNET_"))
-        _write_private(private_env_file, lines)
+        write_private(private_env_file, lines)
         self.info["private_env_file"] = str(private_env_file)
-        _write_private(self.state_dir / "dev.json", json.dumps(self.info, indent=2) + "\n")
+        write_private(self.state_dir / "dev.json", json.dumps(self.info, indent=2) + "\n")
         return self.info
 
     def _start_servers(self, sup: Supervisor) -> None:
@@ -205,13 +206,3 @@ def _process_of(server: RedisServer | S3Server) -> ManagedProcess:
 
 def _quiet_env() -> dict[str, str]:
     return {"PYTHONUNBUFFERED": "1", "PATH": os.environ.get("PATH", "")}
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Write ``text`` atomically and owner-only from the first byte: a script polling for the
-    file never reads it half-written (the e2e fixture once read dev.json empty), nor may others."""
-    part = path.with_name(f".{path.name}.part")
-    fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(part, path)

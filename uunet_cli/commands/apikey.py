@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from shared.crypto.files import write_private
 from shared.domain.errors import BadInputError, ConfigError
 
 if TYPE_CHECKING:
@@ -79,13 +79,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _write(path: Path, keys: dict[str, KeyEntry]) -> None:
     """Write atomically with mode 0600 (the hashes are not secrets, but names of vendors are)."""
-    tmp = path.with_name(path.name + ".tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(keys, fh, indent=2, sort_keys=True)
-            fh.write("\n")
-        os.replace(tmp, path)
+        write_private(path, json.dumps(keys, indent=2, sort_keys=True) + "\n")
     except OSError as err:
         raise ConfigError(f"cannot write {path}: {err.strerror}") from None
