@@ -135,3 +135,16 @@ def test_of_the_keyed_candidates_the_least_alike_is_kept(
     assert 0 in picked[1, 64.0]  # the key alone hands the lookalike to some keys...
     assert 0 not in picked[3, 64.0]  # ...comparing the candidates never does...
     assert picked[3, 100.0] == picked[1, 64.0]  # ...except on faces narrower than compare_from
+
+
+def test_a_grey_frame_gets_a_grey_surrogate(bank: DonorBank, astronaut: np.ndarray) -> None:
+    # Night (IR) cameras film in grey: a donor's own colour there would be a blue or red stain.
+    import cv2
+
+    grey = np.repeat(cv2.cvtColor(astronaut[0], cv2.COLOR_RGB2GRAY)[None, ..., None], 3, axis=3)
+    out, painter = _paint(bank, grey)
+    assert painter.stats.kinds == {"donor": 1}
+    face = _face(out)
+    assert np.abs(face - _face(grey)).mean() > 8  # painted...
+    chroma = face.max(axis=-1) - face.min(axis=-1)  # ...and still grey (rounding aside)
+    assert chroma.max() <= 3
