@@ -263,10 +263,12 @@ CLIP_TARGETS: dict[str, tuple[str, float]] = {
 }
 
 
-def evaluate_clips(model: Any, key: bytes, repeats: int = 3, samples: int = 12) -> dict[str, Any]:
+def evaluate_clips(model: Any, key: bytes, repeats: int = 3, samples: int = 12,
+                   grey: bool = False) -> dict[str, Any]:  # fmt: skip
     """The real clips of the eval-data cache through the real pipeline: per clip, all, wide faces.
 
-    ``key`` is the de-identification secret (fixed, so a report can be reproduced).
+    ``key`` is the de-identification secret (fixed, so a report can be reproduced); ``grey``
+    judges grey copies of the clips instead (night and IR footage).
     """
     from dataclasses import replace
 
@@ -279,7 +281,7 @@ def evaluate_clips(model: Any, key: bytes, repeats: int = 3, samples: int = 12) 
         init_keyset(root / "keys")
         keys = replace(PublicSideKeys.load(root / "keys"), secret=key)
         scores = []
-        for clip in build_corpus(root):
+        for clip in build_corpus(root, grey):
             log.info("eval clips: %s", clip.name)
             scores.append(score_clip(model, clip, keys, judge, samples, repeats))
     return {

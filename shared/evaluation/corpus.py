@@ -174,7 +174,24 @@ def real_videos() -> list[EvalClip]:
     return found
 
 
-def build_corpus(out_dir: Path) -> list[EvalClip]:
-    """Every clip available here: the crowd clip (written into ``out_dir``) and the real videos."""
+def build_corpus(out_dir: Path, grey: bool = False) -> list[EvalClip]:
+    """Every clip available here: the crowd clip (written into ``out_dir``) and the real videos;
+    with ``grey``, their grey copies (written into ``out_dir`` too)."""
     crowd = crowd_clip(out_dir)
-    return ([crowd] if crowd is not None else []) + real_videos()
+    clips = ([crowd] if crowd is not None else []) + real_videos()
+    return [grey_copy(c, out_dir) for c in clips] if grey else clips
+
+
+def grey_copy(clip: EvalClip, out_dir: Path, fps: int = 25) -> EvalClip:
+    """The clip as a night or IR camera films it: luma only, the same frames and faces."""
+    path = out_dir / f"{clip.name}-grey.mp4"
+    with av.open(str(clip.path)) as src:
+        stream = src.streams.video[0]
+        size = (stream.codec_context.width, stream.codec_context.height)
+        frames = (
+            cv2.cvtColor(cv2.cvtColor(f.to_ndarray(format="rgb24"), cv2.COLOR_RGB2GRAY),
+                         cv2.COLOR_GRAY2RGB)
+            for f in src.decode(stream)
+        )  # fmt: skip
+        _write(path, frames, size, fps)
+    return EvalClip(f"{clip.name}-grey", path, clip.truth)

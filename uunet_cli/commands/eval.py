@@ -41,7 +41,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--sets", default="synthetic,real,clips",
                    help="comma list of: synthetic, real (64 px crops), clips (the real pipeline "
-                   "on real clips, judged in the frame: make eval-data fetches them), payload "
+                   "on real clips, judged in the frame: make eval-data fetches them), clips_grey "
+                   "(the same clips in grey, as night and IR cameras film), payload "
                    "(the identity payload: deid, re-encodes, reid --mode learned, wrong keys, "
                    "on real clips)")  # fmt: skip
     p.add_argument("--payload-frames", type=int, default=150,
@@ -92,10 +93,10 @@ def run(args: argparse.Namespace) -> int:
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     wanted = [s.strip() for s in args.sets.split(",") if s.strip()]
-    unknown = set(wanted) - {"synthetic", "real", "clips", "payload"}
+    unknown = set(wanted) - {"synthetic", "real", "clips", "clips_grey", "payload"}
     if unknown or not wanted:
         raise BadInputError(
-            f"--sets takes synthetic, real, clips and/or payload, got {args.sets!r}"
+            f"--sets takes synthetic, real, clips, clips_grey and/or payload, got {args.sets!r}"
         )
     if min(args.clip_repeats, args.clip_samples, args.payload_frames, args.payload_every) < 1:
         raise BadInputError(
@@ -111,6 +112,10 @@ def run(args: argparse.Namespace) -> int:
     report = evaluate(engine, sets)
     if "clips" in wanted:
         report["clips"] = evaluate_clips(engine, EVAL_KEY, args.clip_repeats, args.clip_samples)
+    if "clips_grey" in wanted:
+        report["clips_grey"] = evaluate_clips(
+            engine, EVAL_KEY, args.clip_repeats, args.clip_samples, grey=True
+        )
     if "payload" in wanted:
         from uunet_cli.eval_payload import run_payload
 
@@ -125,6 +130,8 @@ def run(args: argparse.Namespace) -> int:
         print(table(report))
     if "clips" in report:
         print(clip_table(report["clips"]))
+    if "clips_grey" in report:
+        print(clip_table(report["clips_grey"], "grey clips (night, IR), frame level"))
     if "payload" in report:
         from uunet_cli.eval_payload import payload_table
 
@@ -164,11 +171,10 @@ CLIP_ROWS = (
 )
 
 
-def clip_table(clips: dict[str, Any]) -> str:
+def clip_table(clips: dict[str, Any], title: str = "clips (real pipeline, frame level)") -> str:
     """The clip figures: one column per clip, then all faces and faces wider than 100 px."""
     cols = {**clips["clips"], "ALL": clips["all"], "> 100 px": clips["wide"]}
-    return "\n".join(figure_table("clips (real pipeline, frame level)", cols, CLIP_ROWS,
-                                   clips["targets"], (48, 15)))  # fmt: skip
+    return "\n".join(figure_table(title, cols, CLIP_ROWS, clips["targets"], (48, 15)))
 
 
 def figure_table(title: str, cols: dict[str, dict[str, Any]], rows: tuple[tuple[str, str], ...],
