@@ -26,7 +26,7 @@ import numpy as np
 
 from shared.crypto.keys import PublicSideKeys
 from shared.evaluation.corpus import EvalClip
-from shared.evaluation.judge import MATCH_THRESHOLD, Box, FrameJudge
+from shared.evaluation.judge import MATCH_THRESHOLD, Box, FrameJudge, iou
 from shared.evaluation.metrics import mean, rate
 from shared.pipeline.types import DeidOptions
 from shared.surrogate.geometry import as_points
@@ -88,14 +88,6 @@ class RecordingModel:
         return painter
 
 
-def _iou(a: Box, b: Box) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def _seam(orig: np.ndarray, pub: np.ndarray, box: FaceBox) -> float:
     """Gradient energy, public over original, on the crop border ring and the mask's outer band."""
     h, w = orig.shape[:2]
@@ -125,8 +117,8 @@ def _faces(clip: EvalClip, index: int, found: list[FaceBox]) -> list[FaceBox]:
         return found
     out = []
     for t in clip.truth[index]:
-        best = max(found, key=lambda f: _iou(_box(f), t), default=None)
-        agree = best is not None and _iou(_box(best), t) > 0.4
+        best = max(found, key=lambda f: iou(_box(f), t), default=None)
+        agree = best is not None and iou(_box(best), t) > 0.4
         out.append(FaceBox(*t, 1.0, -1, best.landmarks if agree and best else None))
     return out
 
@@ -136,8 +128,8 @@ def _box(f: FaceBox) -> Box:
 
 
 def _track_of(events: dict[int, list[PaintEvent]], index: int, box: Box) -> tuple[int, str]:
-    best = max(events.get(index, []), key=lambda e: _iou(e.box, box), default=None)
-    if best is None or _iou(best.box, box) < 0.3:
+    best = max(events.get(index, []), key=lambda e: iou(e.box, box), default=None)
+    if best is None or iou(best.box, box) < 0.3:
         return -1, "none"
     return best.track_id, best.kind
 
@@ -203,7 +195,7 @@ def score_clip(model: Any, clip: EvalClip, keys: PublicSideKeys, judge: FrameJud
                     out.false_surrogates += sum(
                         1
                         for e in events.get(index, [])
-                        if e.kind == "donor" and all(_iou(e.box, t) < 0.3 for t in real[index])
+                        if e.kind == "donor" and all(iou(e.box, t) < 0.3 for t in real[index])
                     )
                     for orig in measured.get(index, []):
                         _score_face(out, r, orig, originals[index], pub, events, index, judge)

@@ -30,3 +30,26 @@ def test_a_grey_copy_keeps_every_frame_and_the_faces_and_drops_the_colour(tmp_pa
     assert (spread.max(-1) - spread.min(-1)).max() <= 4  # grey, up to the codec's rounding
     luma = np.dot(frames[5][30, 40].astype(float), [0.299, 0.587, 0.114])
     assert out[5][30, 40, 0] == pytest.approx(luma, abs=6)  # the light is kept
+
+
+def test_a_face_that_fills_the_frame_is_in_the_truth(monkeypatch: pytest.MonkeyPatch) -> None:
+    # YuNet scores a close-up portrait under 0.6 at full size (Tom Hanks in the crowd clip); the
+    # half-size pass finds it, in full-size coordinates.
+    import yuface
+    from skimage import data
+
+    from shared.evaluation.corpus import _fit, _photo_boxes
+    from shared.evaluation.judge import iou
+
+    canvas = _fit(data.astronaut()[40:150, 220:300], (1280, 720))
+    (full,) = _photo_boxes(canvas)  # found at full size: the reference box
+    real = yuface.detect
+
+    def misses_large_faces(img: np.ndarray, conf: float) -> tuple[np.ndarray, ...]:
+        scores, boxes, marks = real(img, conf=conf)
+        keep = np.array([b[2] < 300 for b in boxes], dtype=bool)
+        return scores[keep], boxes[keep], marks[keep]
+
+    monkeypatch.setattr(yuface, "detect", misses_large_faces)
+    (found,) = _photo_boxes(canvas)
+    assert iou(found, full) > 0.7
