@@ -30,6 +30,17 @@ def test_hard_cuts_are_found_and_motion_is_not() -> None:
     steady = SceneCuts()
     shifted = [np.roll(frames[0], s, axis=1) for s in range(0, 24, 2)]  # a slow pan
     assert not any(steady.is_cut(f) for f in shifted)
+    fast = SceneCuts()  # 8 px a frame sideways and 3 down (3% of the width): motion, not a cut
+    panned = [np.roll(np.roll(frames[0], 8 * s, axis=1), 3 * s, axis=0) for s in range(12)]
+    assert not any(fast.is_cut(f) for f in panned)
+
+
+def test_cuts_are_found_in_grey_footage() -> None:
+    # Night and IR cameras film in grey: every pixel in one hue and saturation, so a colour
+    # histogram cannot tell the shots apart (the earlier rule found no cut here).
+    grey = np.repeat(_shots().mean(axis=3, keepdims=True).astype(np.uint8), 3, axis=3)
+    cuts = SceneCuts()
+    assert [i for i, f in enumerate(grey) if cuts.is_cut(f)] == [12, 24]
 
 
 def test_tracks_end_at_a_cut_and_nothing_is_painted_on_the_faceless_shot() -> None:
