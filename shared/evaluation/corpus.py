@@ -16,6 +16,7 @@ import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -118,7 +119,8 @@ def _blinds(size: tuple[int, int], n: int) -> Iterator[np.ndarray]:
         yield np.ascontiguousarray(np.stack([grey, grey * 0.95, grey * 0.85], 2).astype(np.uint8))
 
 
-def _write(path: Path, frames: Iterator[np.ndarray], size: tuple[int, int], fps: int) -> None:
+def _write(path: Path, frames: Iterator[np.ndarray], size: tuple[int, int],
+           fps: int | Fraction) -> None:  # fmt: skip
     with av.open(str(path), mode="w") as out:
         stream = out.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
@@ -198,12 +200,13 @@ def build_corpus(out_dir: Path, grey: bool = False) -> list[EvalClip]:
     return [grey_copy(c, out_dir) for c in clips] if grey else clips
 
 
-def grey_copy(clip: EvalClip, out_dir: Path, fps: int = 25) -> EvalClip:
-    """The clip as a night or IR camera films it: luma only, the same frames and faces."""
+def grey_copy(clip: EvalClip, out_dir: Path) -> EvalClip:
+    """The clip as a night or IR camera films it: luma only, the same frames, rate and faces."""
     path = out_dir / f"{clip.name}-grey.mp4"
     with av.open(str(clip.path)) as src:
         stream = src.streams.video[0]
         size = (stream.codec_context.width, stream.codec_context.height)
+        fps = stream.average_rate or 25
         frames = (
             cv2.cvtColor(cv2.cvtColor(f.to_ndarray(format="rgb24"), cv2.COLOR_RGB2GRAY),
                          cv2.COLOR_GRAY2RGB)

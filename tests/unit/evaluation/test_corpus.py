@@ -1,4 +1,4 @@
-"""Grey copies of eval clips (night and IR footage): every frame kept, colour gone, faces kept."""
+"""Grey copies of eval clips (night and IR footage): every frame and the rate kept, colour gone."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from shared.evaluation.corpus import EvalClip, _write, grey_copy
-from shared.video.decode import iter_frames
+from shared.video.decode import iter_frames, probe
 
 
 def test_a_grey_copy_keeps_every_frame_and_the_faces_and_drops_the_colour(tmp_path: Path) -> None:
@@ -20,12 +20,12 @@ def test_a_grey_copy_keeps_every_frame_and_the_faces_and_drops_the_colour(tmp_pa
         f[8:24, 8:24] = rng.integers(0, 255, (16, 16, 3))
         frames.append(f)
     src = tmp_path / "colour.mp4"
-    _write(src, iter(frames), (64, 48), 25)
+    _write(src, iter(frames), (64, 48), 30)
     truth = [[(8.0, 8.0, 24.0, 24.0)]] * 12
     grey = grey_copy(EvalClip("colour", src, truth), tmp_path)
     assert grey.name == "colour-grey" and grey.truth is truth and grey.path.is_file()
     out = [f for b in iter_frames(grey.path, 8) for f in b.frames]
-    assert len(out) == 12
+    assert len(out) == 12 and probe(grey.path).fps == 30
     spread = np.stack(out).astype(int)
     assert (spread.max(-1) - spread.min(-1)).max() <= 4  # grey, up to the codec's rounding
     luma = np.dot(frames[5][30, 40].astype(float), [0.299, 0.587, 0.114])
