@@ -147,7 +147,7 @@ class _Original:
 def _originals(clip: EvalClip, samples: set[int], judge: FrameJudge
                ) -> tuple[dict[int, list[Box]], dict[int, list[_Original]], dict[int, np.ndarray]]:  # fmt: skip
     """True boxes of every frame; measured faces and the frames themselves at sampled indices."""
-    finder = YuNetDetector(score_threshold=0.4)
+    finder = YuNetDetector(score_threshold=0.4, rescore_below=0.0)  # the judge stays as it was
     real: dict[int, list[Box]] = {}
     measured: dict[int, list[_Original]] = {}
     frames: dict[int, np.ndarray] = {}

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from shared.domain.errors import ConfigError
+from shared.video.track import iou_matrix
 from shared.video.types import FaceBox
 
 log = logging.getLogger(__name__)
@@ -67,10 +68,20 @@ class YuNetDetector:
 
     ``scale`` resizes the frame before detection (boxes are mapped back); YuNet's smallest anchor is
     ~10 px, so a 20 px face survives a 0.5 downscale but not much more.
+
+    Its largest anchor is 256 px: a close-up that fills a 720p frame (~500 px) scores ~0.6, under
+    the score a donor face needs, though the same face at 128 px scores 0.9. So a face at least
+    ``rescore_from`` wide that scores under ``rescore_below`` is detected again in a window twice
+    its size, scaled so the face is ``rescore_to`` px wide; a better detection there replaces its
+    score, box and landmarks. Faces that size are few, so the cost is one small detection each.
     """
 
-    def __init__(self, score_threshold: float = 0.5, scale: float = 1.0, nms_iou: float = 0.4):
+    def __init__(self, score_threshold: float = 0.5, scale: float = 1.0, nms_iou: float = 0.4,
+                 rescore_from: float = 256.0, rescore_below: float = 0.8,
+                 rescore_to: float = 128.0) -> None:  # fmt: skip
         self.score_threshold, self.scale, self.nms_iou = score_threshold, scale, nms_iou
+        self.rescore_from, self.rescore_below = rescore_from, rescore_below
+        self.rescore_to = rescore_to
 
     def detect(self, frame: np.ndarray) -> list[FaceBox]:
         """Detect faces in an RGB uint8 frame [H,W,3]."""
@@ -95,7 +106,52 @@ class YuNetDetector:
         corners = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:4]], axis=1)
         scores = res[:, 0] / 100.0
         keep = nms(corners, scores, self.nms_iou)
-        return _to_boxes(corners[keep], scores[keep], w, h, points[keep])
+        boxes = _to_boxes(corners[keep], scores[keep], w, h, points[keep])
+        rescored = [self._rescore(frame, b) for b in boxes]
+        if rescored == boxes:
+            return boxes
+        # A rescored box can now cover another one (a stray part of the same close-up).
+        arr = np.array([[b.x0, b.y0, b.x1, b.y1] for b in rescored], dtype=np.float32)
+        kept = nms(arr, np.array([b.score for b in rescored], dtype=np.float32), self.nms_iou)
+        return [rescored[i] for i in sorted(kept.tolist())]
+
+    def _rescore(self, frame: np.ndarray, box: FaceBox) -> FaceBox:
+        """``box`` as YuNet sees it at ``rescore_to`` px when it is too large for its anchors."""
+        if box.width < self.rescore_from or box.score >= self.rescore_below:
+            return box
+        s = self.rescore_to / box.width
+        cx, cy = (box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2
+        half = max(box.width, box.height)  # the window: twice the box, centred on it
+        ox, oy = cx - half, cy - half
+        side = max(1, round(2 * half * s))
+        warp = np.array([[s, 0.0, -s * ox], [0.0, s, -s * oy]], dtype=np.float32)
+        window = cv2.warpAffine(frame, warp, (side, side), flags=cv2.INTER_AREA,
+                                borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
+        inner = YuNetDetector(self.score_threshold, 1.0, self.nms_iou, rescore_below=0.0)
+        best: FaceBox | None = None
+        for c in inner.detect(window):
+            back = FaceBox(c.x0 / s + ox, c.y0 / s + oy, c.x1 / s + ox, c.y1 / s + oy, c.score,
+                           landmarks=_unwarp(c.landmarks, s, ox, oy))  # fmt: skip
+            overlap = float(iou_matrix(_corners(back), _corners(box))[0, 0])
+            if overlap >= 0.5 and back.score > box.score:
+                best = back if best is None or back.score > best.score else best
+        if best is None:
+            return box
+        h, w = frame.shape[:2]
+        x0, y0 = min(max(best.x0, 0.0), w), min(max(best.y0, 0.0), h)
+        x1, y1 = min(max(best.x1, 0.0), w), min(max(best.y1, 0.0), h)
+        return FaceBox(x0, y0, x1, y1, best.score, landmarks=best.landmarks)
+
+
+def _corners(b: FaceBox) -> np.ndarray:
+    return np.array([[b.x0, b.y0, b.x1, b.y1]], dtype=np.float64)
+
+
+def _unwarp(points: tuple[float, ...] | None, s: float, ox: float,
+            oy: float) -> tuple[float, ...] | None:  # fmt: skip
+    if points is None:
+        return None
+    return tuple(v / s + (ox if i % 2 == 0 else oy) for i, v in enumerate(points))
 
 
 class CenterFaceDetector:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 from skimage import data
 
 from shared.domain.errors import ConfigError
 from shared.video.decode import iter_frames
-from shared.video.detect import make_detector
+from shared.video.detect import YuNetDetector, make_detector
 from shared.video.faces import FaceStage, FaceStageOptions
 from shared.video.track import iou_matrix
 from shared.video.types import FaceBox
@@ -30,6 +32,32 @@ def test_detector_finds_the_astronauts_face(name: str) -> None:
     assert abs(b.center[0] - ASTRONAUT_FACE.center[0]) < 15
     assert abs(b.center[1] - ASTRONAUT_FACE.center[1]) < 15
     assert b.score > 0.5
+
+
+def _close_up(face_px: float) -> np.ndarray:
+    """The astronaut's face scaled to ``face_px`` wide in the middle of a 720p frame."""
+    s = face_px / ASTRONAUT_FACE.width
+    cx, cy = ASTRONAUT_FACE.center
+    warp = np.array([[s, 0, 640 - s * cx], [0, s, 360 - s * cy]], dtype=np.float32)
+    return cv2.warpAffine(data.astronaut(), warp, (1280, 720), borderValue=(24, 24, 24))
+
+
+def test_a_close_up_too_large_for_yunets_anchors_is_rescored_at_a_size_it_knows() -> None:
+    frame = _close_up(600.0)
+    (plain,) = YuNetDetector(rescore_below=0.0).detect(frame)
+    assert plain.score < 0.7  # under the score a donor face needs: it would get the blur
+    (box,) = YuNetDetector().detect(frame)
+    assert box.score >= 0.85
+    assert 540 <= box.width <= 660  # the face is ~600 px wide; the plain box is ~550
+    assert box.landmarks is not None
+    xs, ys = box.landmarks[0::2], box.landmarks[1::2]
+    assert all(box.x0 <= x <= box.x1 for x in xs) and all(box.y0 <= y <= box.y1 for y in ys)
+    assert ys[0] < ys[2] < ys[3]  # eye above nose above mouth, in frame pixels
+
+
+def test_faces_yunet_sizes_well_are_not_rescored() -> None:
+    frame = _close_up(200.0)
+    assert YuNetDetector().detect(frame) == YuNetDetector(rescore_below=0.0).detect(frame)
 
 
 def test_unknown_detector_name_is_a_config_error() -> None:
