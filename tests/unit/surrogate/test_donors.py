@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
+from skimage import data as skimage_data
 
 from shared.domain.errors import ConfigError
 from shared.surrogate.donors import DEFAULT_BANK, DonorBank, load_bank, save_bank
-from shared.surrogate.features import Features
+from shared.surrogate.features import Features, calm_eye_rims
 
 TARGET = Features(yaw=0.05, tone=np.array([60.0, 15.0, 20.0]), mouth=0.1, hair=0.1)
 
@@ -81,3 +83,32 @@ def test_shipped_bank_renders_faces_with_their_landmarks() -> None:
     assert donor.image.shape == (64, 64, 3) and donor.image.dtype == np.uint8
     assert np.all((donor.points > 0) & (donor.points < 64))
     assert donor.image.std() > 10  # a picture, not a flat field
+
+
+def _a_star(image: np.ndarray, mask: np.ndarray) -> float:
+    lab = cv2.cvtColor(image.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+    return float(lab[..., 1][mask].mean())
+
+
+def test_red_rimmed_eyes_are_calmed_to_the_cheeks_and_nothing_else_moves() -> None:
+    image = np.ascontiguousarray(skimage_data.astronaut())
+    points = np.array([[200.0, 101], [247, 102], [220, 124], [198, 142], [239, 143]])  # YuNet's
+    sore = image.copy()
+    for x, y in points[:2]:  # red lids, as some generated donors have
+        cv2.ellipse(sore, (int(x), int(y)), (14, 9), 0, 0, 360, (205, 70, 80), 4)
+    rims = np.any(sore != image, axis=2)
+    cheek = np.zeros(rims.shape, dtype=bool)
+    cheek[150:160, 195:205] = True
+    calmed = calm_eye_rims(sore, points)
+    assert _a_star(sore, rims) - _a_star(sore, cheek) > 30
+    assert _a_star(calmed, rims) - _a_star(calmed, cheek) < 10
+    far = np.ones(rims.shape, dtype=bool)
+    far[60:150, 160:290] = False  # the eyes and ~0.5 eye distances around them
+    assert np.array_equal(calmed[far], sore[far])
+    # Natural lids get at most a faint touch (the astronaut's: 5 levels at most).
+    assert np.abs(calm_eye_rims(image, points).astype(int) - image).max() <= 8
+
+
+def test_a_folder_banks_donors_come_out_calmed(bank: DonorBank) -> None:
+    image = bank.images[3]
+    assert np.array_equal(bank.donor(3).image, calm_eye_rims(image, bank.points[3]))
