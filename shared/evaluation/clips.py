@@ -26,7 +26,7 @@ import numpy as np
 
 from shared.crypto.keys import PublicSideKeys
 from shared.evaluation.corpus import EvalClip
-from shared.evaluation.judge import MATCH_THRESHOLD, Box, FrameJudge, iou
+from shared.evaluation.judge import MATCH_THRESHOLD, Box, FrameJudge
 from shared.evaluation.metrics import mean, rate
 from shared.pipeline.types import DeidOptions
 from shared.surrogate.geometry import as_points
@@ -35,7 +35,7 @@ from shared.surrogate.painters import PaintEvent
 from shared.video.crops import CROP_MARGIN, square_geom
 from shared.video.decode import iter_frames, probe
 from shared.video.detect import YuNetDetector
-from shared.video.types import FaceBox
+from shared.video.types import FaceBox, box_iou
 
 log = logging.getLogger(__name__)
 
@@ -117,19 +117,15 @@ def _faces(clip: EvalClip, index: int, found: list[FaceBox]) -> list[FaceBox]:
         return found
     out = []
     for t in clip.truth[index]:
-        best = max(found, key=lambda f: iou(_box(f), t), default=None)
-        agree = best is not None and iou(_box(best), t) > 0.4
+        best = max(found, key=lambda f: box_iou(f.corners, t), default=None)
+        agree = best is not None and box_iou(best.corners, t) > 0.4
         out.append(FaceBox(*t, 1.0, -1, best.landmarks if agree and best else None))
     return out
 
 
-def _box(f: FaceBox) -> Box:
-    return (f.x0, f.y0, f.x1, f.y1)
-
-
 def _track_of(events: dict[int, list[PaintEvent]], index: int, box: Box) -> tuple[int, str]:
-    best = max(events.get(index, []), key=lambda e: iou(e.box, box), default=None)
-    if best is None or iou(best.box, box) < 0.3:
+    best = max(events.get(index, []), key=lambda e: box_iou(e.box, box), default=None)
+    if best is None or box_iou(best.box, box) < 0.3:
         return -1, "none"
     return best.track_id, best.kind
 
@@ -154,7 +150,7 @@ def _originals(clip: EvalClip, samples: set[int], judge: FrameJudge
     for batch in iter_frames(clip.path, 16):
         for frame, index in zip(batch.frames, batch.indices.tolist(), strict=True):
             faces = _faces(clip, index, finder.detect(frame))
-            real[index] = [_box(f) for f in faces]
+            real[index] = [f.corners for f in faces]
             if index in samples:
                 frames[index] = frame
                 measured[index] = [_measure(f, frame, judge) for f in faces]
@@ -162,7 +158,7 @@ def _originals(clip: EvalClip, samples: set[int], judge: FrameJudge
 
 
 def _measure(face: FaceBox, frame: np.ndarray, judge: FrameJudge) -> _Original:
-    box = _box(face)
+    box = face.corners
     return _Original(face, judge.embed(frame, box), judge.yunet_finds(frame, box),
                      judge.hog_finds(frame, box))  # fmt: skip
 
@@ -195,7 +191,7 @@ def score_clip(model: Any, clip: EvalClip, keys: PublicSideKeys, judge: FrameJud
                     out.false_surrogates += sum(
                         1
                         for e in events.get(index, [])
-                        if e.kind == "donor" and all(iou(e.box, t) < 0.3 for t in real[index])
+                        if e.kind == "donor" and all(box_iou(e.box, t) < 0.3 for t in real[index])
                     )
                     for orig in measured.get(index, []):
                         _score_face(out, r, orig, originals[index], pub, events, index, judge)
@@ -204,7 +200,7 @@ def score_clip(model: Any, clip: EvalClip, keys: PublicSideKeys, judge: FrameJud
 
 def _score_face(out: ClipScore, run: int, orig: _Original, frame: np.ndarray, pub: np.ndarray,
                 events: dict[int, list[PaintEvent]], index: int, judge: FrameJudge) -> None:  # fmt: skip
-    box = _box(orig.face)
+    box = orig.face.corners
     track, kind = _track_of(events, index, box)
     emb_pub = judge.embed(pub, box)
     out.faces.append(FaceScore(

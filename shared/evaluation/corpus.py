@@ -23,7 +23,8 @@ import av
 import cv2
 import numpy as np
 
-from shared.evaluation.judge import Box, iou
+from shared.evaluation.judge import Box
+from shared.video.types import box_iou
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ def _photo_boxes(rgb: np.ndarray) -> list[Box]:
     )
     for x0, y0, x1, y1 in find(pad):
         big = ((x0 - w // 4) * 2, (y0 - h // 4) * 2, (x1 - w // 4) * 2, (y1 - h // 4) * 2)
-        if all(iou(big, b) < 0.3 for b in found):
+        if all(box_iou(big, b) < 0.3 for b in found):
             found.append(big)
     return found
 

@@ -91,15 +91,6 @@ class YuNetDetector:
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in frame pixels
 
 
-def iou(a: Box, b: Box) -> float:
-    """Intersection over union of two boxes."""
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def _window(frame: np.ndarray, box: Box, grow: float, min_face: int) -> tuple[np.ndarray, Box]:
     """The box grown by ``grow`` box sizes on each side, upscaled so the face is >= ``min_face``
     pixels wide; returns the window and the box in window pixels."""

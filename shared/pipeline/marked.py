@@ -63,7 +63,7 @@ class MarkProbe:
                 continue
             native = self._native.at(index)
             if native is not None:  # None: not 4:2:0 at the clip's size, which no public clip is
-                tracked = [(b.track_id, (b.x0, b.y0, b.x1, b.y1)) for b in faces]
+                tracked = [(b.track_id, b.corners) for b in faces]
                 self.observe_luma(native.y.astype(np.float32), index, tracked)
 
     def observe_luma(self, y: np.ndarray, index: int, faces: list[tuple[int, Box]]) -> None:

@@ -21,7 +21,7 @@ from shared.surrogate.geometry import as_points
 from shared.surrogate.painters import TEMPLATE
 from shared.video.crops import CROP_MARGIN, feather_mask, square_geom
 from shared.video.detect import FaceDetector, make_detector
-from shared.video.types import FaceBox
+from shared.video.types import FaceBox, box_iou
 
 DETECT_FACE_PX = 80.0  # the window is scaled so the face is about this wide for landmarks
 WINDOW = 0.5  # window = box grown by this many box sizes on each side
@@ -43,14 +43,8 @@ class PaintOptions:
 
 
 def _best(found: list[FaceBox], box: FaceBox, min_iou: float) -> FaceBox | None:
-    def iou(f: FaceBox) -> float:
-        ix = max(0.0, min(f.x1, box.x1) - max(f.x0, box.x0))
-        iy = max(0.0, min(f.y1, box.y1) - max(f.y0, box.y0))
-        inter = ix * iy
-        return inter / max(f.width * f.height + box.width * box.height - inter, 1e-6)
-
-    best = max(found, key=iou, default=None)
-    return best if best is not None and iou(best) >= min_iou else None
+    best = max(found, key=lambda f: box_iou(f.corners, box.corners), default=None)
+    return best if best is not None and box_iou(best.corners, box.corners) >= min_iou else None
 
 
 def window_landmarks(frame: np.ndarray, box: FaceBox, detector: FaceDetector,

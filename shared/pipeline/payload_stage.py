@@ -69,10 +69,6 @@ class PayloadStats:
         return 1000.0 * self.seconds / max(self.faces, 1)
 
 
-def _corners(box: FaceBox) -> tuple[float, float, float, float]:
-    return (box.x0, box.y0, box.x1, box.y1)
-
-
 class PayloadStage:
     """Codes and marks the confirmed tracks of one clip (``before``/``after`` around the painter)."""
 
@@ -91,7 +87,7 @@ class PayloadStage:
         for pos, frame_boxes in enumerate(boxes):
             for box in frame_boxes:
                 if not self.embedder.has_codeword(box.track_id):
-                    square = face_square(frames[pos], _corners(box), self.fmt.code.margin)
+                    square = face_square(frames[pos], box.corners, self.fmt.code.margin)
                     self._originals.setdefault(box.track_id, []).append((pos, box, square))
 
     def after(self, frames: np.ndarray, indices: np.ndarray, boxes: list[list[FaceBox]]) -> None:
@@ -106,7 +102,7 @@ class PayloadStage:
         for pos, frame_boxes in enumerate(boxes):
             index = int(indices[pos])
             faces = [
-                (b.track_id, _corners(b))
+                (b.track_id, b.corners)
                 for b in frame_boxes
                 if kinds.get((index, b.track_id)) == CARRIER_KIND
                 and self.embedder.has_codeword(b.track_id)

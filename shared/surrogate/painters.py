@@ -79,9 +79,7 @@ class PaintStats:
         """Count one face (and record it when recording)."""
         self.kinds[kind] += 1
         if self.events is not None:
-            self.events.append(
-                PaintEvent(frame, box.track_id, kind, (box.x0, box.y0, box.x1, box.y1))
-            )
+            self.events.append(PaintEvent(frame, box.track_id, kind, box.corners))
 
 
 class CropPainter:

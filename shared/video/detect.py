@@ -12,8 +12,7 @@ import cv2
 import numpy as np
 
 from shared.domain.errors import ConfigError
-from shared.video.track import iou_matrix
-from shared.video.types import FaceBox
+from shared.video.types import FaceBox, box_iou
 
 log = logging.getLogger(__name__)
 
@@ -132,8 +131,7 @@ class YuNetDetector:
         for c in inner.detect(window):
             back = FaceBox(c.x0 / s + ox, c.y0 / s + oy, c.x1 / s + ox, c.y1 / s + oy, c.score,
                            landmarks=_unwarp(c.landmarks, s, ox, oy))  # fmt: skip
-            overlap = float(iou_matrix(_corners(back), _corners(box))[0, 0])
-            if overlap >= 0.5 and back.score > box.score:
+            if box_iou(back.corners, box.corners) >= 0.5 and back.score > box.score:
                 best = back if best is None or back.score > best.score else best
         if best is None:
             return box
@@ -141,10 +139,6 @@ class YuNetDetector:
         x0, y0 = min(max(best.x0, 0.0), w), min(max(best.y0, 0.0), h)
         x1, y1 = min(max(best.x1, 0.0), w), min(max(best.y1, 0.0), h)
         return FaceBox(x0, y0, x1, y1, best.score, landmarks=best.landmarks)
-
-
-def _corners(b: FaceBox) -> np.ndarray:
-    return np.array([[b.x0, b.y0, b.x1, b.y1]], dtype=np.float64)
 
 
 def _unwarp(points: tuple[float, ...] | None, s: float, ox: float,

@@ -22,6 +22,16 @@ class Limits:
 
 
 Landmarks = tuple[float, ...]  # 10 floats: x, y of 5 points in frame pixels (see FaceBox)
+Corners = tuple[float, float, float, float]  # x0, y0, x1, y1 in frame pixels
+
+
+def box_iou(a: Corners, b: Corners) -> float:
+    """Intersection over union of two corner boxes."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
 
 
 @dataclass(frozen=True)
@@ -49,6 +59,11 @@ class FaceBox:
     def height(self) -> float:
         """Box height in pixels."""
         return self.y1 - self.y0
+
+    @property
+    def corners(self) -> Corners:
+        """(x0, y0, x1, y1)."""
+        return self.x0, self.y0, self.x1, self.y1
 
     @property
     def center(self) -> tuple[float, float]:

@@ -39,7 +39,7 @@ def test_a_face_that_fills_the_frame_is_in_the_truth(monkeypatch: pytest.MonkeyP
     from skimage import data
 
     from shared.evaluation.corpus import _fit, _photo_boxes
-    from shared.evaluation.judge import iou
+    from shared.video.types import box_iou
 
     canvas = _fit(data.astronaut()[40:150, 220:300], (1280, 720))
     (full,) = _photo_boxes(canvas)  # found at full size: the reference box
@@ -52,4 +52,4 @@ def test_a_face_that_fills_the_frame_is_in_the_truth(monkeypatch: pytest.MonkeyP
 
     monkeypatch.setattr(yuface, "detect", misses_large_faces)
     (found,) = _photo_boxes(canvas)
-    assert iou(found, full) > 0.7
+    assert box_iou(found, full) > 0.7
