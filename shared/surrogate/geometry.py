@@ -106,6 +106,17 @@ def plausible(points: np.ndarray, box_width: float, score: float,
     return all(checks)
 
 
+# Where a turned face lies about its landmarks. On a head seen at yaw t (a cylinder of radius R,
+# the eyes at angles +-p_e on it, the cheeks at +-p_c, the nose tip n in front), the image eye
+# distance shrinks with cos t and so does the cheek-to-cheek width, but their centre lands
+# R sin t (cos p_c - cos p_e) from the eye midpoint: away from the nose, while the nose moves
+# sin t (R (1 - cos p_e) + n) toward it. With a head's proportions (R ~1.3 eye distances, cheeks
+# at 1 eye distance from the midline, the nose tip ~0.4 in front) that is ~0.75 of the nose's
+# offset, the other way. (Until 2026-11 the oval moved 0.25 of it toward the nose: on the crowd
+# clip's portrait at ~35 degrees the donor then spilled past the cheek onto the wall behind.)
+YAW_SHIFT = 0.75
+
+
 def oval(
     points: np.ndarray, scale: float = 1.0, top: float = 0.75
 ) -> tuple[tuple[float, float], tuple[float, float], float]:
@@ -114,7 +125,7 @@ def oval(
     Brows to chin and cheek to cheek, built in the face's own (roll-corrected) frame: half-width
     1.0 eye distances, from ``top`` eye distances above the eye line (0.75: the forehead; the
     brows sit at ~0.4) to 0.55 eye-mouth distances below the mouth. ``scale`` grows the axes
-    about the centre.
+    about the centre. On a turned face the oval moves away from the nose (``YAW_SHIFT``).
     """
     eye_l, eye_r, nose, mouth_l, mouth_r = points
     e = (eye_l + eye_r) / 2
@@ -125,7 +136,7 @@ def oval(
     uy = np.array([-ux[1], ux[0]])  # down the face when the eyes are level
     em = max(float(np.dot(m - e, uy)), 0.3 * iod)
     top_y, bottom = -top * iod, em + 0.55 * em
-    centre = e + uy * (top_y + bottom) / 2 + ux * 0.25 * float(np.dot(nose - e, ux))
+    centre = e + uy * (top_y + bottom) / 2 - ux * YAW_SHIFT * float(np.dot(nose - e, ux))
     axes = (2.0 * iod * scale, (bottom - top_y) * scale)
     angle = float(np.degrees(np.arctan2(ux[1], ux[0])))
     return (float(centre[0]), float(centre[1])), (float(axes[0]), float(axes[1])), angle

@@ -58,10 +58,30 @@ def test_real_landmarks_are_plausible_and_garbage_is_not() -> None:
 
 
 def test_face_oval_covers_every_landmark_and_fades_to_zero() -> None:
-    mask = oval_mask(ASTRONAUT, (300, 400), scale=1.0, feather=0.3)
+    mask = oval_mask(ASTRONAUT, (300, 400), scale=1.18, feather=0.3)  # the donor oval's scale
     for x, y in ASTRONAUT:
         assert mask[int(y), int(x)] > 0.9
     centre, axes, _ = oval(ASTRONAUT)
     assert axes[0] > 1.8 * pose(ASTRONAUT).iod
     assert mask[0, 0] == 0.0 and mask[-1, -1] == 0.0
     assert mask[int(centre[1]), int(centre[0])] == pytest.approx(1.0)
+
+
+# YuNet's landmarks on the crowd eval clip's portrait at frame 200: a real face turned ~35 degrees
+# to image-left, its nose tip (359, 460) left of both eyes.
+TURNED = as_points((372, 376, 479, 390, 359, 460, 370, 536, 466, 544))
+
+
+def test_oval_of_a_turned_face_stops_at_its_nose_and_reaches_its_far_cheek() -> None:
+    iod, nose = pose(TURNED).iod, TURNED[2]
+    mask = oval_mask(TURNED, (800, 900), scale=1.25, feather=0.3)  # the composite's target oval
+    covered = np.nonzero(mask[int(nose[1])] >= 0.5)[0]
+    assert mask[int(nose[1]), int(nose[0])] > 0.9  # the nose tip is still replaced
+    assert nose[0] - covered[0] < 0.25 * iod  # ...but the oval stops near it, not on the wall
+    eye_mid = (TURNED[0] + TURNED[1]) / 2
+    centre, _, _ = oval(TURNED, 1.25)
+    assert centre[0] > eye_mid[0] + 0.2 * iod  # it lies toward the far cheek and the ear
+    # A frontal face's oval is centred on its landmarks' midline.
+    frontal_centre, _, _ = oval(ASTRONAUT)
+    mid = (ASTRONAUT[0, 0] + ASTRONAUT[1, 0]) / 2
+    assert abs(frontal_centre[0] - mid) < 0.1 * pose(ASTRONAUT).iod
