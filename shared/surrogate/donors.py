@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from shared.domain.errors import ConfigError
-from shared.surrogate.features import Features, calm_eye_rims
+from shared.surrogate.features import Features, calm_eye_rims, clear_forehead
 from shared.surrogate.geometry import MIRROR_ORDER
 
 log = logging.getLogger(__name__)
@@ -122,16 +122,22 @@ class DonorBank:
         return [(idx, bool(mirrored[idx])) for idx in free[: max(1, count)]]
 
     def donor(self, index: int, mirrored: bool = False) -> Donor:
-        """Render donor ``index`` (cached; red-rimmed eyes calmed), mirrored left-right when asked."""
+        """Render donor ``index`` (cached; tidied, see ``_tidy``), mirrored left-right when asked."""
         points = self.points[index].copy()
         image = _render(self, index)
-        if self.images is not None:  # a folder bank's photos: calmed here, not cached
-            image = calm_eye_rims(image, points)
+        if self.images is not None:  # a folder bank's photos: tidied here, not cached
+            image = _tidy(image, points)
         if mirrored:
             image = np.ascontiguousarray(image[:, ::-1])
             points = points[list(MIRROR_ORDER)]
             points[:, 0] = self.size - 1 - points[:, 0]
         return Donor(index, mirrored, image, points)
+
+
+def _tidy(image: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """A donor as it is painted: red-rimmed eyelids calmed, hair or a cap over the forehead made
+    skin (both change only the pixels concerned)."""
+    return clear_forehead(calm_eye_rims(image, points), points)
 
 
 RENDER_CACHE = 512  # rendered DCGAN donors kept per bank (12 KB each)
@@ -147,7 +153,7 @@ def _render(bank: DonorBank, index: int) -> np.ndarray:
     with torch.inference_mode():
         out = bank.generator(bank.latents[index : index + 1])  # [1,3,64,64] in [-1,1]
     img = ((out[0].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-    image = calm_eye_rims(np.ascontiguousarray(img.permute(1, 2, 0).numpy()), bank.points[index])
+    image = _tidy(np.ascontiguousarray(img.permute(1, 2, 0).numpy()), bank.points[index])
     if len(bank.rendered) >= RENDER_CACHE:
         bank.rendered.pop(next(iter(bank.rendered)))  # oldest first
     bank.rendered[index] = image

@@ -87,6 +87,42 @@ def calm_eye_rims(image: np.ndarray, points: np.ndarray, margin: float = 3.0) ->
     return np.where(moved[..., None], out, image)  # elsewhere not even a rounding step
 
 
+def clear_forehead(image: np.ndarray, points: np.ndarray, start: float = 0.5) -> np.ndarray:
+    """``image`` (uint8 RGB) with hair, a cap or a hat over its forehead turned into cheek-coloured
+    skin, from ``start`` eye distances above the eye line (the brows sit at ~0.4; a ramp of +-0.1
+    around it) to the top of the donor oval.
+
+    The oval a donor is blended through reaches ~1 eye distance above its eyes, fading from ~0.5
+    (``composite.CompositeOptions``); ~13% of the shipped bank wears a fringe or a cap there, which
+    became a dark band or blot on the person's forehead. Pixels darker than 0.75 of the cheeks'
+    luminance go toward the cheeks' colour, fully below 0.6, with a soft edge; every other pixel is
+    left as it was.
+    """
+    geo = pose(points)
+    iod = max(geo.iod, 1.0)
+    shape = image.shape[:2]
+    cheeks = _cheek_mask(shape, points, iod)
+    if cheeks.sum() < 5:
+        return image
+    lum = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    skin = float(np.median(lum[cheeks]))
+    ux = (points[1] - points[0]) / iod
+    e = (points[0] + points[1]) / 2
+    ys, xs = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float32)
+    up = ((xs + 0.5 - e[0]) * ux[1] - (ys + 0.5 - e[1]) * ux[0]) / iod  # above the eye line
+    ramp = np.clip((up - start + 0.1) / 0.2, 0.0, 1.0)  # fades in over +-0.1 eye distances
+    region = (oval_mask(points, shape, scale=1.3, feather=0.0, top=0.9) > 0.5) * ramp
+    dark = region * np.clip((0.75 * skin - lum) / max(0.15 * skin, 1.0), 0.0, 1.0)
+    if not dark.any():
+        return image
+    alpha = np.maximum(dark, cv2.GaussianBlur(dark, (0, 0), max(0.08 * iod, 0.6))) * ramp
+    moved = alpha > 0.0
+    colour = np.median(image[cheeks].astype(np.float32), axis=0)
+    out = image.astype(np.float32) * (1.0 - alpha[..., None]) + colour * alpha[..., None]
+    out = np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    return np.where(moved[..., None], out, image)
+
+
 def shadow_share(image: np.ndarray, points: np.ndarray) -> float:
     """Share of the inner face's skin (eyes, brows, nostrils and mouth left out) much darker than
     its median: a half-shadowed or hair-covered donor turns into a dark stripe once its colour is

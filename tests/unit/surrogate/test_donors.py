@@ -11,7 +11,7 @@ from skimage import data as skimage_data
 
 from shared.domain.errors import ConfigError
 from shared.surrogate.donors import DEFAULT_BANK, DonorBank, load_bank, save_bank
-from shared.surrogate.features import Features, calm_eye_rims
+from shared.surrogate.features import Features, calm_eye_rims, clear_forehead
 
 TARGET = Features(yaw=0.05, tone=np.array([60.0, 15.0, 20.0]), mouth=0.1, hair=0.1)
 
@@ -110,5 +110,28 @@ def test_red_rimmed_eyes_are_calmed_to_the_cheeks_and_nothing_else_moves() -> No
 
 
 def test_a_folder_banks_donors_come_out_calmed(bank: DonorBank) -> None:
-    image = bank.images[3]
-    assert np.array_equal(bank.donor(3).image, calm_eye_rims(image, bank.points[3]))
+    image, points = bank.images[3], bank.points[3]
+    tidied = clear_forehead(calm_eye_rims(image, points), points)
+    assert np.array_equal(bank.donor(3).image, tidied)
+
+
+def test_a_fringe_over_the_forehead_becomes_skin_and_the_face_below_stays() -> None:
+    image = np.ascontiguousarray(skimage_data.astronaut())
+    points = np.array([[200.0, 101], [247, 102], [220, 124], [198, 142], [239, 143]])  # YuNet's
+    iod = 47.0
+    fringe = image.copy()  # dark bangs from 0.55 to 0.95 eye distances above the eye line
+    cv2.rectangle(
+        fringe, (185, int(101 - 0.95 * iod)), (262, int(101 - 0.55 * iod)), (40, 30, 25), -1
+    )
+    band = np.zeros(image.shape[:2], dtype=bool)
+    band[int(101 - 0.9 * iod) : int(101 - 0.62 * iod), 205:243] = True
+    cheek_lum = float(image[150:160, 195:205].mean())
+    cleared = clear_forehead(fringe, points)
+    assert fringe[band].mean() < 0.3 * cheek_lum
+    assert abs(float(cleared[band].mean()) - cheek_lum) < 0.2 * cheek_lum
+    below = np.zeros(band.shape, dtype=bool)
+    below[int(101 - 0.3 * iod) :, :] = True  # the eyes and everything under them
+    assert np.array_equal(cleared[below], fringe[below])
+    plain = np.full((64, 64, 3), (200, 160, 140), np.uint8)  # a forehead with nothing on it
+    pts = np.array([[24.0, 28], [40, 28], [32, 38], [26, 46], [38, 46]])
+    assert clear_forehead(plain, pts) is plain
