@@ -93,10 +93,10 @@ def clear_forehead(image: np.ndarray, points: np.ndarray, start: float = 0.5) ->
     around it) to the top of the donor oval.
 
     The oval a donor is blended through reaches ~1 eye distance above its eyes, fading from ~0.5
-    (``composite.CompositeOptions``); ~13% of the shipped bank wears a fringe or a cap there, which
-    became a dark band or blot on the person's forehead. Pixels darker than 0.75 of the cheeks'
-    luminance go toward the cheeks' colour, fully below 0.6, with a soft edge; every other pixel is
-    left as it was.
+    (``composite.CompositeOptions``); ~16% of the shipped bank wears a fringe or a cap there (moved
+    by more than 20 levels here), which became a dark band or blot on the person's forehead.
+    Pixels darker than 0.75 of the cheeks' luminance, and a soft edge around them, go toward the
+    cheeks' colour, fully below 0.6; every other pixel is left as it was. ~0.6 ms once per donor.
     """
     geo = pose(points)
     iod = max(geo.iod, 1.0)
