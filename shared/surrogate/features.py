@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from shared.surrogate.geometry import pose
+from shared.surrogate.geometry import Pose, pose
 from shared.surrogate.masks import ellipse_mask, oval_mask
 
 
@@ -60,6 +60,13 @@ def _cheek_mask(shape: tuple[int, int], points: np.ndarray, iod: float) -> np.nd
     return cheeks
 
 
+def _pose_and_cheeks(image: np.ndarray, points: np.ndarray) -> tuple[Pose, np.ndarray | None]:
+    """The landmarks' pose and the cheek patches (None when too few cheek pixels to go by)."""
+    geo = pose(points)
+    cheeks = _cheek_mask(image.shape[:2], points, max(geo.iod, 1.0))
+    return geo, (cheeks if cheeks.sum() >= 5 else None)
+
+
 def calm_eye_rims(image: np.ndarray, points: np.ndarray, margin: float = 3.0) -> np.ndarray:
     """``image`` (uint8 RGB) with the redness around its eyes brought down to its cheeks'.
 
@@ -68,12 +75,10 @@ def calm_eye_rims(image: np.ndarray, points: np.ndarray, margin: float = 3.0) ->
     above the cheeks' median + ``margin`` is taken off, fully near the eyes and fading out by
     ~0.55 eye distances from them; everything else is left as it was.
     """
-    geo = pose(points)
-    iod = max(geo.iod, 1.0)
-    shape = image.shape[:2]
-    cheeks = _cheek_mask(shape, points, iod)
-    if cheeks.sum() < 5:
+    geo, cheeks = _pose_and_cheeks(image, points)
+    if cheeks is None:
         return image
+    iod, shape = max(geo.iod, 1.0), image.shape[:2]
     lab = cv2.cvtColor(image.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
     a = lab[..., 1]
     weight = np.maximum(*(ellipse_mask(shape, tuple(points[k]), (1.1 * iod, 0.75 * iod),
@@ -98,12 +103,10 @@ def clear_forehead(image: np.ndarray, points: np.ndarray, start: float = 0.5) ->
     Pixels darker than 0.75 of the cheeks' luminance, and a soft edge around them, go toward the
     cheeks' colour, fully below 0.6; every other pixel is left as it was. ~0.6 ms once per donor.
     """
-    geo = pose(points)
-    iod = max(geo.iod, 1.0)
-    shape = image.shape[:2]
-    cheeks = _cheek_mask(shape, points, iod)
-    if cheeks.sum() < 5:
+    geo, cheeks = _pose_and_cheeks(image, points)
+    if cheeks is None:
         return image
+    iod, shape = max(geo.iod, 1.0), image.shape[:2]
     lum = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
     skin = float(np.median(lum[cheeks]))
     ux = (points[1] - points[0]) / iod
