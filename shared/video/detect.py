@@ -41,6 +41,12 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou: float = 0.4) -> np.ndarray:
     return np.asarray(keep, dtype=np.int64)
 
 
+def nms_faces(faces: list[FaceBox], iou: float = 0.4) -> np.ndarray:
+    """``nms`` over face boxes (their corners and scores): the indices kept, best first."""
+    corners = np.array([f.corners for f in faces], dtype=np.float32).reshape(-1, 4)
+    return nms(corners, np.array([f.score for f in faces], dtype=np.float32), iou)
+
+
 def _resize(frame: np.ndarray, scale: float) -> np.ndarray:
     if scale == 1.0:
         return frame
@@ -110,9 +116,7 @@ class YuNetDetector:
         if rescored == boxes:
             return boxes
         # A rescored box can now cover another one (a stray part of the same close-up).
-        arr = np.array([[b.x0, b.y0, b.x1, b.y1] for b in rescored], dtype=np.float32)
-        kept = nms(arr, np.array([b.score for b in rescored], dtype=np.float32), self.nms_iou)
-        return [rescored[i] for i in sorted(kept.tolist())]
+        return [rescored[i] for i in sorted(nms_faces(rescored, self.nms_iou).tolist())]
 
     def _rescore(self, frame: np.ndarray, box: FaceBox) -> FaceBox:
         """``box`` as YuNet sees it at ``rescore_to`` px when it is too large for its anchors."""

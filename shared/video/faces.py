@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from shared.video.cuts import CutOptions, SceneCuts
-from shared.video.detect import FaceDetector, nms
+from shared.video.detect import FaceDetector, nms_faces
 from shared.video.motion import MotionGate, MotionOptions, Rect
 from shared.video.track import IouTracker, TrackerOptions
 from shared.video.types import FaceBox, FrameBatch, Track
@@ -198,9 +198,7 @@ class FaceStage:
             ]
         if len(found) < 2:
             return found
-        arr = np.array([[b.x0, b.y0, b.x1, b.y1] for b in found], dtype=np.float32)
-        keep = nms(arr, np.array([b.score for b in found], dtype=np.float32), 0.4)
-        return [found[i] for i in keep.tolist()]
+        return [found[i] for i in nms_faces(found, 0.4).tolist()]
 
     def _detect_full(self, frame: np.ndarray, scale: float) -> list[FaceBox]:
         self.detector_calls += 1
