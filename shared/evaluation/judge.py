@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from shared.domain.errors import ConfigError
+from shared.video.types import Corners
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ class YuNetDetector:
         return len(confs) > 0
 
 
-Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in frame pixels
+Box = Corners  # x0, y0, x1, y1 in frame pixels
 
 
 def _window(frame: np.ndarray, box: Box, grow: float, min_face: int) -> tuple[np.ndarray, Box]:

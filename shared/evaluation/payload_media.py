@@ -24,9 +24,9 @@ from shared.evaluation.transcode import Transcode, decode_luma, transcode
 from shared.video.decode import iter_frames
 from shared.video.detect import make_detector
 from shared.video.faces import FaceStage, FaceStageOptions
-from shared.video.types import FrameBatch
+from shared.video.types import Corners, FrameBatch
 
-Box = tuple[float, float, float, float]
+Box = Corners
 Tracks = dict[int, dict[int, Box]]  # track id -> frame index -> box corners
 CACHE = Path.home() / ".cache" / "uunet"
 

@@ -26,9 +26,9 @@ from shared.payload.carrier import PayloadFormat
 from shared.payload.extract import TrackReader
 from shared.payload.lattice import smooth
 from shared.video.planes import NativeFrames
-from shared.video.types import FaceBox
+from shared.video.types import Corners, FaceBox
 
-Box = tuple[float, float, float, float]
+Box = Corners
 
 PROBE_FRAMES = 48  # about two seconds of video: six of the payload's 8-frame segments
 MARK_CONTRAST = 10.0  # clock contrast from which a track is marked (chance: <= ~4.5; PAYLOAD.md)
